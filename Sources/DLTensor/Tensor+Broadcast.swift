@@ -1,0 +1,52 @@
+/// NumPy broadcasting rules: shapes align on the right; a dimension of 1
+/// stretches.
+public enum Broadcast {
+    /// The broadcast shape of two shapes, or nil when they do not fit.
+    public static func shape(_ a: [Int], _ b: [Int]) -> [Int]? {
+        let n = max(a.count, b.count)
+        var out = [Int](repeating: 1, count: n)
+        for i in 0..<n {
+            let da = i < n - a.count ? 1 : a[i - (n - a.count)]
+            let db = i < n - b.count ? 1 : b[i - (n - b.count)]
+            if da == db || db == 1 { out[i] = da } else if da == 1 { out[i] = db } else { return nil }
+        }
+        return out
+    }
+
+    /// For each element of `outShape`, the flat index into a tensor of shape
+    /// `src` broadcast to it.
+    public static func indexMap(from src: [Int], to outShape: [Int]) -> [Int] {
+        let n = outShape.count
+        let padded = [Int](repeating: 1, count: n - src.count) + src
+        let srcStrides = Tensor.strides(of: padded).enumerated().map { padded[$0.offset] == 1 ? 0 : $0.element }
+        let total = outShape.product
+        var map = [Int](repeating: 0, count: total)
+        if total == 0 { return map }
+        var idx = [Int](repeating: 0, count: n)
+        var off = 0
+        for i in 0..<total {
+            map[i] = off
+            var d = n - 1
+            while d >= 0 {
+                idx[d] += 1
+                off += srcStrides[d]
+                if idx[d] < outShape[d] { break }
+                off -= srcStrides[d] * idx[d]
+                idx[d] = 0
+                d -= 1
+            }
+        }
+        return map
+    }
+}
+
+extension Tensor {
+    /// Sums a gradient of `shape` down to `target` (the reverse of broadcasting).
+    public static func reduceGrad(_ g: [Float], from shape: [Int], to target: [Int]) -> [Float] {
+        if shape == target { return g }
+        let map = Broadcast.indexMap(from: target, to: shape)
+        var out = [Float](repeating: 0, count: target.product)
+        for i in 0..<g.count { out[map[i]] += g[i] }
+        return out
+    }
+}

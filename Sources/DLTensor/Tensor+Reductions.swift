@@ -1,0 +1,66 @@
+import DLKernels
+
+/// Sums and means over all elements or along one axis.
+extension Tensor {
+    /// Sum of every element: shape [].
+    public func sum() -> Tensor {
+        let x = self
+        let s = data.withUnsafeBufferPointer { Kernels.sum($0.baseAddress!, count) }
+        return Tensor.make("sum", shape: [], data: [s], inputs: [x]) { g in
+            x.accumulateGrad([Float](repeating: g[0], count: x.count))
+        }
+    }
+
+    /// Mean of every element: shape [].
+    public func mean() -> Tensor { sum().scaled(by: 1 / Float(Swift.max(count, 1))) }
+
+    /// Splits a shape at `axis` into (outer, dim, inner) sizes.
+    @inlinable
+    public func axisSplit(_ axis: Int) -> (outer: Int, dim: Int, inner: Int) {
+        precondition(axis >= 0 && axis < rank, "axis \(axis) out of range for shape \(shape)")
+        return (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
+    }
+
+    /// Sum along `axis`; with `keepDims` the axis stays with size 1.
+    public func sum(axis: Int, keepDims: Bool = false) -> Tensor {
+        let x = self
+        let ax = axis < 0 ? axis + rank : axis
+        let (outer, dim, inner) = axisSplit(ax)
+        var out = [Float](repeating: 0, count: outer * inner)
+        for o in 0..<outer {
+            for d in 0..<dim {
+                let base = (o * dim + d) * inner
+                for i in 0..<inner { out[o * inner + i] += data[base + i] }
+            }
+        }
+        var newShape = shape
+        if keepDims { newShape[ax] = 1 } else { newShape.remove(at: ax) }
+        return Tensor.make("sum_axis", shape: newShape, data: out, inputs: [x]) { g in
+            var gx = [Float](repeating: 0, count: x.count)
+            for o in 0..<outer {
+                for d in 0..<dim {
+                    let base = (o * dim + d) * inner
+                    for i in 0..<inner { gx[base + i] = g[o * inner + i] }
+                }
+            }
+            x.accumulateGrad(gx)
+        }
+    }
+
+    /// Mean along `axis`.
+    public func mean(axis: Int, keepDims: Bool = false) -> Tensor {
+        let ax = axis < 0 ? axis + rank : axis
+        return sum(axis: ax, keepDims: keepDims).scaled(by: 1 / Float(Swift.max(shape[ax], 1)))
+    }
+
+    /// Index of the largest value along the last axis, per row (no gradient).
+    public func argmaxLastAxis() -> [Int] {
+        let n = shape.last ?? 1
+        let rows = n == 0 ? 0 : count / n
+        return (0..<rows).map { r in
+            var best = 0
+            for j in 1..<Swift.max(n, 1) where data[r * n + j] > data[r * n + best] { best = j }
+            return best
+        }
+    }
+}

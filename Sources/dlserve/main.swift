@@ -1,0 +1,2 @@
+import DLTensor
+print("dlserve")
