@@ -1,0 +1,28 @@
+/// Builds a layer from its `model.json` node. `inputShapes` are the shapes
+/// (without batch) of the node's inputs, so layers can size their weights
+/// (e.g. in_channels) from the graph. `rng` initializes fresh weights.
+///
+/// Every layer type adds one case here; unknown types are an architecture
+/// error naming the node.
+public enum LayerRegistry {
+    public static func make(_ spec: LayerSpec, inputShapes: [[Int]], rng: SeededGeneratorBox) throws -> Layer {
+        switch spec.type {
+        // <layer cases: keep one line per type, alphabetical>
+        default:
+            throw ModelError.architecture("layer '\(spec.name)': unknown type '\(spec.type)'")
+        }
+    }
+
+    /// Every type name `make` knows, for error messages and docs.
+    public static var knownTypes: [String] {
+        []
+    }
+}
+
+import DLTensor
+
+/// A reference wrapper so builders can share one generator.
+public final class SeededGeneratorBox {
+    public var rng: SeededGenerator
+    public init(seed: UInt64) { rng = SeededGenerator(seed: seed) }
+}
