@@ -18,6 +18,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // Kernels: the only place that calls BLAS or runs SIMD loops.
@@ -29,6 +32,16 @@ let package = Package(
         .target(name: "DLNN", dependencies: ["DLTensor", "DLKernels"], swiftSettings: engineSettings),
         // Optimizers, schedules, datasets, the training loop and recipes.
         .target(name: "DLTrain", dependencies: ["DLNN", "DLTensor"], swiftSettings: engineSettings),
+        // The durable training job queue (SQLite store, worker threads, learning curves).
+        .target(
+            name: "DLJobs",
+            dependencies: [
+                "DLTrain", "DLNN", "DLKernels",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The executable.
         .executableTarget(
             name: "dlserve",
@@ -43,6 +56,7 @@ let package = Package(
         .testTarget(name: "DLTensorTests", dependencies: ["DLTensor", "DLKernels", "DLTesting"]),
         .testTarget(name: "DLNNTests", dependencies: ["DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"]),
+        .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLTrain", "DLNN", "DLTesting"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,163 @@
+import Foundation
+
+/// Where a job is in its life.
+///
+///     queued --start--> running --succeed--> succeeded
+///       |                 |  |----fail----> failed
+///       |                 |  `--cancelled-> cancelled   (after a cancel request)
+///       |                 `--requeue------> queued      (daemon restarted or stopped)
+///       `--cancel--> cancelled
+public enum JobState: String, Codable, Sendable, CaseIterable {
+    case queued, running, succeeded, failed, cancelled
+
+    /// Succeeded, failed and cancelled jobs never change again.
+    public var isTerminal: Bool {
+        switch self {
+        case .queued, .running: return false
+        case .succeeded, .failed, .cancelled: return true
+        }
+    }
+}
+
+/// How far a running job is: epoch and batch are 1-based and count what has
+/// been completed (epoch 0, batch 0 before the first batch).
+public struct JobProgress: Codable, Equatable, Sendable {
+    public var epoch: Int
+    public var totalEpochs: Int
+    public var batch: Int
+    public var totalBatches: Int
+
+    public init(epoch: Int = 0, totalEpochs: Int = 0, batch: Int = 0, totalBatches: Int = 0) {
+        self.epoch = epoch
+        self.totalEpochs = totalEpochs
+        self.batch = batch
+        self.totalBatches = totalBatches
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, batch
+        case totalEpochs = "total_epochs"
+        case totalBatches = "total_batches"
+    }
+}
+
+/// Loss and accuracy after one epoch, on the training set and the dev set
+/// (the dev numbers are absent when the recipe holds no dev split).
+public struct EpochMetrics: Codable, Equatable, Sendable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var devLoss: Double?
+    public var devAccuracy: Double?
+    public var seconds: Double
+
+    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double,
+                devLoss: Double? = nil, devAccuracy: Double? = nil, seconds: Double = 0) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.devLoss = devLoss
+        self.devAccuracy = devAccuracy
+        self.seconds = seconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, seconds
+        case trainLoss = "train_loss"
+        case trainAccuracy = "train_accuracy"
+        case devLoss = "dev_loss"
+        case devAccuracy = "dev_accuracy"
+    }
+}
+
+/// The model version a successful job wrote, and whether serving switched to it.
+public struct JobResult: Codable, Equatable, Sendable {
+    public var model: String
+    public var version: Int
+    public var promoted: Bool
+    /// Why promotion failed, if it was asked for and failed (the version is
+    /// published regardless).
+    public var promoteError: String?
+
+    public init(model: String, version: Int, promoted: Bool = false, promoteError: String? = nil) {
+        self.model = model
+        self.version = version
+        self.promoted = promoted
+        self.promoteError = promoteError
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case model, version, promoted
+        case promoteError = "promote_error"
+    }
+}
+
+/// Wall-clock facts about a job. `runSeconds` adds up every attempt, so a job
+/// resumed after a restart reports the training time it really used.
+public struct JobTimings: Codable, Equatable, Sendable {
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var updatedAt: Date
+    /// Start of the current attempt while running.
+    public var runningSince: Date?
+    public var runSeconds: Double
+
+    public init(createdAt: Date) {
+        self.createdAt = createdAt
+        self.updatedAt = createdAt
+        self.runSeconds = 0
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case createdAt = "created_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case updatedAt = "updated_at"
+        case runningSince = "running_since"
+        case runSeconds = "run_seconds"
+    }
+}
+
+/// A training job: the recipe it runs and everything known about its run.
+public struct Job: Codable, Equatable, Sendable {
+    public var id: JobID
+    public var state: JobState
+    /// The model name the recipe writes to.
+    public var model: String
+    /// The recipe as submitted (JSON text).
+    public var recipe: String
+    /// Serve the new version as soon as it is published.
+    public var promote: Bool
+    public var progress: JobProgress
+    /// One entry per completed epoch, in order.
+    public var metrics: [EpochMetrics]
+    public var timings: JobTimings
+    /// How many times the job was started (more than 1 after a resume).
+    public var attempts: Int
+    /// The last epoch saved in the job's checkpoint (0: none yet).
+    public var checkpointEpoch: Int
+    public var cancelRequested: Bool
+    public var result: JobResult?
+    public var error: String?
+
+    public init(id: JobID, model: String, recipe: String, promote: Bool, totalEpochs: Int, createdAt: Date) {
+        self.id = id
+        self.state = .queued
+        self.model = model
+        self.recipe = recipe
+        self.promote = promote
+        self.progress = JobProgress(totalEpochs: totalEpochs)
+        self.metrics = []
+        self.timings = JobTimings(createdAt: createdAt)
+        self.attempts = 0
+        self.checkpointEpoch = 0
+        self.cancelRequested = false
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, state, model, recipe, promote, progress, metrics, timings, attempts, result, error
+        case checkpointEpoch = "checkpoint_epoch"
+        case cancelRequested = "cancel_requested"
+    }
+}
