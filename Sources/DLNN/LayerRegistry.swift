@@ -8,6 +8,12 @@ public enum LayerRegistry {
     public static func make(_ spec: LayerSpec, inputShapes: [[Int]], rng: SeededGeneratorBox) throws -> Layer {
         switch spec.type {
         // <layer cases: keep one line per type, alphabetical>
+        case "avg_pool2d": return try AvgPool2D(spec: spec)
+        case "conv2d": return try Conv2D(spec: spec, inputShapes: inputShapes, rng: rng)
+        case "conv_transpose2d": return try ConvTranspose2D(spec: spec, inputShapes: inputShapes, rng: rng)
+        case "flatten": return Flatten()
+        case "global_avg_pool": return GlobalAvgPool()
+        case "max_pool2d": return try MaxPool2D(spec: spec)
         default:
             throw ModelError.architecture("layer '\(spec.name)': unknown type '\(spec.type)'")
         }
@@ -15,7 +21,14 @@ public enum LayerRegistry {
 
     /// Every type name `make` knows, for error messages and docs.
     public static var knownTypes: [String] {
-        []
+        [
+            "avg_pool2d",
+            "conv2d",
+            "conv_transpose2d",
+            "flatten",
+            "global_avg_pool",
+            "max_pool2d",
+        ]
     }
 }
 
