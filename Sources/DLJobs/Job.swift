@@ -1,3 +1,4 @@
+import DLTrain
 import Foundation
 
 /// Where a job is in its life.
@@ -38,35 +39,6 @@ public struct JobProgress: Codable, Equatable, Sendable {
         case epoch, batch
         case totalEpochs = "total_epochs"
         case totalBatches = "total_batches"
-    }
-}
-
-/// Loss and accuracy after one epoch, on the training set and the dev set
-/// (the dev numbers are absent when the recipe holds no dev split).
-public struct EpochMetrics: Codable, Equatable, Sendable {
-    public var epoch: Int
-    public var trainLoss: Double
-    public var trainAccuracy: Double
-    public var devLoss: Double?
-    public var devAccuracy: Double?
-    public var seconds: Double
-
-    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double,
-                devLoss: Double? = nil, devAccuracy: Double? = nil, seconds: Double = 0) {
-        self.epoch = epoch
-        self.trainLoss = trainLoss
-        self.trainAccuracy = trainAccuracy
-        self.devLoss = devLoss
-        self.devAccuracy = devAccuracy
-        self.seconds = seconds
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case epoch, seconds
-        case trainLoss = "train_loss"
-        case trainAccuracy = "train_accuracy"
-        case devLoss = "dev_loss"
-        case devAccuracy = "dev_accuracy"
     }
 }
 
@@ -130,7 +102,8 @@ public struct Job: Codable, Equatable, Sendable {
     /// Serve the new version as soon as it is published.
     public var promote: Bool
     public var progress: JobProgress
-    /// One entry per completed epoch, in order.
+    /// One entry per completed epoch, in order (train and dev loss and
+    /// accuracy, learning rate, speed: `DLTrain.EpochMetrics`).
     public var metrics: [EpochMetrics]
     public var timings: JobTimings
     /// How many times the job was started (more than 1 after a resume).

@@ -1,3 +1,4 @@
+import DLTrain
 import Foundation
 
 /// What an event reports. A client following a job sees one `state` event per

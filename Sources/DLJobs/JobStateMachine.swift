@@ -1,3 +1,4 @@
+import DLTrain
 import Foundation
 
 /// A transition that the job's state does not allow (cancelling a finished

@@ -1,3 +1,4 @@
+import DLTrain
 import Foundation
 import GRDB
 

@@ -1,4 +1,5 @@
 import DLJobs
+import DLTrain
 import XCTest
 
 /// The job life cycle without I/O, driven by a manual clock.
@@ -12,8 +13,8 @@ final class JobStateMachineTests: XCTestCase {
     }
 
     func metrics(_ epoch: Int) -> EpochMetrics {
-        EpochMetrics(epoch: epoch, trainLoss: 1.0 / Double(epoch), trainAccuracy: 0.5 + 0.1 * Double(epoch),
-                     devLoss: 1.2 / Double(epoch), devAccuracy: 0.45 + 0.1 * Double(epoch), seconds: 10)
+        epochMetrics(epoch, trainLoss: 1.0 / Float(epoch), trainAccuracy: 0.5 + 0.1 * Float(epoch),
+                     devLoss: 1.2 / Float(epoch), devAccuracy: 0.45 + 0.1 * Float(epoch), seconds: 10)
     }
 
     func testHappyPathRecordsTimingsProgressAndEvents() throws {

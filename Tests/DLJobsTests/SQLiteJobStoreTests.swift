@@ -1,4 +1,5 @@
 import DLJobs
+import DLTrain
 import XCTest
 
 final class SQLiteJobStoreTests: XCTestCase {
@@ -36,7 +37,7 @@ final class SQLiteJobStoreTests: XCTestCase {
         XCTAssertEqual(action, .train(resumeFromEpoch: 0))
         XCTAssertEqual(started.id, job.id)
         clock.advance(by: 1.5)
-        let m = EpochMetrics(epoch: 1, trainLoss: 0.5, trainAccuracy: 0.8, devLoss: 0.6, devAccuracy: 0.75, seconds: 1.5)
+        let m = epochMetrics(1, trainLoss: 0.5, trainAccuracy: 0.8, devLoss: 0.6, devAccuracy: 0.75, seconds: 1.5)
         try store.update(job.id, now: clock.now()) { try $0.completeEpoch(m, now: clock.now()) }
         try store.update(job.id, now: clock.now()) { try $0.succeed(JobResult(model: "fm", version: 3, promoted: true), now: clock.now()) }
         let done = try XCTUnwrap(store.job(job.id))
@@ -138,7 +139,7 @@ final class SQLiteJobStoreTests: XCTestCase {
         let job = try submit(store!)
         _ = try store!.claimNext(now: clock.now()) { try $0.start(now: clock.now()) }
         try store!.update(job.id, now: clock.now()) {
-            try $0.completeEpoch(EpochMetrics(epoch: 1, trainLoss: 0.4, trainAccuracy: 0.9), now: clock.now())
+            try $0.completeEpoch(epochMetrics(1, trainLoss: 0.4, trainAccuracy: 0.9), now: clock.now())
         }
         let saved = try store!.job(job.id)
         let events = try store!.events(job.id, after: 0, limit: 100)
