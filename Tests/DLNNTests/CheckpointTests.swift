@@ -187,4 +187,40 @@ final class CheckpointTests: XCTestCase {
         assertCheckpointError(_ = try GraphModel.load(from: dir),
                               "missing tensors 'fc2.bias' [3]; unexpected tensors 'fc3.weight'; 'fc1.weight' has shape [4, 5], expected [5, 4]")
     }
+
+    /// A state dict as PyTorch's `save_file(model.state_dict())` writes it for
+    /// Linear -> BatchNorm1d -> ReLU -> Linear, with float64 weights and the int64
+    /// `num_batches_tracked` counter: it loads, converted to Float32.
+    func testPyTorchStyleStateDictWithBatchNormLoads() throws {
+        try requireLayers("dense", "relu", "batch_norm")
+        let dir = try makeTemporaryDirectory(self)
+        let spec = ModelSpec(inputShape: [2], layers: [
+            LayerSpec(name: "fc1", type: "dense", inputs: ["input"], attrs: ["units": 3]),
+            LayerSpec(name: "bn", type: "batch_norm", inputs: ["fc1"]),
+            LayerSpec(name: "act", type: "relu", inputs: ["bn"]),
+            LayerSpec(name: "fc2", type: "dense", inputs: ["act"], attrs: ["units": 2]),
+        ])
+        try GraphModel(spec: spec).save(to: dir)
+        // Hand-built file: F64 for every tensor except the I64 counter.
+        let values: [(String, [Int], [Double])] = [
+            ("fc1.weight", [3, 2], [1, 0, 0, 1, 1, 1]), ("fc1.bias", [3], [0, 0, -1]),
+            ("bn.weight", [3], [2, 2, 2]), ("bn.bias", [3], [0.5, 0.5, 0.5]),
+            ("bn.running_mean", [3], [1, 1, 1]), ("bn.running_var", [3], [4, 4, 4]),
+            ("fc2.weight", [2, 3], [1, 1, 1, -1, -1, -1]), ("fc2.bias", [2], [0, 0]),
+        ]
+        var header: [String] = [], buffer: [UInt8] = []
+        for (name, shape, data) in values {
+            header.append(CorruptFiles.entry(name, "F64", "\(shape)", "[\(buffer.count),\(buffer.count + data.count * 8)]"))
+            for v in data { withUnsafeBytes(of: v.bitPattern.littleEndian) { buffer += $0 } }
+        }
+        header.append(CorruptFiles.entry("bn.num_batches_tracked", "I64", "[]", "[\(buffer.count),\(buffer.count + 8)]"))
+        withUnsafeBytes(of: Int64(100).littleEndian) { buffer += $0 }
+        try CorruptFiles.file("{\(header.joined(separator: ","))}", buffer: buffer).write(to: dir.appendingPathComponent("weights.safetensors"))
+
+        let model = try GraphModel.load(from: dir)
+        // x = [3, 5]: fc1 = [3, 5, 7]; bn = (h - 1) / sqrt(4 + 1e-5) * 2 + 0.5 ~ [2.5, 4.5, 6.5]; fc2 = [13.5, -13.5].
+        let y = model.infer(Tensor(shape: [1, 2], data: [3, 5]))
+        assertClose(y, Tensor(shape: [1, 2], data: [13.5, -13.5]), rtol: 1e-5, atol: 1e-4)
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: model.stateDict.map { ($0.name, $0.tensor.data) })["bn.running_var"], [4, 4, 4])
+    }
 }
