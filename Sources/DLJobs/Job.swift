@@ -20,25 +20,35 @@ public enum JobState: String, Codable, Sendable, CaseIterable {
     }
 }
 
-/// How far a running job is: epoch and batch are 1-based and count what has
-/// been completed (epoch 0, batch 0 before the first batch).
+/// How far a job is: `batch` of `totalBatches` batches of epoch `epoch` (1-based)
+/// are done; "epoch 3, batch 844 of 844" means epoch 3 is complete. Epoch 0
+/// means training has not started. `loss` and `accuracy` are running values
+/// over the current epoch, as the progress bar of `dlserve train` shows them.
 public struct JobProgress: Codable, Equatable, Sendable {
     public var epoch: Int
     public var totalEpochs: Int
     public var batch: Int
     public var totalBatches: Int
+    public var loss: Double?
+    public var accuracy: Double?
+    public var imagesPerSecond: Double?
 
-    public init(epoch: Int = 0, totalEpochs: Int = 0, batch: Int = 0, totalBatches: Int = 0) {
+    public init(epoch: Int = 0, totalEpochs: Int = 0, batch: Int = 0, totalBatches: Int = 0,
+                loss: Double? = nil, accuracy: Double? = nil, imagesPerSecond: Double? = nil) {
         self.epoch = epoch
         self.totalEpochs = totalEpochs
         self.batch = batch
         self.totalBatches = totalBatches
+        self.loss = loss
+        self.accuracy = accuracy
+        self.imagesPerSecond = imagesPerSecond
     }
 
     enum CodingKeys: String, CodingKey {
-        case epoch, batch
+        case epoch, batch, loss, accuracy
         case totalEpochs = "total_epochs"
         case totalBatches = "total_batches"
+        case imagesPerSecond = "images_per_second"
     }
 }
 
@@ -108,6 +118,8 @@ public struct Job: Codable, Equatable, Sendable {
     public var timings: JobTimings
     /// How many times the job was started (more than 1 after a resume).
     public var attempts: Int
+    /// How many times it was found running at start-up (the daemon had died).
+    public var recoveries: Int
     /// The last epoch saved in the job's checkpoint (0: none yet).
     public var checkpointEpoch: Int
     public var cancelRequested: Bool
@@ -124,12 +136,13 @@ public struct Job: Codable, Equatable, Sendable {
         self.metrics = []
         self.timings = JobTimings(createdAt: createdAt)
         self.attempts = 0
+        self.recoveries = 0
         self.checkpointEpoch = 0
         self.cancelRequested = false
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, state, model, recipe, promote, progress, metrics, timings, attempts, result, error
+        case id, state, model, recipe, promote, progress, metrics, timings, attempts, recoveries, result, error
         case checkpointEpoch = "checkpoint_epoch"
         case cancelRequested = "cancel_requested"
     }

@@ -8,8 +8,9 @@ public enum JobError: Error, Equatable, CustomStringConvertible {
     case notFound(String)
     /// The queue already holds `capacity` queued jobs.
     case queueFull(capacity: Int)
-    /// The recipe is not acceptable; `field` is its JSON path ("optimizer.learning_rate").
-    case invalidRecipe(field: String, message: String)
+    /// The recipe is not acceptable; the message names the field
+    /// ("optimizer.lr must be > 0", "unknown field 'optimizer.learning_rate'").
+    case invalidRecipe(String)
     /// The queue is stopping and accepts nothing new.
     case unavailable(String)
     /// The job store failed (disk full, corrupt database, ...).
@@ -19,7 +20,7 @@ public enum JobError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .notFound(let id): return "no job with id '\(id)'"
         case .queueFull(let capacity): return "the job queue is full (\(capacity) jobs waiting); retry later"
-        case .invalidRecipe(let field, let message): return "invalid recipe: \(field): \(message)"
+        case .invalidRecipe(let message): return "invalid recipe: \(message)"
         case .unavailable(let m): return "job queue unavailable: \(m)"
         case .storage(let m): return "job store error: \(m)"
         }

@@ -76,6 +76,8 @@ public struct JobStateMachine: Sendable {
         job.checkpointEpoch = metrics.epoch
         job.progress.epoch = metrics.epoch
         job.progress.batch = job.progress.totalBatches
+        job.progress.loss = Double(metrics.trainLoss)
+        job.progress.accuracy = Double(metrics.trainAccuracy)
         touch(now)
         var event = JobEvent(kind: .epoch, state: job.state, progress: job.progress)
         event.metrics = metrics
@@ -89,8 +91,7 @@ public struct JobStateMachine: Sendable {
         try require(.running, "restore history")
         job.metrics = history.sorted { $0.epoch < $1.epoch }
         job.checkpointEpoch = history.map(\.epoch).max() ?? 0
-        job.progress.epoch = job.checkpointEpoch
-        job.progress.batch = 0
+        resetProgressToCheckpoint()
         touch(now)
     }
 
@@ -169,6 +170,24 @@ public struct JobStateMachine: Sendable {
         case queued(resumeFromEpoch: Int)
         /// A cancel had been requested before the interruption: the job is cancelled.
         case cancelled
+        /// The daemon died too often while running this job: it failed.
+        case failed
+    }
+
+    /// running -> queued for a job found running at start-up: the daemon died
+    /// (SIGKILL, power cut, crash) while it ran. The interrupted attempt ended
+    /// at the job's last update. After `maxRecoveries` such recoveries the job
+    /// fails instead, so that a job that crashes the daemon cannot do it forever.
+    public mutating func recoverAfterCrash(now: Date, maxRecoveries: Int) throws -> RequeueAction {
+        try require(.running, "recover")
+        job.recoveries += 1
+        if job.recoveries > maxRecoveries && !job.cancelRequested {
+            endAttempt(at: job.timings.updatedAt)
+            try fail("the daemon stopped unexpectedly \(job.recoveries) times while running this job; giving up "
+                     + "(last checkpoint: epoch \(job.checkpointEpoch))", now: now)
+            return .failed
+        }
+        return try requeue(lastAlive: job.timings.updatedAt, now: now, reason: "the daemon restarted after a crash")
     }
 
     /// running -> queued when the daemon stops (gracefully, or found on
@@ -184,9 +203,8 @@ public struct JobStateMachine: Sendable {
             return .cancelled
         }
         job.state = .queued
-        job.progress.epoch = job.checkpointEpoch
-        job.progress.batch = 0
         job.metrics.removeAll { $0.epoch > job.checkpointEpoch }
+        resetProgressToCheckpoint()
         touch(now)
         emit(.state, message: "\(reason); will resume from \(job.checkpointEpoch > 0 ? "the checkpoint of epoch \(job.checkpointEpoch)" : "the start")")
         return .queued(resumeFromEpoch: job.checkpointEpoch)
@@ -201,6 +219,15 @@ public struct JobStateMachine: Sendable {
     }
 
     private mutating func touch(_ now: Date) { job.timings.updatedAt = now }
+
+    /// Progress as of the checkpoint: its epoch complete (or nothing done).
+    private mutating func resetProgressToCheckpoint() {
+        job.progress.epoch = job.checkpointEpoch
+        job.progress.batch = job.checkpointEpoch > 0 ? job.progress.totalBatches : 0
+        job.progress.loss = job.metrics.last.map { Double($0.trainLoss) }
+        job.progress.accuracy = job.metrics.last.map { Double($0.trainAccuracy) }
+        job.progress.imagesPerSecond = nil
+    }
 
     private mutating func endAttempt(at end: Date) {
         if let since = job.timings.runningSince {

@@ -22,6 +22,9 @@ extension SQLiteJobStore {
                     total_epochs INTEGER NOT NULL,
                     batch INTEGER NOT NULL,
                     total_batches INTEGER NOT NULL,
+                    loss REAL,
+                    accuracy REAL,
+                    images_per_second REAL,
                     metrics TEXT NOT NULL,
                     created_at REAL NOT NULL,
                     started_at REAL,
@@ -30,6 +33,7 @@ extension SQLiteJobStore {
                     running_since REAL,
                     run_seconds REAL NOT NULL,
                     attempts INTEGER NOT NULL,
+                    recoveries INTEGER NOT NULL,
                     checkpoint_epoch INTEGER NOT NULL,
                     cancel_requested INTEGER NOT NULL,
                     result_model TEXT,
@@ -54,9 +58,9 @@ extension SQLiteJobStore {
     }
 
     static let jobColumns = """
-        id, state, model, recipe, promote, epoch, total_epochs, batch, total_batches, metrics,
+        id, state, model, recipe, promote, epoch, total_epochs, batch, total_batches, loss, accuracy, images_per_second, metrics,
         created_at, started_at, finished_at, updated_at, running_since, run_seconds,
-        attempts, checkpoint_epoch, cancel_requested,
+        attempts, recoveries, checkpoint_epoch, cancel_requested,
         result_model, result_version, result_promoted, result_promote_error, error
         """
 
@@ -65,10 +69,11 @@ extension SQLiteJobStore {
         let t = job.timings
         let values: [(any DatabaseValueConvertible)?] = [
             job.id.rawValue, job.state.rawValue, job.model, job.recipe, job.promote,
-            job.progress.epoch, job.progress.totalEpochs, job.progress.batch, job.progress.totalBatches, metrics,
+            job.progress.epoch, job.progress.totalEpochs, job.progress.batch, job.progress.totalBatches,
+            job.progress.loss, job.progress.accuracy, job.progress.imagesPerSecond, metrics,
             t.createdAt.timeIntervalSinceReferenceDate, t.startedAt?.timeIntervalSinceReferenceDate, t.finishedAt?.timeIntervalSinceReferenceDate,
             t.updatedAt.timeIntervalSinceReferenceDate, t.runningSince?.timeIntervalSinceReferenceDate, t.runSeconds,
-            job.attempts, job.checkpointEpoch, job.cancelRequested,
+            job.attempts, job.recoveries, job.checkpointEpoch, job.cancelRequested,
             job.result?.model, job.result?.version, job.result?.promoted, job.result?.promoteError, job.error,
         ]
         return StatementArguments(values)
@@ -88,7 +93,8 @@ extension SQLiteJobStore {
                       totalEpochs: row["total_epochs"], createdAt: date("created_at")!)
         job.state = state
         job.progress = JobProgress(epoch: row["epoch"], totalEpochs: row["total_epochs"],
-                                   batch: row["batch"], totalBatches: row["total_batches"])
+                                   batch: row["batch"], totalBatches: row["total_batches"], loss: row["loss"],
+                                   accuracy: row["accuracy"], imagesPerSecond: row["images_per_second"])
         do {
             job.metrics = try JobJSON.decoder.decode([EpochMetrics].self, from: Data((row["metrics"] as String).utf8))
         } catch {
@@ -100,6 +106,7 @@ extension SQLiteJobStore {
         job.timings.runningSince = date("running_since")
         job.timings.runSeconds = row["run_seconds"]
         job.attempts = row["attempts"]
+        job.recoveries = row["recoveries"]
         job.checkpointEpoch = row["checkpoint_epoch"]
         job.cancelRequested = row["cancel_requested"]
         if let model: String = row["result_model"], let version: Int = row["result_version"] {

@@ -32,7 +32,8 @@ final class JobStateMachineTests: XCTestCase {
         clock.advance(by: 9)
         XCTAssertEqual(try m.completeEpoch(metrics(1), now: clock.now()), .continue)
         XCTAssertEqual(m.job.checkpointEpoch, 1)
-        XCTAssertEqual(m.job.progress, JobProgress(epoch: 1, totalEpochs: 2, batch: 10, totalBatches: 10))
+        XCTAssertEqual(m.job.progress, JobProgress(epoch: 1, totalEpochs: 2, batch: 10, totalBatches: 10,
+                                                   loss: 1, accuracy: Double(Float(0.6))))
         clock.advance(by: 10)
         _ = try m.completeEpoch(metrics(2), now: clock.now())
         clock.advance(by: 0.5)
@@ -94,7 +95,9 @@ final class JobStateMachineTests: XCTestCase {
                        .queued(resumeFromEpoch: 2))
         XCTAssertEqual(m.job.state, .queued)
         XCTAssertEqual(m.job.timings.runSeconds, 24)
-        XCTAssertEqual(m.job.progress, JobProgress(epoch: 2, totalEpochs: 4, batch: 0, totalBatches: 10))
+        XCTAssertEqual(m.job.progress, JobProgress(epoch: 2, totalEpochs: 4, batch: 10, totalBatches: 10,
+                                                   loss: 0.5, accuracy: Double(Float(0.7))),
+                       "epoch 2 complete, running values of the checkpoint's last epoch")
         clock.advance(by: 1)
         XCTAssertEqual(try m.start(now: clock.now()), .train(resumeFromEpoch: 2))
         XCTAssertEqual(m.job.attempts, 2)
@@ -152,5 +155,24 @@ final class JobStateMachineTests: XCTestCase {
         }
         _ = try m.start(now: clock.now())
         XCTAssertThrowsError(try m.start(now: clock.now()))
+    }
+
+    func testRecoveryAfterCrashCountsAndGivesUp() throws {
+        var m = makeJob()
+        for round in 1...2 {
+            _ = try m.start(now: clock.now())
+            clock.advance(by: 5)
+            _ = try m.recordProgress(JobProgress(batch: 1), now: clock.now())
+            clock.advance(by: 60)  // dead
+            XCTAssertEqual(try m.recoverAfterCrash(now: clock.now(), maxRecoveries: 2), .queued(resumeFromEpoch: 0))
+            XCTAssertEqual(m.job.recoveries, round)
+        }
+        XCTAssertEqual(m.job.timings.runSeconds, 10, "only time up to the last update counts")
+        _ = try m.start(now: clock.now())
+        clock.advance(by: 1)
+        XCTAssertEqual(try m.recoverAfterCrash(now: clock.now(), maxRecoveries: 2), .failed)
+        XCTAssertEqual(m.job.state, .failed)
+        XCTAssertEqual(m.job.error, "the daemon stopped unexpectedly 3 times while running this job; giving up (last checkpoint: epoch 0)")
+        XCTAssertEqual(m.events.last?.state, .failed)
     }
 }
