@@ -40,8 +40,10 @@ public final class Linear: UnaryLayer {
         guard inputShapes.count == 1 else {
             throw ModelError.shape("dense '\(spec.name)' takes 1 input, got \(inputShapes.count)")
         }
-        let units: Int
-        if spec.attrs["units"] != nil { units = try spec.int("units") } else { units = try spec.int("out_features") }
+        guard let key = ["units", "out_features"].first(where: { spec.attrs[$0] != nil }) else {
+            throw ModelError.architecture("layer '\(spec.name)' (dense): attribute 'units' (or 'out_features') is required")
+        }
+        let units = try spec.int(key)
         guard units > 0 else { throw ModelError.architecture("dense '\(spec.name)': units must be positive, got \(units)") }
         let inShape = inputShapes[0]
         guard inShape.count == 1 else {
