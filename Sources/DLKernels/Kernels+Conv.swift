@@ -7,6 +7,8 @@ extension Kernels {
     /// out[N, outC, oh, ow] = conv(x[N, C, H, W], weight[outC, C/groups, kh, kw]) + bias[outC].
     /// `g.channels` is C; group k reads input channels [k*C/groups, (k+1)*C/groups)
     /// and writes output channels [k*outC/groups, (k+1)*outC/groups).
+    /// Images are split across threads (see `parallelChunks`); each thread owns one
+    /// im2col buffer for one image at a time.
     public static func conv2dForward(
         x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         out: UnsafeMutablePointer<Float>, batch: Int, geometry g: ConvGeometry, outChannels: Int, groups: Int = 1
@@ -16,31 +18,35 @@ extension Kernels {
         let l = g.colCols, plane = g.inputPlane
         let coutG = outChannels / groups, kG = (g.channels / groups) * g.kernelH * g.kernelW
         let pointwise = g.isPointwise
-        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * l)
-        defer { col?.deallocate() }
-        for n in 0..<batch {
-            let xn = x + n * g.channels * plane
-            let on = out + n * outChannels * l
-            let cols: UnsafePointer<Float>
-            if let col {
-                im2col(xn, g, col)
-                cols = UnsafePointer(col)
-            } else {
-                cols = xn
-            }
-            if let bias {
-                for co in 0..<outChannels { (on + co * l).update(repeating: bias[co], count: l) }
-            }
-            for k in 0..<groups {
-                gemm(transA: false, transB: false, m: coutG, n: l, k: kG,
-                     a: weight + k * coutG * kG, lda: kG, b: cols + k * kG * l, ldb: l,
-                     beta: bias == nil ? 0 : 1, c: on + k * coutG * l, ldc: l)
+        parallelChunks(batch, chunks: chunkCount(batch)) { _, images in
+            let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * l)
+            defer { col?.deallocate() }
+            for n in images {
+                let xn = x + n * g.channels * plane
+                let on = out + n * outChannels * l
+                let cols: UnsafePointer<Float>
+                if let col {
+                    im2col(xn, g, col)
+                    cols = UnsafePointer(col)
+                } else {
+                    cols = xn
+                }
+                if let bias {
+                    for co in 0..<outChannels { (on + co * l).update(repeating: bias[co], count: l) }
+                }
+                for k in 0..<groups {
+                    gemm(transA: false, transB: false, m: coutG, n: l, k: kG,
+                         a: weight + k * coutG * kG, lda: kG, b: cols + k * kG * l, ldb: l,
+                         beta: bias == nil ? 0 : 1, c: on + k * coutG * l, ldc: l)
+                }
             }
         }
     }
 
     /// Gradients of `conv2dForward` given gradOut[N, outC, oh, ow]:
     /// gradInput[N, C, H, W], gradWeight[outC, C/groups, kh, kw], gradBias[outC].
+    /// im2col is recomputed per image rather than kept from forward (a 9x copy
+    /// of the input for 3x3 kernels, for every layer, until backward).
     public static func conv2dBackward(
         x: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
         batch: Int, geometry g: ConvGeometry, outChannels: Int, groups: Int = 1,
@@ -50,38 +56,46 @@ extension Kernels {
         let l = g.colCols, plane = g.inputPlane
         let coutG = outChannels / groups, kG = (g.channels / groups) * g.kernelH * g.kernelW
         let pointwise = g.isPointwise
-        // col: im2col of the input (for gradWeight); dcol: gradient of col (for gradInput).
-        let col = (!pointwise && gradWeight != nil) ? UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * l) : nil
-        let dcol = (!pointwise && gradInput != nil) ? UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * l) : nil
-        defer { col?.deallocate(); dcol?.deallocate() }
-        for n in 0..<batch {
-            let xn = x + n * g.channels * plane
-            let gn = gradOut + n * outChannels * l
-            if let gradBias {
-                for co in 0..<outChannels { gradBias[co] += sum(gn + co * l, l) }
-            }
-            if let gradWeight {
-                let cols: UnsafePointer<Float>
-                if let col { im2col(xn, g, col); cols = UnsafePointer(col) } else { cols = xn }
-                for k in 0..<groups {
-                    // dW_k[coutG, kG] += gradOut_k[coutG, l] * col_k[kG, l]^T
-                    gemm(transA: false, transB: true, m: coutG, n: kG, k: l,
-                         a: gn + k * coutG * l, lda: l, b: cols + k * kG * l, ldb: l,
-                         beta: 1, c: gradWeight + k * coutG * kG, ldc: kG)
+        let chunks = chunkCount(batch)
+        let dW = ChunkAccumulators(target: gradWeight, count: outChannels * kG, chunks: chunks)
+        let dB = ChunkAccumulators(target: gradBias, count: outChannels, chunks: chunks)
+        parallelChunks(batch, chunks: chunks) { chunk, images in
+            let gradWeight = dW.pointer(chunk), gradBias = dB.pointer(chunk)
+            // col: im2col of the input (for gradWeight); dcol: gradient of col (for gradInput).
+            let col = (!pointwise && gradWeight != nil) ? UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * l) : nil
+            let dcol = (!pointwise && gradInput != nil) ? UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * l) : nil
+            defer { col?.deallocate(); dcol?.deallocate() }
+            for n in images {
+                let xn = x + n * g.channels * plane
+                let gn = gradOut + n * outChannels * l
+                if let gradBias {
+                    for co in 0..<outChannels { gradBias[co] += sum(gn + co * l, l) }
                 }
-            }
-            if let gradInput {
-                let dxn = gradInput + n * g.channels * plane
-                // dcol_k[kG, l] = W_k[coutG, kG]^T * gradOut_k[coutG, l]
-                let target = dcol ?? dxn
-                for k in 0..<groups {
-                    gemm(transA: true, transB: false, m: kG, n: l, k: coutG,
-                         a: weight + k * coutG * kG, lda: kG, b: gn + k * coutG * l, ldb: l,
-                         beta: dcol == nil ? 1 : 0, c: target + k * kG * l, ldc: l)
+                if let gradWeight {
+                    let cols: UnsafePointer<Float>
+                    if let col { im2col(xn, g, col); cols = UnsafePointer(col) } else { cols = xn }
+                    for k in 0..<groups {
+                        // dW_k[coutG, kG] += gradOut_k[coutG, l] * col_k[kG, l]^T
+                        gemm(transA: false, transB: true, m: coutG, n: kG, k: l,
+                             a: gn + k * coutG * l, lda: l, b: cols + k * kG * l, ldb: l,
+                             beta: 1, c: gradWeight + k * coutG * kG, ldc: kG)
+                    }
                 }
-                if let dcol { col2im(dcol, g, dxn) }
+                if let gradInput {
+                    let dxn = gradInput + n * g.channels * plane
+                    // dcol_k[kG, l] = W_k[coutG, kG]^T * gradOut_k[coutG, l]
+                    let target = dcol ?? dxn
+                    for k in 0..<groups {
+                        gemm(transA: true, transB: false, m: kG, n: l, k: coutG,
+                             a: weight + k * coutG * kG, lda: kG, b: gn + k * coutG * l, ldb: l,
+                             beta: dcol == nil ? 1 : 0, c: target + k * kG * l, ldc: l)
+                    }
+                    if let dcol { col2im(dcol, g, dxn) }
+                }
             }
         }
+        dW.finish(chunks: chunks)
+        dB.finish(chunks: chunks)
     }
 
     /// Transpose convolution (the adjoint of `conv2dForward` in x, plus bias):
@@ -99,24 +113,26 @@ extension Kernels {
         let l = g.colCols, oplane = g.inputPlane
         let cinG = inChannels / groups, kG = (outChannels / groups) * g.kernelH * g.kernelW
         let pointwise = g.isPointwise
-        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * l)
-        defer { col?.deallocate() }
-        for n in 0..<batch {
-            let xn = x + n * inChannels * l
-            let on = out + n * outChannels * oplane
-            if let bias {
-                for co in 0..<outChannels { (on + co * oplane).update(repeating: bias[co], count: oplane) }
-            } else {
-                on.update(repeating: 0, count: outChannels * oplane)
+        parallelChunks(batch, chunks: chunkCount(batch)) { _, images in
+            let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * l)
+            defer { col?.deallocate() }
+            for n in images {
+                let xn = x + n * inChannels * l
+                let on = out + n * outChannels * oplane
+                if let bias {
+                    for co in 0..<outChannels { (on + co * oplane).update(repeating: bias[co], count: oplane) }
+                } else {
+                    on.update(repeating: 0, count: outChannels * oplane)
+                }
+                let target = col ?? on
+                for k in 0..<groups {
+                    // col_k[kG, l] = W_k[cinG, kG]^T * x_k[cinG, l]
+                    gemm(transA: true, transB: false, m: kG, n: l, k: cinG,
+                         a: weight + k * cinG * kG, lda: kG, b: xn + k * cinG * l, ldb: l,
+                         beta: col == nil ? 1 : 0, c: target + k * kG * l, ldc: l)
+                }
+                if let col { col2im(col, g, on) }
             }
-            let target = col ?? on
-            for k in 0..<groups {
-                // col_k[kG, l] = W_k[cinG, kG]^T * x_k[cinG, l]
-                gemm(transA: true, transB: false, m: kG, n: l, k: cinG,
-                     a: weight + k * cinG * kG, lda: kG, b: xn + k * cinG * l, ldb: l,
-                     beta: col == nil ? 1 : 0, c: target + k * kG * l, ldc: l)
-            }
-            if let col { col2im(col, g, on) }
         }
     }
 
@@ -132,32 +148,41 @@ extension Kernels {
         let l = g.colCols, oplane = g.inputPlane
         let cinG = inChannels / groups, kG = (outChannels / groups) * g.kernelH * g.kernelW
         let pointwise = g.isPointwise
-        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * l)
-        defer { col?.deallocate() }
-        for n in 0..<batch {
-            let xn = x + n * inChannels * l
-            let gn = gradOut + n * outChannels * oplane
-            if let gradBias {
-                for co in 0..<outChannels { gradBias[co] += sum(gn + co * oplane, oplane) }
-            }
-            if gradInput == nil && gradWeight == nil { continue }
-            let cols: UnsafePointer<Float>
-            if let col { im2col(gn, g, col); cols = UnsafePointer(col) } else { cols = gn }
-            for k in 0..<groups {
-                if let gradInput {
-                    // dx_k[cinG, l] += W_k[cinG, kG] * col_k[kG, l]
-                    gemm(transA: false, transB: false, m: cinG, n: l, k: kG,
-                         a: weight + k * cinG * kG, lda: kG, b: cols + k * kG * l, ldb: l,
-                         beta: 1, c: gradInput + n * inChannels * l + k * cinG * l, ldc: l)
+        let chunks = chunkCount(batch)
+        let dW = ChunkAccumulators(target: gradWeight, count: inChannels * kG, chunks: chunks)
+        let dB = ChunkAccumulators(target: gradBias, count: outChannels, chunks: chunks)
+        parallelChunks(batch, chunks: chunks) { chunk, images in
+            let gradWeight = dW.pointer(chunk), gradBias = dB.pointer(chunk)
+            let col = pointwise || (gradInput == nil && gradWeight == nil)
+                ? nil : UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * l)
+            defer { col?.deallocate() }
+            for n in images {
+                let xn = x + n * inChannels * l
+                let gn = gradOut + n * outChannels * oplane
+                if let gradBias {
+                    for co in 0..<outChannels { gradBias[co] += sum(gn + co * oplane, oplane) }
                 }
-                if let gradWeight {
-                    // dW_k[cinG, kG] += x_k[cinG, l] * col_k[kG, l]^T
-                    gemm(transA: false, transB: true, m: cinG, n: kG, k: l,
-                         a: xn + k * cinG * l, lda: l, b: cols + k * kG * l, ldb: l,
-                         beta: 1, c: gradWeight + k * cinG * kG, ldc: kG)
+                if gradInput == nil && gradWeight == nil { continue }
+                let cols: UnsafePointer<Float>
+                if let col { im2col(gn, g, col); cols = UnsafePointer(col) } else { cols = gn }
+                for k in 0..<groups {
+                    if let gradInput {
+                        // dx_k[cinG, l] += W_k[cinG, kG] * col_k[kG, l]
+                        gemm(transA: false, transB: false, m: cinG, n: l, k: kG,
+                             a: weight + k * cinG * kG, lda: kG, b: cols + k * kG * l, ldb: l,
+                             beta: 1, c: gradInput + n * inChannels * l + k * cinG * l, ldc: l)
+                    }
+                    if let gradWeight {
+                        // dW_k[cinG, kG] += x_k[cinG, l] * col_k[kG, l]^T
+                        gemm(transA: false, transB: true, m: cinG, n: kG, k: l,
+                             a: xn + k * cinG * l, lda: l, b: cols + k * kG * l, ldb: l,
+                             beta: 1, c: gradWeight + k * cinG * kG, ldc: kG)
+                    }
                 }
             }
         }
+        dW.finish(chunks: chunks)
+        dB.finish(chunks: chunks)
     }
 }
 

@@ -4,35 +4,38 @@
 extension Kernels {
     /// Max pooling: out[plane, oh, ow] = max of the window, padding counting as
     /// -inf (PyTorch). `argmax[plane, oh, ow]` receives the winner's offset
-    /// inside its input plane (iy * W + ix); ties keep the first in row-major
-    /// window order and NaN wins, as in PyTorch.
+    /// inside its input plane (iy * W + ix). PyTorch's rule picks the winner:
+    /// take v when v > best or v is NaN, so ties keep the first in row-major
+    /// window order and a NaN propagates. Branch-free inner loop (the
+    /// comparison is unpredictable); planes are split across threads.
     public static func maxPoolForward(
         x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
         planes: Int, geometry g: ConvGeometry
     ) {
         let oh = g.outHeight, ow = g.outWidth, h = g.height, w = g.width
-        for p in 0..<planes {
-            let src = x + p * h * w
-            let dst = out + p * oh * ow, idx = argmax + p * oh * ow
-            for oy in 0..<oh {
-                let y0 = oy * g.strideH - g.padTop
-                let yLo = Swift.max(y0, 0), yHi = Swift.min(y0 + g.kernelH, h)
-                for ox in 0..<ow {
-                    let x0 = ox * g.strideW - g.padLeft
-                    let xLo = Swift.max(x0, 0), xHi = Swift.min(x0 + g.kernelW, w)
-                    var best = -Float.infinity, at = -1
-                    for iy in yLo..<yHi {
-                        for ix in xLo..<xHi {
-                            let v = src[iy * w + ix]
-                            if v > best || v.isNaN || at < 0 {
-                                best = v; at = iy * w + ix
-                                if v.isNaN { break }
+        parallelChunks(planes, chunks: chunkCount(planes)) { _, range in
+            for p in range {
+                let src = x + p * h * w
+                let dst = out + p * oh * ow, idx = argmax + p * oh * ow
+                for oy in 0..<oh {
+                    let y0 = oy * g.strideH - g.padTop
+                    let yLo = Swift.max(y0, 0), yHi = Swift.min(y0 + g.kernelH, h)
+                    for ox in 0..<ow {
+                        let x0 = ox * g.strideW - g.padLeft
+                        let xLo = Swift.max(x0, 0), xHi = Swift.min(x0 + g.kernelW, w)
+                        var best = -Float.infinity, at = yLo * w + xLo
+                        for iy in yLo..<yHi {
+                            for ix in xLo..<xHi {
+                                let i = iy * w + ix
+                                let v = src[i]
+                                let take = (v > best) || v.isNaN
+                                best = take ? v : best
+                                at = take ? i : at
                             }
                         }
-                        if best.isNaN { break }
+                        dst[oy * ow + ox] = best
+                        idx[oy * ow + ox] = Int32(truncatingIfNeeded: at)
                     }
-                    dst[oy * ow + ox] = best
-                    idx[oy * ow + ox] = Int32(at)
                 }
             }
         }
@@ -44,9 +47,11 @@ extension Kernels {
         planes: Int, geometry g: ConvGeometry
     ) {
         let l = g.outputPlane, plane = g.inputPlane
-        for p in 0..<planes {
-            let go = gradOut + p * l, idx = argmax + p * l, dx = gradInput + p * plane
-            for i in 0..<l where idx[i] >= 0 { dx[Int(idx[i])] += go[i] }
+        parallelChunks(planes, chunks: chunkCount(planes)) { _, range in
+            for p in range {
+                let go = gradOut + p * l, idx = argmax + p * l, dx = gradInput + p * plane
+                for i in 0..<l { dx[Int(idx[i])] += go[i] }
+            }
         }
     }
 
@@ -57,17 +62,19 @@ extension Kernels {
     ) {
         let oh = g.outHeight, ow = g.outWidth, h = g.height, w = g.width
         let scale = 1 / Float(g.kernelH * g.kernelW)
-        for p in 0..<planes {
-            let src = x + p * h * w, dst = out + p * oh * ow
-            for oy in 0..<oh {
-                let y0 = oy * g.strideH - g.padTop
-                let yLo = Swift.max(y0, 0), yHi = Swift.min(y0 + g.kernelH, h)
-                for ox in 0..<ow {
-                    let x0 = ox * g.strideW - g.padLeft
-                    let xLo = Swift.max(x0, 0), xHi = Swift.min(x0 + g.kernelW, w)
-                    var s: Float = 0
-                    for iy in yLo..<yHi { for ix in xLo..<xHi { s += src[iy * w + ix] } }
-                    dst[oy * ow + ox] = s * scale
+        parallelChunks(planes, chunks: chunkCount(planes)) { _, range in
+            for p in range {
+                let src = x + p * h * w, dst = out + p * oh * ow
+                for oy in 0..<oh {
+                    let y0 = oy * g.strideH - g.padTop
+                    let yLo = Swift.max(y0, 0), yHi = Swift.min(y0 + g.kernelH, h)
+                    for ox in 0..<ow {
+                        let x0 = ox * g.strideW - g.padLeft
+                        let xLo = Swift.max(x0, 0), xHi = Swift.min(x0 + g.kernelW, w)
+                        var s: Float = 0
+                        for iy in yLo..<yHi { for ix in xLo..<xHi { s += src[iy * w + ix] } }
+                        dst[oy * ow + ox] = s * scale
+                    }
                 }
             }
         }
@@ -80,16 +87,18 @@ extension Kernels {
     ) {
         let oh = g.outHeight, ow = g.outWidth, h = g.height, w = g.width
         let scale = 1 / Float(g.kernelH * g.kernelW)
-        for p in 0..<planes {
-            let go = gradOut + p * oh * ow, dx = gradInput + p * h * w
-            for oy in 0..<oh {
-                let y0 = oy * g.strideH - g.padTop
-                let yLo = Swift.max(y0, 0), yHi = Swift.min(y0 + g.kernelH, h)
-                for ox in 0..<ow {
-                    let x0 = ox * g.strideW - g.padLeft
-                    let xLo = Swift.max(x0, 0), xHi = Swift.min(x0 + g.kernelW, w)
-                    let v = go[oy * ow + ox] * scale
-                    for iy in yLo..<yHi { for ix in xLo..<xHi { dx[iy * w + ix] += v } }
+        parallelChunks(planes, chunks: chunkCount(planes)) { _, range in
+            for p in range {
+                let go = gradOut + p * oh * ow, dx = gradInput + p * h * w
+                for oy in 0..<oh {
+                    let y0 = oy * g.strideH - g.padTop
+                    let yLo = Swift.max(y0, 0), yHi = Swift.min(y0 + g.kernelH, h)
+                    for ox in 0..<ow {
+                        let x0 = ox * g.strideW - g.padLeft
+                        let xLo = Swift.max(x0, 0), xHi = Swift.min(x0 + g.kernelW, w)
+                        let v = go[oy * ow + ox] * scale
+                        for iy in yLo..<yHi { for ix in xLo..<xHi { dx[iy * w + ix] += v } }
+                    }
                 }
             }
         }
@@ -135,7 +144,8 @@ extension Kernels {
                             let iy = oy * g.strideH - g.padTop + ki, ix = ox * g.strideW - g.padLeft + kj
                             guard iy >= 0 && iy < g.height && ix >= 0 && ix < g.width else { continue }
                             let v = x[(p * g.height + iy) * g.width + ix]
-                            if at < 0 || v > best { best = v; at = Int32(iy * g.width + ix) }
+                            if at < 0 { at = Int32(iy * g.width + ix) }
+                            if v > best || v.isNaN { best = v; at = Int32(iy * g.width + ix) }
                         }
                     }
                     out[(p * oh + oy) * ow + ox] = best

@@ -150,4 +150,41 @@ final class ConvKernelTests: XCTestCase {
         Kernels.maxPoolForward(x: [1, .nan, 7, 2], out: &out, argmax: &idx, planes: 1, geometry: g)
         XCTAssertTrue(out[0].isNaN); XCTAssertEqual(idx, [1])
     }
+
+    /// The batch split across threads (chunked, private weight-gradient
+    /// accumulators) agrees with the single-threaded loop.
+    func testThreadedBatchMatchesSingleThread() {
+        var rng = SeededGenerator(seed: 14)
+        let g = ConvGeometry(channels: 4, height: 9, width: 9, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+        let n = 5, outC = 6
+        let x = randoms(n * g.channels * g.inputPlane, &rng), w = randoms(outC * g.colRows, &rng), b = randoms(outC, &rng)
+        let dw = randoms(2 * g.channels * g.kernelH * g.kernelW, &rng)
+        let gy = randoms(n * outC * g.outputPlane, &rng), gdw = randoms(n * 2 * g.channels * g.outputPlane, &rng)
+        func run() -> [[Float]] {
+            var out = [Float](repeating: 0, count: gy.count), gx = [Float](repeating: 0, count: x.count)
+            var gw = [Float](repeating: 0, count: w.count), gb = [Float](repeating: 0, count: outC)
+            Kernels.conv2dForward(x: x, weight: w, bias: b, out: &out, batch: n, geometry: g, outChannels: outC)
+            Kernels.conv2dBackward(x: x, weight: w, gradOut: gy, batch: n, geometry: g, outChannels: outC,
+                                   gradInput: &gx, gradWeight: &gw, gradBias: &gb)
+            var dout = [Float](repeating: 0, count: gdw.count), dgx = [Float](repeating: 0, count: x.count)
+            var dgw = [Float](repeating: 0, count: dw.count), dgb = [Float](repeating: 0, count: 2 * g.channels)
+            Kernels.depthwiseForward(x: x, weight: dw, bias: nil, out: &dout, batch: n, geometry: g, multiplier: 2)
+            Kernels.depthwiseBackward(x: x, weight: dw, gradOut: gdw, batch: n, geometry: g, multiplier: 2,
+                                      gradInput: &dgx, gradWeight: &dgw, gradBias: &dgb)
+            var pooled = [Float](repeating: 0, count: n * g.channels * g.outputPlane)
+            var idx = [Int32](repeating: 0, count: pooled.count)
+            Kernels.maxPoolForward(x: x, out: &pooled, argmax: &idx, planes: n * g.channels, geometry: g)
+            return [out, gx, gw, gb, dout, dgx, dgw, dgb, pooled, idx.map(Float.init)]
+        }
+        let saved = Kernels.blasThreads
+        defer { Kernels.setBLASThreads(saved) }
+        Kernels.setBLASThreads(1)
+        XCTAssertEqual(Kernels.chunkCount(n), 1)
+        let single = run()
+        Kernels.setBLASThreads(2)
+        XCTAssertEqual(Kernels.chunkCount(n), 2)
+        let threaded = run()
+        XCTAssertEqual(Kernels.blasThreads, 2, "the BLAS thread count is restored")
+        for (a, b) in zip(threaded, single) { assertClose(a, b, rtol: 1e-5, atol: 1e-5) }
+    }
 }

@@ -63,13 +63,18 @@ public struct TrainingConfig: Sendable {
 public enum SeedStream {
     public enum Purpose: UInt64 { case shuffle = 1, augmentation = 2, dropout = 3, initialization = 4, split = 5 }
 
-    /// SplitMix64 finalizer over the combined inputs.
+    /// One SplitMix64 step per input, chained: a different seed, purpose,
+    /// epoch or batch gives an unrelated stream.
     public static func derive(_ seed: UInt64, _ purpose: Purpose, epoch: Int = 0, batch: Int = 0) -> UInt64 {
-        var z = seed &+ purpose.rawValue &* 0x9E37_79B9_7F4A_7C15
-        for v in [UInt64(truncatingIfNeeded: epoch), UInt64(truncatingIfNeeded: batch)] {
-            z = (z ^ v &+ 0x632B_E59B_D9B4_E019) &* 0xBF58_476D_1CE4_E5B9
+        func mix(_ x: UInt64) -> UInt64 {
+            var z = x &+ 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
+            return z ^ (z >> 31)
+        }
+        var z = mix(seed)
+        for v in [purpose.rawValue, UInt64(truncatingIfNeeded: epoch), UInt64(truncatingIfNeeded: batch)] {
+            z = mix(z ^ v)
         }
         return z
     }
