@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "DLTensorTests", dependencies: ["DLTensor", "DLKernels", "DLTesting"]),
         .testTarget(name: "DLNNTests", dependencies: ["DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLTrain", "DLNN", "DLTesting"]),
+        .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLTrain", "DLNN", "DLTensor", "DLTesting"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,22 +1,9 @@
+import DLTrain
 import Foundation
 
-/// Per-job bounds set by the operator; a recipe beyond them is refused with
-/// 400 naming the field.
-public struct JobLimits: Equatable, Sendable {
-    public var maxEpochs: Int
-    /// Training images after the recipe's `dataset.limit` (before the dev split).
-    public var maxTrainImages: Int
-    public var maxBatchSize: Int
-    public var maxParameters: Int
-
-    public init(maxEpochs: Int = 200, maxTrainImages: Int = 100_000, maxBatchSize: Int = 4096,
-                maxParameters: Int = 20_000_000) {
-        self.maxEpochs = maxEpochs
-        self.maxTrainImages = maxTrainImages
-        self.maxBatchSize = maxBatchSize
-        self.maxParameters = maxParameters
-    }
-}
+/// Per-job bounds set by the operator (epochs, training images, batch size,
+/// parameters, layers); a recipe beyond them is refused with 400 naming the field.
+public typealias JobLimits = RecipeLimits
 
 /// How the job queue runs.
 public struct JobQueueConfiguration: Sendable {
