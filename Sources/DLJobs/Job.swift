@@ -1,3 +1,4 @@
+import DLNN
 import DLTrain
 import Foundation
 
@@ -142,8 +143,72 @@ public struct Job: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, state, model, recipe, promote, progress, metrics, timings, attempts, recoveries, result, error
+        case id, state, model, recipe, promote, progress, metrics, timings, attempts, recoveries, result, error, links
         case checkpointEpoch = "checkpoint_epoch"
         case cancelRequested = "cancel_requested"
+    }
+}
+
+/// The API's JSON form of a job: the recipe as a JSON object (not a string)
+/// and links to its events and curves.
+extension Job {
+    public struct Links: Codable, Equatable, Sendable {
+        public var `self`: String
+        public var events: String
+        public var curves: String
+    }
+
+    /// Where the job lives in the HTTP API.
+    public var links: Links {
+        let base = "/v1/jobs/\(id)"
+        return Links(self: base, events: base + "/events", curves: base + "/curves.svg")
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(state, forKey: .state)
+        try c.encode(model, forKey: .model)
+        if let object = try? JSONDecoder().decode(JSONValue.self, from: Data(recipe.utf8)) {
+            try c.encode(object, forKey: .recipe)
+        } else {
+            try c.encode(recipe, forKey: .recipe)
+        }
+        try c.encode(promote, forKey: .promote)
+        try c.encode(progress, forKey: .progress)
+        try c.encode(metrics, forKey: .metrics)
+        try c.encode(timings, forKey: .timings)
+        try c.encode(attempts, forKey: .attempts)
+        try c.encode(recoveries, forKey: .recoveries)
+        try c.encode(checkpointEpoch, forKey: .checkpointEpoch)
+        try c.encode(cancelRequested, forKey: .cancelRequested)
+        try c.encodeIfPresent(result, forKey: .result)
+        try c.encodeIfPresent(error, forKey: .error)
+        try c.encode(links, forKey: .links)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(JobID.self, forKey: .id)
+        state = try c.decode(JobState.self, forKey: .state)
+        model = try c.decode(String.self, forKey: .model)
+        if let text = try? c.decode(String.self, forKey: .recipe) {
+            recipe = text
+        } else {
+            let object = try c.decode(JSONValue.self, forKey: .recipe)
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys]
+            recipe = String(decoding: try e.encode(object), as: UTF8.self)
+        }
+        promote = try c.decode(Bool.self, forKey: .promote)
+        progress = try c.decode(JobProgress.self, forKey: .progress)
+        metrics = try c.decode([EpochMetrics].self, forKey: .metrics)
+        timings = try c.decode(JobTimings.self, forKey: .timings)
+        attempts = try c.decode(Int.self, forKey: .attempts)
+        recoveries = try c.decodeIfPresent(Int.self, forKey: .recoveries) ?? 0
+        checkpointEpoch = try c.decode(Int.self, forKey: .checkpointEpoch)
+        cancelRequested = try c.decode(Bool.self, forKey: .cancelRequested)
+        result = try c.decodeIfPresent(JobResult.self, forKey: .result)
+        error = try c.decodeIfPresent(String.self, forKey: .error)
     }
 }

@@ -1,9 +1,20 @@
 import Foundation
 
 /// A page of a job listing, newest first. `nextCursor` is nil on the last page.
-public struct JobPage: Equatable, Sendable {
+public struct JobPage: Codable, Equatable, Sendable {
     public var jobs: [Job]
     public var nextCursor: String?
+
+    enum CodingKeys: String, CodingKey {
+        case jobs
+        case nextCursor = "next_cursor"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(jobs, forKey: .jobs)
+        try c.encode(nextCursor, forKey: .nextCursor)  // null on the last page, not absent
+    }
 
     public init(jobs: [Job], nextCursor: String?) {
         self.jobs = jobs
