@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "dlserve",
             dependencies: [
-                "DLTrain", "DLNN", "DLTensor", "DLKernels",
+                "DLJobs", "DLTrain", "DLNN", "DLTensor", "DLKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags

@@ -6,5 +6,5 @@ struct DLServe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlserve",
         abstract: "Train, evaluate and serve deep-learning models.",
-        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self])
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, JobsCommand.self])
 }
