@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct DLServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlserve",
+        abstract: "A deep-learning engine, model server and training queue.",
+        subcommands: [Serve.self]
+    )
+}
