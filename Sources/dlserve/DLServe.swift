@@ -1,10 +1,10 @@
 import ArgumentParser
 
-/// `dlserve`: train, evaluate and serve deep-learning models.
 @main
-struct DLServe: AsyncParsableCommand {
+struct DLServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlserve",
-        abstract: "Train, evaluate and serve deep-learning models.",
-        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, JobsCommand.self])
+        abstract: "A deep-learning engine, model server and training queue.",
+        subcommands: [Serve.self, TrainCommand.self, EvalCommand.self, PredictCommand.self, JobsCommand.self]
+    )
 }
