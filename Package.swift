@@ -78,15 +78,17 @@ let package = Package(
         .testTarget(name: "DLTensorTests", dependencies: ["DLTensor", "DLKernels", "DLTesting"]),
         .testTarget(name: "DLNNTests", dependencies: ["DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLTrain", "DLNN", "DLTensor", "DLTesting"]),
+        .target(name: "DLJobsTesting", dependencies: ["DLJobs", "DLTrain", "DLNN"], path: "Sources/DLJobsTesting"),
+        .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLJobsTesting", "DLTrain", "DLNN", "DLTensor", "DLTesting"]),
         .target(
             name: "DLServeTesting",
-            dependencies: ["DLServe", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["DLServe", "DLJobs", .product(name: "HummingbirdTesting", package: "hummingbird")],
             path: "Sources/DLServeTesting"
         ),
         .testTarget(
             name: "DLServeTests",
-            dependencies: ["DLServe", "DLServeTesting", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["DLServe", "DLServeTesting", "DLJobs", "DLJobsTesting",
+                           .product(name: "HummingbirdTesting", package: "hummingbird")],
             resources: [.copy("Fixtures")]
         ),
     ],

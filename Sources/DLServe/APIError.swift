@@ -1,3 +1,4 @@
+import DLJobs
 import Foundation
 import Hummingbird
 
@@ -37,6 +38,10 @@ public struct APIError: Error, Sendable, Equatable {
             self = Self.map(failure)
         case let error as HTTPError:
             self = Self.map(error)
+        case let error as JobError:
+            self = Self.map(error)
+        case let error as JobTransitionError:
+            self.init(.conflict, code: "invalid_job_state", error.description)
         case let error as DecodingError:
             self.init(.badRequest, code: "invalid_json", "malformed request body: \(Self.describe(error))")
         case is CancellationError:
@@ -76,6 +81,16 @@ public struct APIError: Error, Sendable, Equatable {
             return APIError(.unprocessableContent, code: "load_failed", "model '\(name)' failed to load: \(reason)")
         case .internalError(let message):
             return APIError(.internalServerError, code: "internal", message)
+        }
+    }
+
+    static func map(_ error: JobError) -> APIError {
+        switch error {
+        case .invalidRecipe: return APIError(.badRequest, code: error.code, error.description)
+        case .notFound: return APIError(.notFound, code: error.code, error.description)
+        case .queueFull: return APIError(.tooManyRequests, code: error.code, error.description, retryAfterSeconds: 30)
+        case .unavailable: return APIError(.serviceUnavailable, code: error.code, error.description)
+        case .storage: return APIError(.internalServerError, code: error.code, error.description)
         }
     }
 

@@ -1,3 +1,4 @@
+import DLJobs
 import DLServe
 import Foundation
 import Hummingbird
@@ -15,11 +16,12 @@ public final class LiveDaemon: Sendable {
 
     /// Starts the daemon and returns once the server listens.
     public static func start(
-        backend: any ServingBackend, settings: ServeSettings = LiveDaemon.settings(), notifier: SystemdNotifier = SystemdNotifier(environment: [:])
+        backend: any ServingBackend, settings: ServeSettings = LiveDaemon.settings(), notifier: SystemdNotifier = SystemdNotifier(environment: [:]),
+        jobs: JobQueue? = nil
     ) async throws -> LiveDaemon {
         var logger = Logger(label: "dlserve-live-test")
         logger.logLevel = ProcessInfo.processInfo.environment["DLSERVE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-        let daemon = ServeDaemon(settings: settings, backend: backend, metrics: ServeMetrics(), logger: logger, notifier: notifier)
+        let daemon = ServeDaemon(settings: settings, backend: backend, metrics: ServeMetrics(), logger: logger, notifier: notifier, jobs: jobs)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let group = try daemon.makeServiceGroup { port in
             continuation.yield(port)
