@@ -139,6 +139,7 @@ final class JobsLiveTests: XCTestCase {
         } while before.checkpointEpoch < 2 && before.state != .succeeded && Date() < deadline
         XCTAssertLessThan(before.checkpointEpoch, epochs, "the job ended before the kill; make it longer")
         d.kill()
+        print("SIGKILL after the checkpoint of epoch \(before.checkpointEpoch) of \(epochs) (epoch \(before.progress.epoch), batch \(before.progress.batch))")
         XCTAssertTrue(FileManager.default.fileExists(atPath: state.appendingPathComponent("jobs/\(killed)/checkpoint.safetensors").path))
 
         d = try startDaemon()
@@ -218,7 +219,9 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// The binary beside the test bundle (.build/<triple>/debug/dlserve).
     static var binary: URL {
-        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("dlserve")
+        let dir = Bundle.main.bundleURL
+        let candidates = [dir.appendingPathComponent("dlserve"), dir.deletingLastPathComponent().appendingPathComponent("dlserve")]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
     static func freePort() throws -> Int {
