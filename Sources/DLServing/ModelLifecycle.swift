@@ -26,7 +26,7 @@ import DLNN
 public struct ModelLifecycle: Sendable, Equatable {
     public typealias Instant = ContinuousClock.Instant
 
-    public enum Action: Sendable, Equatable {
+    public enum Action: Sendable, Hashable {
         case load(version: Int, token: Int)
         case publish(version: Int, token: Int)
         case retire(version: Int, token: Int)
