@@ -304,16 +304,18 @@ final class InferenceScheduler: @unchecked Sendable {
             while let top = deadlines.min, top.request.map({ $0.phase == .done || $0.phase == .new }) ?? true {
                 _ = deadlines.removeMin()
             }
-            guard let top = deadlines.min, let r = top.request else {
+            // Never hold a request strongly while waiting: that would keep its
+            // (possibly retired) version alive until the deadline.
+            guard let next = deadlines.min?.deadline else {
                 deadlineChanged.wait()
                 continue
             }
             let now = ContinuousClock.now
-            if top.deadline > now {
-                deadlineChanged.wait(timeout: top.deadline - now)
+            if next > now {
+                deadlineChanged.wait(timeout: next - now)
                 continue
             }
-            _ = deadlines.removeMin()
+            guard let r = deadlines.removeMin().request else { continue }
             if r.phase == .queued {
                 _ = r.queue.remove(r)
                 deactivateIfEmpty(r.queue)
