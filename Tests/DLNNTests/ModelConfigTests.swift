@@ -27,7 +27,7 @@ final class ModelConfigTests: XCTestCase {
         }
     }
 
-    /// A valid config with one field replaced by `patch` (a JSON fragment for `key` at `path`).
+    /// A valid config.json with the given JSON fragments for labels, input and serving, plus extra members.
     func config(input: String = #"{"shape": [1, 28, 28]}"#, serving: String = "{}", labels: String = #"["a", "b"]"#,
                 extra: String = "") -> String {
         #"{"name": "pets", "task": "classification", "labels": \#(labels), "input": \#(input), "serving": \#(serving)\#(extra)}"#

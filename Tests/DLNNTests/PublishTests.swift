@@ -140,6 +140,19 @@ final class PublishTests: XCTestCase {
         XCTAssertEqual(loaded.recipe, .object(["epochs": 1]))
     }
 
+    func testPublishModelMetricsAndRecipe() throws {
+        struct Metrics: Encodable { var accuracy: Double; var loss: Double }
+        let v = try repo.publish(name: "pets", model: GraphModel(spec: identity), metrics: Metrics(accuracy: 0.93, loss: 0.2),
+                                 recipe: ["dataset": "fashion-mnist"] as [String: JSONValue])
+        XCTAssertEqual(v, 1)
+        let dir = root.appendingPathComponent("pets/1")
+        XCTAssertEqual(try String(contentsOf: dir.appendingPathComponent("metrics.json"), encoding: .utf8),
+                       "{\n  \"accuracy\" : 0.93,\n  \"loss\" : 0.2\n}\n")
+        XCTAssertThrowsError(try repo.publish(name: "pets", model: GraphModel(spec: identity), metrics: [0.93], recipe: [String: String]())) {
+            XCTAssertEqual($0 as? RepositoryError, .invalidBuild(model: "pets", message: "metrics.json must be a JSON object"))
+        }
+    }
+
     func testStaleTemporariesAreRemoved() throws {
         let pets = root.appendingPathComponent("pets")
         let old = pets.appendingPathComponent(".tmp-publish-1-old")

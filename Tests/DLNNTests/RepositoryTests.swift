@@ -39,13 +39,6 @@ final class RepositoryTests: XCTestCase {
         }
     }
 
-    func assertBadConfig(_ json: String, _ message: String, name: String = "pets", file: StaticString = #filePath, line: UInt = #line) throws {
-        let dir = root.appendingPathComponent(name)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try Data(json.utf8).write(to: dir.appendingPathComponent("config.json"))
-        assertRepositoryError(try repo.config(of: name), .badConfig(model: name, message: message), file: file, line: line)
-    }
-
     // MARK: Listing
 
     func testListsModelsAndVersionsIgnoringEverythingElse() throws {

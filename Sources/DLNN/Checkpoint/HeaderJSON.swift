@@ -6,7 +6,7 @@
 /// rejects duplicate keys, limits nesting depth, and reports the byte offset of
 /// each syntax error. It reads RFC 8259 JSON; the safetensors spec allows
 /// trailing spaces after the object, which is ordinary JSON whitespace.
-enum HeaderJSON: Equatable {
+enum HeaderJSON {
     case object([(key: String, value: HeaderJSON)])
     case array([HeaderJSON])
     case string(String)
@@ -14,19 +14,6 @@ enum HeaderJSON: Equatable {
     case number(String)
     case bool(Bool)
     case null
-
-    static func == (a: HeaderJSON, b: HeaderJSON) -> Bool {
-        switch (a, b) {
-        case (.object(let x), .object(let y)):
-            return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
-        case (.array(let x), .array(let y)): return x == y
-        case (.string(let x), .string(let y)): return x == y
-        case (.number(let x), .number(let y)): return x == y
-        case (.bool(let x), .bool(let y)): return x == y
-        case (.null, .null): return true
-        default: return false
-        }
-    }
 
     /// A non-negative integer that fits in UInt64, else nil ("1.0", "-1", "1e3" are not).
     var unsignedInteger: UInt64? {

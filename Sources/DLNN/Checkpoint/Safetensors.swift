@@ -34,11 +34,13 @@ public enum Safetensors {
 
     // MARK: Reading
 
-    /// Reads and validates a file. Errors name the file.
+    /// Reads and validates a file. Errors name the file. The file is read into
+    /// memory, not mapped: a mapped file truncated by another process (`cp` over
+    /// it) would crash the reader with SIGBUS.
     public static func read(contentsOf url: URL) throws -> SafetensorsFile {
         let data: Data
         do {
-            data = try Data(contentsOf: url, options: .mappedIfSafe)
+            data = try Data(contentsOf: url)
         } catch {
             throw ModelError.io("cannot read \(url.path): \(error.localizedDescription)")
         }

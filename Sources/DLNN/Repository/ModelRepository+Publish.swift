@@ -31,6 +31,17 @@ extension ModelRepository {
         return Self.parseVersion(published.lastPathComponent)!
     }
 
+    /// Publishes a trained model with its evaluation results and recipe (each
+    /// must encode to a JSON object) as the next version.
+    @discardableResult
+    public func publish<Metrics: Encodable, Recipe: Encodable>(name: String, model: GraphModel, metrics: Metrics, recipe: Recipe) throws -> Int {
+        try publish(name: name) { dir in
+            try model.save(to: dir)
+            try JSONFile.write(metrics, to: dir.appendingPathComponent(Self.metricsFileName))
+            try JSONFile.write(recipe, to: dir.appendingPathComponent(Self.recipeFileName))
+        }
+    }
+
     /// One more than the highest integer name in the model directory, counting
     /// every entry (a stray file named "7" must not be renamed onto).
     func nextVersion(of name: String) throws -> Int {
