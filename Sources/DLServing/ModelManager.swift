@@ -325,7 +325,20 @@ final class ModelManager: @unchecked Sendable {
             metrics.model(name).record(versions: e.lifecycle.versions.values.map(\.state),
                                        isReady: e.lifecycle.defaultVersion != nil)
         }
+        Self.returnFreeMemoryToTheSystem()
     }
+
+    /// glibc keeps freed weights in its arenas (its mmap threshold grows with
+    /// the first large free); `malloc_trim` gives the pages back, so that an
+    /// unload shows in the process's memory. Looked up at run time: Swift's
+    /// Glibc module does not export it, and other C libraries lack it.
+    static func returnFreeMemoryToTheSystem() {
+        typealias Trim = @convention(c) (Int) -> Int32
+        guard let symbol = mallocTrim else { return }
+        _ = unsafeBitCast(symbol, to: Trim.self)(0)
+    }
+
+    private static let mallocTrim: UnsafeMutableRawPointer? = dlsym(nil, "malloc_trim")
 
     /// Checks the config against the model and runs one inference on zeros.
     private func validate(_ s: ServableVersion) throws {
