@@ -23,6 +23,8 @@ final class ModelManager: @unchecked Sendable {
         let group: QueueGroup
         /// Present in the repository at the last scan.
         var present = true
+        /// Task of the last published instance.
+        var task: String?
         var settleWaiters: [CheckedContinuation<Void, Never>] = []
 
         init(name: String, lifecycle: ModelLifecycle) {
@@ -235,7 +237,7 @@ final class ModelManager: @unchecked Sendable {
         }
         return ModelStatus(name: e.name, defaultVersion: d, versions: versions, isEnabled: l.enabled,
                            versionPolicy: l.policy, config: d.flatMap { e.serving[$0]?.config },
-                           queueDepth: e.group.pending)
+                           queueDepth: e.group.pending, task: e.task)
     }
 
     // MARK: Applying actions
@@ -257,6 +259,7 @@ final class ModelManager: @unchecked Sendable {
                 logger.info("loading model version", metadata: ["model": "\(e.name)", "version": "\(v)"])
             case .publish(let v, let token):
                 e.serving[v] = e.loaded.removeValue(forKey: token)
+                e.task = e.serving[v]?.config.task ?? e.task
                 logger.info("serving model version", metadata: ["model": "\(e.name)", "version": "\(v)"])
             case .retire(let v, let token):
                 if e.serving[v]?.token == token { e.serving[v] = nil }

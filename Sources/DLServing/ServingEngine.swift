@@ -202,6 +202,15 @@ public final class ServingEngine: Sendable {
                 throw ServingError.invalidInput("model '\(instance.name)' takes no images")
             }
             return p.tensor(from: image)
+        case .pixels(let values, let shape):
+            guard let p = instance.config.preprocessing else {
+                throw ServingError.invalidInput("model '\(instance.name)' takes no images")
+            }
+            do {
+                return try p.tensor(fromPixels: values, shape: shape, maxPixels: options.maxImagePixels)
+            } catch let e as ImageError {
+                throw ServingError(e)
+            }
         }
     }
 

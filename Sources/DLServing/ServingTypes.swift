@@ -65,6 +65,24 @@ public struct ModelStatus: Sendable, Equatable {
     public var config: ServingConfig?
     /// Requests queued now (all versions).
     public var queueDepth: Int
+    /// The task ("classification", ...) of the last version that loaded, if any did.
+    public var task: String?
+
+    /// One word for the whole model: "ready" (unpinned requests are served),
+    /// "loading", "unloaded" (explicitly), "failed" (versions failed and none
+    /// serves), or "unavailable" (no versions).
+    public var state: String {
+        if isReady { return "ready" }
+        if !isEnabled { return "unloaded" }
+        if versions.contains(where: { $0.state == .loading }) { return "loading" }
+        if versions.contains(where: { if case .failed = $0.state { return true } else { return false } }) { return "failed" }
+        return "unavailable"
+    }
+
+    /// The most recent load error of any version (highest version first), if any.
+    public var lastError: String? {
+        versions.reversed().lazy.compactMap(\.lastError).first
+    }
 }
 
 /// Metadata for the Open Inference Protocol (`GET /v2/models/{name}[/versions/{v}]`).
@@ -130,8 +148,12 @@ public struct ClassificationResult: Sendable {
 public enum ClassifyInput: Sendable {
     /// PNG or JPEG bytes; `mediaType` is the request's Content-Type (nil: sniff the bytes).
     case encoded(Data, mediaType: String?)
-    /// Raw 8-bit pixels (for example from a JSON pixel array), preprocessed like a decoded file.
+    /// Decoded 8-bit pixels, preprocessed like a decoded file.
     case image(DLVision.Image)
+    /// A client's pixel array (for example from JSON): `shape` is [H, W] or
+    /// [C, H, W] (C = 1 or 3), values row-major in 0...255; resized and
+    /// normalized like an image (`ImagePreprocessing.tensor(fromPixels:shape:)`).
+    case pixels([Float], shape: [Int])
     /// The model's input as is: [C, H, W] or [1, C, H, W], already preprocessed.
     case tensor(Tensor)
 }

@@ -58,8 +58,48 @@ public struct ImagePreprocessing: Sendable, Equatable {
     /// image -> Tensor [1, C, H, W].
     public func tensor(from image: Image) -> Tensor {
         let converted = channels == 1 ? image.grayscale() : image.rgb()
-        let src = converted.pixels.map { Float($0) }
-        let resized = Resampler.resize(src, width: converted.width, height: converted.height, channels: channels,
+        return finish(converted.pixels.map { Float($0) }, width: converted.width, height: converted.height)
+    }
+
+    /// Raw pixel values from a client (a JSON pixel array) -> Tensor [1, C, H, W].
+    /// `shape` is [H, W] (gray) or [C, H, W] with C = 1 or 3, values row-major
+    /// in that order, each in 0...255 (non-integers allowed). Color conversion
+    /// uses the float luma weights 0.299, 0.587, 0.114. Throws
+    /// `ImageError.invalidPixels` or `.tooLarge` (never traps).
+    public func tensor(fromPixels values: [Float], shape: [Int], maxPixels: Int = 4096 * 4096) throws -> Tensor {
+        let (c, h, w): (Int, Int, Int)
+        switch shape.count {
+        case 2: (c, h, w) = (1, shape[0], shape[1])
+        case 3: (c, h, w) = (shape[0], shape[1], shape[2])
+        default: throw ImageError.invalidPixels("shape \(shape) must be [height, width] or [channels, height, width]")
+        }
+        guard c == 1 || c == 3 else { throw ImageError.invalidPixels("\(c) channels (expected 1 or 3)") }
+        guard h > 0, w > 0 else { throw ImageError.invalidPixels("size \(h)x\(w) must be positive") }
+        guard h <= maxPixels / w else { throw ImageError.tooLarge(width: w, height: h, maxPixels: maxPixels) }
+        guard values.count == c * h * w else {
+            throw ImageError.invalidPixels("shape \(shape) needs \(c * h * w) values, got \(values.count)")
+        }
+        if let i = values.firstIndex(where: { !($0 >= 0 && $0 <= 255) }) {
+            throw ImageError.invalidPixels("value \(values[i]) at index \(i) is not in 0...255")
+        }
+        let plane = h * w
+        var hwc = [Float](repeating: 0, count: plane * channels)
+        for i in 0..<plane {
+            if c == channels {
+                for k in 0..<c { hwc[i * c + k] = values[k * plane + i] }
+            } else if channels == 1 {
+                hwc[i] = 0.299 * values[i] + 0.587 * values[plane + i] + 0.114 * values[2 * plane + i]
+            } else {
+                for k in 0..<3 { hwc[i * 3 + k] = values[i] }
+            }
+        }
+        return finish(hwc, width: w, height: h)
+    }
+
+    /// Interleaved float pixels with `channels` channels -> resized, inverted,
+    /// scaled, normalized [1, C, H, W].
+    func finish(_ src: [Float], width srcW: Int, height srcH: Int) -> Tensor {
+        let resized = Resampler.resize(src, width: srcW, height: srcH, channels: channels,
                                        toWidth: width, toHeight: height, method: resize)
         // HWC -> CHW with inversion, scaling and normalization fused.
         var out = [Float](repeating: 0, count: channels * height * width)

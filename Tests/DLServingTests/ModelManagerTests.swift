@@ -119,6 +119,10 @@ final class ModelManagerTests: XCTestCase {
         let e = ServingEngine(store: store, options: .testing())
         await e.start()
         XCTAssertFalse(e.isReady, "strict readiness: every model must serve")
+        let broken = try e.status(model: "broken")
+        XCTAssertEqual(broken.state, "failed")
+        XCTAssertEqual(broken.lastError, "bad model.json")
+        XCTAssertNil(broken.task)
         await assertThrows(.modelNotReady(model: "broken", reason: "no version could be loaded (version 1: bad model.json)")) {
             try await e.infer(model: "broken", input: row(1))
         }
@@ -140,6 +144,7 @@ final class ModelManagerTests: XCTestCase {
         await e.start()
         let s = try e.unload(model: "m")
         XCTAssertFalse(s.isEnabled)
+        XCTAssertEqual(s.state, "unloaded")
         XCTAssertNil(s.defaultVersion)
         await assertThrows(.modelNotReady(model: "m", reason: "it is unloaded")) { try await e.infer(model: "m", input: row(1)) }
         try await Task.sleep(for: .milliseconds(50))

@@ -118,6 +118,16 @@ final class RepositoryServingTests: XCTestCase {
         let viaPixels = try await e.classify(model: "fmnist", input: .image(image), topK: 10)
         XCTAssertEqual(viaPixels.predictions.count, 10)
         XCTAssertEqual(viaPixels.predictions.map(\.probability).reduce(0, +), 1, accuracy: 1e-5)
+        let viaArray = try await e.classify(model: "fmnist", input: .pixels(image.pixels.map(Float.init), shape: [28, 28]), topK: 10)
+        XCTAssertEqual(viaArray.predictions.map(\.index), viaPixels.predictions.map(\.index))
+        assertClose(viaArray.predictions.map(\.probability), viaPixels.predictions.map(\.probability), rtol: 1e-5, atol: 1e-7)
+        await assertThrows(.invalidInput("invalid pixel array: value 300.0 at index 0 is not in 0...255")) {
+            try await e.classify(model: "fmnist", input: .pixels([300] + [Float](repeating: 0, count: 783), shape: [28, 28]))
+        }
+        let status = try e.status(model: "fmnist")
+        XCTAssertEqual(status.task, "classification")
+        XCTAssertEqual(status.state, "ready")
+        XCTAssertEqual(status.config?.labels, Self.classes)
         await e.shutdown()
     }
 

@@ -81,3 +81,38 @@ final class PreprocessingTests: XCTestCase {
         XCTAssertThrowsError(try ImagePreprocessing(channels: 1, height: 28, width: 28, std: [0]))
     }
 }
+
+final class PixelArrayTests: XCTestCase {
+    func testPixelArraysGoThroughTheSamePipeline() throws {
+        let image = try ImageDecoder().decode(ImageDecoderTests.fixture("fmnist-0.png"))
+        let pre = try ImagePreprocessing(channels: 1, height: 14, width: 14, mean: [0.2860], std: [0.3530])
+        let fromFile = pre.tensor(from: image)
+        let values = image.pixels.map(Float.init)
+        assertClose(try pre.tensor(fromPixels: values, shape: [28, 28]), fromFile, rtol: 0, atol: 1e-6)
+        assertClose(try pre.tensor(fromPixels: values, shape: [1, 28, 28]), fromFile, rtol: 0, atol: 1e-6)
+    }
+
+    func testChannelFirstRGBPixels() throws {
+        // CHW planes r = [255, 0], g = [0, 255], b = [0, 0], one row of two pixels.
+        let values: [Float] = [255, 0, 0, 255, 0, 0]
+        let rgb = try ImagePreprocessing(channels: 3, height: 1, width: 2, scale: 1)
+        XCTAssertEqual(try rgb.tensor(fromPixels: values, shape: [3, 1, 2]).data, values)
+        // Gray: 0.299 * 255 = 76.245, 0.587 * 255 = 149.685.
+        let gray = try ImagePreprocessing(channels: 1, height: 1, width: 2, scale: 1)
+        assertClose(try gray.tensor(fromPixels: values, shape: [3, 1, 2]).data, [76.245, 149.685], rtol: 0, atol: 1e-3)
+        // Gray pixels for an RGB model are replicated.
+        XCTAssertEqual(try rgb.tensor(fromPixels: [10, 20], shape: [1, 2]).data, [10, 20, 10, 20, 10, 20])
+    }
+
+    func testBadPixelArraysThrow() throws {
+        let pre = try ImagePreprocessing(channels: 1, height: 2, width: 2)
+        XCTAssertThrowsError(try pre.tensor(fromPixels: [0, 1, 2], shape: [2, 2]))
+        XCTAssertThrowsError(try pre.tensor(fromPixels: [0, 1, 2, 300], shape: [2, 2]))
+        XCTAssertThrowsError(try pre.tensor(fromPixels: [0, 1, 2, .nan], shape: [2, 2]))
+        XCTAssertThrowsError(try pre.tensor(fromPixels: [0, 1, 2, 3], shape: [4]))
+        XCTAssertThrowsError(try pre.tensor(fromPixels: [0, 1, 2, 3, 4, 5, 6, 7], shape: [2, 2, 2]))
+        XCTAssertThrowsError(try pre.tensor(fromPixels: [], shape: [100_000, 100_000])) {
+            XCTAssertEqual($0 as? ImageError, .tooLarge(width: 100_000, height: 100_000, maxPixels: 4096 * 4096))
+        }
+    }
+}
