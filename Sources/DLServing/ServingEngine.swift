@@ -23,6 +23,7 @@ public final class ServingEngine: Sendable {
         var started = false
         var draining = false
         var stopped = false
+        var repositoryFailed = false
         var poller: DispatchSourceTimer?
     }
 
@@ -60,20 +61,27 @@ public final class ServingEngine: Sendable {
     /// Starts the workers, loads every model of the repository (validated and
     /// warmed up), and returns when every load has finished, successfully or
     /// not (failures are in `models()`). Then starts polling. Idempotent.
-    public func start() async {
+    /// Throws `repositoryUnavailable` (and stays unready) when the repository
+    /// cannot be listed; polling still runs, so the engine recovers when it appears.
+    public func start() async throws {
         let first = state.withLock { s -> Bool in
             defer { s.started = true }
             return !s.started
         }
         guard first else { return }
         scheduler.start()
-        manager.scan()
+        var failure: ServingError?
+        do { try manager.scan() } catch { failure = Self.serving(error) }
         await manager.waitAllSettled()
+        if failure != nil { state.withLock { $0.repositoryFailed = true } }
         if let interval = options.pollInterval {
             let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "dlserve.poll"))
             let ns = Int(max(interval, .milliseconds(10)).nanoseconds)
             timer.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns))
-            timer.setEventHandler { [weak self] in self?.manager.scan() }
+            timer.setEventHandler { [weak self] in
+                guard let self else { return }
+                if (try? self.manager.scan()) != nil { self.state.withLock { $0.repositoryFailed = false } }
+            }
             timer.resume()
             state.withLock { $0.poller = timer }
         }
@@ -81,6 +89,7 @@ public final class ServingEngine: Sendable {
         logger.info("serving engine started", metadata: [
             "models": "\(statuses.count)", "ready": "\(statuses.filter(\.isReady).count)", "workers": "\(options.workers)",
         ])
+        if let failure { throw failure }
     }
 
     /// The process is up (V2 `health/live`): false only after `shutdown`.
@@ -90,7 +99,7 @@ public final class ServingEngine: Sendable {
     /// enabled model that has versions serves one (V2 `health/ready`).
     public var isReady: Bool {
         let s = state.current
-        guard s.started, !s.draining else { return false }
+        guard s.started, !s.draining, !s.repositoryFailed else { return false }
         return !options.strictReadiness || manager.allServing
     }
 
@@ -136,11 +145,11 @@ public final class ServingEngine: Sendable {
         do {
             let instance = try manager.resolve(model, version: version)
             let result = try await run(instance, input: input, deadline: deadline, requestID: requestID)
-            record(model, start: start, error: nil)
+            record(model, start: start, error: nil, requestID: requestID)
             return result
         } catch {
             let e = Self.serving(error)
-            record(model, start: start, error: e)
+            record(model, start: start, error: e, requestID: requestID)
             throw e
         }
     }
@@ -171,14 +180,14 @@ public final class ServingEngine: Sendable {
             let predictions = Self.topK(Self.softmax(logits), k: topK).map { i, p in
                 ClassScore(index: i, label: i < labels.count ? labels[i] : String(i), probability: p)
             }
-            record(model, start: start, error: nil)
+            record(model, start: start, error: nil, requestID: requestID)
             return ClassificationResult(
                 model: model, version: r.version, predictions: predictions, preprocessTime: preprocessed - start,
                 queueTime: r.queueTime, computeTime: r.computeTime, batchSize: r.batchSize,
                 totalTime: ContinuousClock.now - start, requestID: requestID)
         } catch {
             let e = Self.serving(error)
-            record(model, start: start, error: e)
+            record(model, start: start, error: e, requestID: requestID)
             throw e
         }
     }
@@ -245,14 +254,16 @@ public final class ServingEngine: Sendable {
         return s.started && !s.draining
     }
 
-    private func record(_ model: String, start: ContinuousClock.Instant, error: ServingError?) {
+    private func record(_ model: String, start: ContinuousClock.Instant, error: ServingError?, requestID: String?) {
         // Unknown names are not metric dimensions: clients could create unbounded series.
         let name = error == .unknownModel(model) ? "_unknown" : model
         let m = metrics.model(name)
         m.count(status: error?.code ?? "ok")
         m.duration.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
         if let error, error.httpStatus >= 500 {
-            logger.warning("request failed", metadata: ["model": "\(model)", "error": "\(error)"])
+            logger.warning("request failed", metadata: [
+                "model": "\(model)", "error": "\(error)", "request_id": "\(requestID ?? "-")",
+            ])
         }
     }
 
@@ -329,7 +340,7 @@ public final class ServingEngine: Sendable {
     /// Rescans the repository now (polling does this every `pollInterval`)
     /// and waits for the loads it started.
     public func poll() async {
-        manager.scan()
+        if (try? manager.scan()) != nil { state.withLock { $0.repositoryFailed = false } }
         await manager.waitAllSettled()
     }
 }
