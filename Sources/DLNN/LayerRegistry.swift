@@ -19,6 +19,12 @@ public enum LayerRegistry {
         case "sigmoid": return try Activation(spec: spec)
         case "softmax": return try Softmax(spec: spec)
         case "tanh": return try Activation(spec: spec)
+        case "avg_pool2d": return try AvgPool2D(spec: spec)
+        case "conv2d": return try Conv2D(spec: spec, inputShapes: inputShapes, rng: rng)
+        case "conv_transpose2d": return try ConvTranspose2D(spec: spec, inputShapes: inputShapes, rng: rng)
+        case "flatten": return Flatten()
+        case "global_avg_pool": return GlobalAvgPool()
+        case "max_pool2d": return try MaxPool2D(spec: spec)
         default:
             throw ModelError.architecture("layer '\(spec.name)': unknown type '\(spec.type)'")
         }
@@ -29,6 +35,12 @@ public enum LayerRegistry {
         [
             "add", "batch_norm", "concat", "dense", "dropout", "leaky_relu", "relu", "relu6", "sigmoid", "softmax",
             "tanh",
+            "avg_pool2d",
+            "conv2d",
+            "conv_transpose2d",
+            "flatten",
+            "global_avg_pool",
+            "max_pool2d",
         ]
     }
 }
