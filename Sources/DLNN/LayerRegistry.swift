@@ -15,9 +15,11 @@ public enum LayerRegistry {
         case "conv2d": return try Conv2D(spec: spec, inputShapes: inputShapes, rng: rng)
         case "conv_transpose2d": return try ConvTranspose2D(spec: spec, inputShapes: inputShapes, rng: rng)
         case "dense": return try Linear(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
+        case "depthwise_separable": return try DepthwiseSeparable(spec: spec, inputShapes: inputShapes, rng: rng)
         case "dropout": return try Dropout(spec: spec)
         case "flatten": return Flatten()
         case "global_avg_pool": return GlobalAvgPool()
+        case "inverted_residual": return try InvertedResidual(spec: spec, inputShapes: inputShapes, rng: rng)
         case "leaky_relu": return try Activation(spec: spec)
         case "max_pool2d": return try MaxPool2D(spec: spec)
         case "relu": return try Activation(spec: spec)
@@ -40,9 +42,11 @@ public enum LayerRegistry {
             "conv2d",
             "conv_transpose2d",
             "dense",
+            "depthwise_separable",
             "dropout",
             "flatten",
             "global_avg_pool",
+            "inverted_residual",
             "leaky_relu",
             "max_pool2d",
             "relu",
