@@ -28,12 +28,13 @@ let package = Package(
         // Layers, losses, initializers, model graphs and checkpoints.
         .target(name: "DLNN", dependencies: ["DLTensor", "DLKernels"], swiftSettings: engineSettings),
         // Optimizers, schedules, datasets, the training loop and recipes.
-        .target(name: "DLTrain", dependencies: ["DLNN", "DLTensor"], swiftSettings: engineSettings),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "DLTrain", dependencies: ["DLNN", "DLTensor", "DLKernels", "CZlib"], swiftSettings: engineSettings),
         // The executable.
         .executableTarget(
             name: "dlserve",
             dependencies: [
-                "DLTrain", "DLNN", "DLTensor",
+                "DLTrain", "DLNN", "DLTensor", "DLKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags
@@ -42,7 +43,7 @@ let package = Package(
         .target(name: "DLTesting", dependencies: ["DLTensor"], path: "Sources/DLTesting"),
         .testTarget(name: "DLTensorTests", dependencies: ["DLTensor", "DLKernels", "DLTesting"]),
         .testTarget(name: "DLNNTests", dependencies: ["DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"]),
+        .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )
