@@ -15,6 +15,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dlserve", targets: ["dlserve"]),
+        .executable(name: "dlserve-bench", targets: ["dlserve-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,6 +40,8 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
+        // `make bench`: engine figures for the reference networks.
+        .executableTarget(name: "dlserve-bench", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLKernels"], swiftSettings: engineSettings),
         // Test support.
         .target(name: "DLTesting", dependencies: ["DLTensor"], path: "Sources/DLTesting"),
         .testTarget(name: "DLTensorTests", dependencies: ["DLTensor", "DLKernels", "DLTesting"]),
