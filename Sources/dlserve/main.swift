@@ -1,2 +1,0 @@
-import DLTensor
-print("dlserve")
