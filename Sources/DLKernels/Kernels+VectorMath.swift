@@ -20,6 +20,31 @@ enum Lanes {
         UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V.self)
     }
 
+    /// The first `count` (< 8) values at p + i, the other lanes `fill`: lets a
+    /// row's tail run through the same vector code as its body.
+    @inline(__always)
+    static func loadTail(_ p: UnsafePointer<Float>, _ i: Int, _ count: Int, fill: Float) -> V {
+        var v = V(repeating: fill)
+        for l in 0..<count { v[l] = p[i + l] }
+        return v
+    }
+
+    /// Stores the first `count` (< 8) lanes of v at p + i.
+    @inline(__always)
+    static func storeTail(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ count: Int) {
+        for l in 0..<count { p[i + l] = v[l] }
+    }
+
+    /// Largest lane.
+    @inline(__always)
+    static func horizontalMax(_ v: V) -> Float {
+        let a = maximum4(v.lowHalf, v.highHalf)
+        return Swift.max(Swift.max(a[0], a[1]), Swift.max(a[2], a[3]))
+    }
+
+    @inline(__always)
+    static func maximum4(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { a.replacing(with: b, where: b .> a) }
+
     /// e^x per lane, after Cephes `expf`: x = n ln2 + r with |r| <= ln2 / 2, a
     /// degree-6 polynomial for e^r, and 2^n built in the exponent bits.
     /// Relative error about 2 ulp for -87.33 <= x <= 88.37; exactly 0 below that
@@ -72,15 +97,10 @@ enum Lanes {
     /// Largest value of x[0..<n] (n >= 1).
     @inline(__always)
     static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = V(repeating: -.infinity)
         var i = 0
-        var m: Float = -.infinity
-        if n >= 8 {
-            var acc = load(x, 0)
-            i = 8
-            while i + 8 <= n { acc = maximum(acc, load(x, i)); i += 8 }
-            m = acc.max()
-        }
-        while i < n { m = Swift.max(m, x[i]); i += 1 }
-        return m
+        while i + 8 <= n { acc = maximum(acc, load(x, i)); i += 8 }
+        if i < n { acc = maximum(acc, loadTail(x, i, n - i, fill: -.infinity)) }
+        return horizontalMax(acc)
     }
 }
