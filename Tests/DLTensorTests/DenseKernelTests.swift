@@ -13,7 +13,7 @@ final class DenseKernelTests: XCTestCase {
     }
 
     func testLinearMatchesReference() {
-        for (n, i, o) in [(5, 7, 3), (1, 16, 9), (8, 1, 1)] {
+        for (n, i, o) in [(5, 7, 3), (1, 16, 9), (1, 400, 120), (8, 1, 1)] {
             let x = randn(n * i), w = randn(o * i), b = randn(o), gy = randn(n * o)
             var y = [Float](repeating: 0, count: n * o), yRef = y
             Kernels.linearForward(x: x, weight: w, bias: b, y: &y, n: n, inFeatures: i, outFeatures: o)
