@@ -18,6 +18,8 @@ public final class Conv2D: UnaryLayer {
     public let groups: Int
     public let weight: Tensor
     public let bias: Tensor?
+    /// Names the layer in shape errors ("conv2d 'conv1'" when built from model.json).
+    public var label = "Conv2D"
 
     public init(
         inChannels: Int, outChannels: Int, kernelSize: Size2, stride: Size2 = Size2(1),
@@ -56,6 +58,7 @@ public final class Conv2D: UnaryLayer {
             padding: try Padding2D.from(spec), groups: groups,
             bias: try spec.bool("bias", default: true),
             initializer: try Initializer.from(spec), rng: &rng.rng)
+        label = "conv2d '\(spec.name)'"
     }
 
     public var parameters: [(name: String, tensor: Tensor)] {
@@ -64,9 +67,9 @@ public final class Conv2D: UnaryLayer {
 
     /// The window over an input [C, H, W]; throws when C or the size does not fit.
     public func geometry(_ inputShape: [Int]) throws -> ConvGeometry {
-        let g = try windowGeometry(layer: "Conv2D", inputShape: inputShape, kernel: kernelSize, stride: stride, padding: padding)
+        let g = try windowGeometry(layer: label, inputShape: inputShape, kernel: kernelSize, stride: stride, padding: padding)
         guard g.channels == inChannels else {
-            throw ModelError.shape("Conv2D: expects \(inChannels) input channels, got \(g.channels) (input \(inputShape))")
+            throw ModelError.shape("\(label): expects \(inChannels) input channels, got \(g.channels) (input \(inputShape))")
         }
         return g
     }

@@ -21,6 +21,8 @@ public final class ConvTranspose2D: UnaryLayer {
     public let groups: Int
     public let weight: Tensor
     public let bias: Tensor?
+    /// Names the layer in shape errors ("conv_transpose2d 'up1'" when built from model.json).
+    public var label = "ConvTranspose2D"
 
     public init(
         inChannels: Int, outChannels: Int, kernelSize: Size2, stride: Size2 = Size2(1),
@@ -68,6 +70,7 @@ public final class ConvTranspose2D: UnaryLayer {
             outputPadding: outputPadding, groups: groups,
             bias: try spec.bool("bias", default: true),
             initializer: try Initializer.from(spec), rng: &rng.rng)
+        label = "conv_transpose2d '\(spec.name)'"
     }
 
     public var parameters: [(name: String, tensor: Tensor)] {
@@ -78,16 +81,16 @@ public final class ConvTranspose2D: UnaryLayer {
     /// convolution (its output size is the input's H x W).
     public func geometry(_ s: [Int]) throws -> ConvGeometry {
         guard s.count == 3, s.allSatisfy({ $0 > 0 }) else {
-            throw ModelError.shape("ConvTranspose2D: expects an input [C, H, W], got \(s)")
+            throw ModelError.shape("\(label): expects an input [C, H, W], got \(s)")
         }
         guard s[0] == inChannels else {
-            throw ModelError.shape("ConvTranspose2D: expects \(inChannels) input channels, got \(s[0]) (input \(s))")
+            throw ModelError.shape("\(label): expects \(inChannels) input channels, got \(s[0]) (input \(s))")
         }
         let oh = (s[1] - 1) * stride.h - 2 * padding.h + kernelSize.h + outputPadding.h
         let ow = (s[2] - 1) * stride.w - 2 * padding.w + kernelSize.w + outputPadding.w
         guard oh > 0, ow > 0 else {
             throw ModelError.shape(
-                "ConvTranspose2D: input \(s[1])x\(s[2]) with padding \(padding) gives an empty output \(oh)x\(ow)")
+                "\(label): input \(s[1])x\(s[2]) with padding \(padding) gives an empty output \(oh)x\(ow)")
         }
         let g = ConvGeometry(
             channels: outChannels, height: oh, width: ow, kernelH: kernelSize.h, kernelW: kernelSize.w,
