@@ -14,6 +14,11 @@ final class ConvKernelTests: XCTestCase {
         ConvGeometry(channels: 1, height: 4, width: 4, kernelH: 4, kernelW: 4, strideH: 1, strideW: 1, padTop: 3, padBottom: 3, padLeft: 3, padRight: 3),
         ConvGeometry(channels: 3, height: 6, width: 5, kernelH: 1, kernelW: 1),
         ConvGeometry(channels: 3, height: 6, width: 5, kernelH: 1, kernelW: 1, strideH: 2, strideW: 2),
+        // Rows of 8+ outputs: the SIMD paths of the depthwise kernel (strides 1 and 2, vector + tail).
+        ConvGeometry(channels: 3, height: 9, width: 37, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
+        ConvGeometry(channels: 2, height: 7, width: 21, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padTop: 0, padBottom: 1, padLeft: 1, padRight: 0),
+        ConvGeometry(channels: 2, height: 6, width: 19, kernelH: 5, kernelW: 4, strideH: 2, strideW: 1, padTop: 2, padBottom: 2, padLeft: 2, padRight: 1),
+        ConvGeometry(channels: 2, height: 5, width: 40, kernelH: 2, kernelW: 3, strideH: 1, strideW: 3, padTop: 1, padBottom: 0, padLeft: 0, padRight: 2),
     ]
 
     func randoms(_ n: Int, _ rng: inout SeededGenerator) -> [Float] { Tensor.normal([n], std: 1, rng: &rng).data }
