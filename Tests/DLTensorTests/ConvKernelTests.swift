@@ -200,4 +200,30 @@ final class ConvKernelTests: XCTestCase {
         XCTAssertEqual(Kernels.blasThreads, 2, "the BLAS thread count is restored")
         for (a, b) in zip(threaded, single) { assertClose(a, b, rtol: 1e-5, atol: 1e-5) }
     }
+
+    /// Batched kernels called from several threads at once: every result is
+    /// right and the configured BLAS thread count survives.
+    func testConcurrentCallersKeepTheBLASThreadCount() {
+        var rng = SeededGenerator(seed: 15)
+        let g = ConvGeometry(channels: 3, height: 10, width: 10, kernelH: 3, kernelW: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+        let n = 4, outC = 5
+        let x = randoms(n * g.channels * g.inputPlane, &rng), w = randoms(outC * g.colRows, &rng)
+        var expected = [Float](repeating: 0, count: n * outC * g.outputPlane)
+        Kernels.conv2dReference(x: x, weight: w, bias: nil, out: &expected, batch: n, geometry: g, outChannels: outC)
+        let saved = Kernels.blasThreads
+        defer { Kernels.setBLASThreads(saved) }
+        Kernels.setBLASThreads(2)
+        let results = UnsafeMutableBufferPointer<Float>.allocate(capacity: 8 * expected.count)
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            for _ in 0..<20 {
+                Kernels.conv2dForward(x: x, weight: w, bias: nil, out: results.baseAddress! + i * expected.count,
+                                      batch: n, geometry: g, outChannels: outC)
+            }
+        }
+        for i in 0..<8 {
+            assertClose(Array(results[(i * expected.count)..<((i + 1) * expected.count)]), expected, rtol: 1e-4, atol: 1e-4, "caller \(i)")
+        }
+        XCTAssertEqual(Kernels.blasThreads, 2)
+    }
 }
