@@ -82,7 +82,7 @@ public final class Conv2D: UnaryLayer {
 
     /// x [N, inC, H, W] -> [N, outC, OH, OW].
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        precondition(x.rank == 4, "Conv2D: expects [N, C, H, W], got \(x.shape)")
+        precondition(x.rank == 4 && x.shape[0] > 0, "Conv2D: expects [N, C, H, W] with N > 0, got \(x.shape)")
         let g: ConvGeometry
         do { g = try geometry(Array(x.shape.dropFirst())) } catch { preconditionFailure("\(error)") }
         return Conv2D.conv2d(x, weight: weight, bias: bias, geometry: g, groups: groups)
@@ -94,7 +94,7 @@ public final class Conv2D: UnaryLayer {
     /// than holding a 9x copy of the input until backward).
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry, groups: Int) -> Tensor {
         let n = x.shape[0], outC = weight.shape[0]
-        precondition(x.shape == [n, g.channels, g.height, g.width],
+        precondition(n > 0 && x.shape == [n, g.channels, g.height, g.width],
                      "conv2d: input \(x.shape) does not match geometry \(g)")
         precondition(weight.shape == [outC, g.channels / groups, g.kernelH, g.kernelW],
                      "conv2d: weight \(weight.shape) does not fit \(g) with groups \(groups)")

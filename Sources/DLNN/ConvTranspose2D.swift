@@ -108,7 +108,7 @@ public final class ConvTranspose2D: UnaryLayer {
 
     /// x [N, inC, H, W] -> [N, outC, OH, OW].
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        precondition(x.rank == 4, "ConvTranspose2D: expects [N, C, H, W], got \(x.shape)")
+        precondition(x.rank == 4 && x.shape[0] > 0, "ConvTranspose2D: expects [N, C, H, W] with N > 0, got \(x.shape)")
         let g: ConvGeometry
         do { g = try geometry(Array(x.shape.dropFirst())) } catch { preconditionFailure("\(error)") }
         return ConvTranspose2D.convTranspose2d(x, weight: weight, bias: bias, geometry: g, groups: groups)
@@ -118,7 +118,7 @@ public final class ConvTranspose2D: UnaryLayer {
     /// bias [outC] -> [N, outC, g.height, g.width]. Nothing is cached.
     public static func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry, groups: Int) -> Tensor {
         let n = x.shape[0], inC = weight.shape[0], outC = g.channels
-        precondition(x.shape == [n, inC, g.outHeight, g.outWidth], "convTranspose2d: input \(x.shape) does not fit \(g)")
+        precondition(n > 0 && x.shape == [n, inC, g.outHeight, g.outWidth], "convTranspose2d: input \(x.shape) does not fit \(g)")
         precondition(weight.shape == [inC, outC / groups, g.kernelH, g.kernelW],
                      "convTranspose2d: weight \(weight.shape) does not fit \(g) with groups \(groups)")
         let count = n * outC * g.inputPlane

@@ -42,7 +42,7 @@ public final class MaxPool2D: UnaryLayer {
     /// x [N, C, H, W] -> [N, C, OH, OW]. Caches `argmax` (the winning input
     /// offset per output) for backward.
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        precondition(x.rank == 4, "MaxPool2D: expects [N, C, H, W], got \(x.shape)")
+        precondition(x.rank == 4 && x.shape[0] > 0, "MaxPool2D: expects [N, C, H, W] with N > 0, got \(x.shape)")
         let g: ConvGeometry
         do { g = try geometry(Array(x.shape.dropFirst())) } catch { preconditionFailure("\(error)") }
         let planes = x.shape[0] * x.shape[1], count = planes * g.outputPlane
@@ -109,7 +109,7 @@ public final class AvgPool2D: UnaryLayer {
 
     /// x [N, C, H, W] -> [N, C, OH, OW]. Nothing cached.
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        precondition(x.rank == 4, "AvgPool2D: expects [N, C, H, W], got \(x.shape)")
+        precondition(x.rank == 4 && x.shape[0] > 0, "AvgPool2D: expects [N, C, H, W] with N > 0, got \(x.shape)")
         let g: ConvGeometry
         do { g = try geometry(Array(x.shape.dropFirst())) } catch { preconditionFailure("\(error)") }
         let planes = x.shape[0] * x.shape[1], count = planes * g.outputPlane
@@ -154,7 +154,7 @@ public final class GlobalAvgPool: UnaryLayer {
 
     /// x [N, C, H, W] -> [N, C].
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        precondition(x.rank == 4, "GlobalAvgPool: expects [N, C, H, W], got \(x.shape)")
+        precondition(x.rank == 4 && x.shape[0] > 0, "GlobalAvgPool: expects [N, C, H, W] with N > 0, got \(x.shape)")
         let planes = x.shape[0] * x.shape[1], size = x.shape[2] * x.shape[3]
         let out = [Float](unsafeUninitializedCapacity: planes) { buf, done in
             x.data.withUnsafeBufferPointer { px in
