@@ -34,6 +34,8 @@ public final class DepthwiseSeparable: UnaryLayer {
         let b = try MobileBlockAttributes(spec, inputShapes)
         self.init(inChannels: b.inChannels, outChannels: b.outChannels, kernelSize: b.kernelSize, stride: b.stride,
                   initializer: b.initializer, bnEps: b.bnEps, bnMomentum: b.bnMomentum, rng: &rng.rng)
+        dw.label = "depthwise_separable '\(spec.name)' (dw)"
+        pw.label = "depthwise_separable '\(spec.name)' (pw)"
     }
 
     public var parameters: [(name: String, tensor: Tensor)] {
@@ -76,6 +78,8 @@ public final class InvertedResidual: UnaryLayer {
     public let projectBN: BatchNorm
     /// Whether the input is added to the output (stride 1 and in == out).
     public let residual: Bool
+    /// Names the layer in shape errors.
+    public var label = "InvertedResidual"
 
     public init(inChannels: Int, outChannels: Int, expansion: Int = 6, kernelSize: Int = 3, stride: Int = 1,
                 initializer: Initializer = .he, bnEps: Float = 1e-5, bnMomentum: Float = 0.1,
@@ -111,6 +115,10 @@ public final class InvertedResidual: UnaryLayer {
         }
         self.init(inChannels: b.inChannels, outChannels: b.outChannels, expansion: expansion, kernelSize: b.kernelSize,
                   stride: b.stride, initializer: b.initializer, bnEps: b.bnEps, bnMomentum: b.bnMomentum, rng: &rng.rng)
+        label = "inverted_residual '\(spec.name)'"
+        expand?.label = "\(label) (expand)"
+        dw.label = "\(label) (dw)"
+        project.label = "\(label) (project)"
     }
 
     public var parameters: [(name: String, tensor: Tensor)] {
@@ -142,7 +150,7 @@ public final class InvertedResidual: UnaryLayer {
 
     private func checkChannels(_ s: [Int], _ c: Int) throws -> [Int] {
         guard s.count == 3, s[0] == c else {
-            throw ModelError.shape("InvertedResidual: expects an input [\(c), H, W], got \(s)")
+            throw ModelError.shape("\(label): expects an input [\(c), H, W], got \(s)")
         }
         return s
     }
