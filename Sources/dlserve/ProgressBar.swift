@@ -63,6 +63,7 @@ final class ProgressBar {
         var s = String(format: "epoch %3d  train loss %.4f acc %.2f%%", m.epoch, m.trainLoss, m.trainAccuracy * 100)
         if let l = m.devLoss, let a = m.devAccuracy { s += String(format: " | dev loss %.4f acc %.2f%%", l, a * 100) }
         s += String(format: " | lr %.3g | %.1f s, %.0f img/s", m.learningRate, m.seconds, m.imagesPerSecond)
+        if let c = m.cpuSeconds { s += String(format: ", cpu %.1f s", c) }
         return s
     }
 

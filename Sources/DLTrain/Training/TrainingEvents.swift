@@ -12,9 +12,14 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     public var seconds: Double
     /// Training images per second over the epoch (excluding dev evaluation).
     public var imagesPerSecond: Double
+    /// CPU time of the whole process during the epoch (user + system, every
+    /// thread): with other work on the machine, seconds / cpuSeconds shows how
+    /// much of it the run got.
+    public var cpuSeconds: Double?
 
     enum CodingKeys: String, CodingKey {
         case epoch, seconds
+        case cpuSeconds = "cpu_seconds"
         case learningRate = "learning_rate", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
         case devLoss = "dev_loss", devAccuracy = "dev_accuracy", imagesPerSecond = "images_per_second"
     }
@@ -60,9 +65,12 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
     /// Wall time of the training epochs, including dev evaluation.
     public var seconds: Double
     public var imagesPerSecond: Double
+    /// Process CPU time of the epochs (see `EpochMetrics.cpuSeconds`).
+    public var cpuSeconds: Double
 
     enum CodingKeys: String, CodingKey {
         case history, seconds
+        case cpuSeconds = "cpu_seconds"
         case bestEpoch = "best_epoch", stoppedEarly = "stopped_early", imagesPerSecond = "images_per_second"
     }
 }

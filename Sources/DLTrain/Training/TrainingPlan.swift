@@ -62,9 +62,9 @@ public struct TrainingPlan: @unchecked Sendable {
         }
 
         // Normalization and config.json.
-        let existing = try repository.flatMap { repo -> ModelConfig? in
-            guard (try? repo.config(of: recipe.name)) != nil else { return nil }
-            return try repo.config(of: recipe.name)
+        let existing: ModelConfig?
+        do { existing = try repository.flatMap { try Self.existingConfig(recipe.name, in: $0) } } catch let e as RepositoryError {
+            throw TrainingError.invalidRecipe("name: \(e)")
         }
         if let existing {
             if existing.labels != labels {
@@ -101,6 +101,13 @@ public struct TrainingPlan: @unchecked Sendable {
             schedule: try recipe.schedule(), rule: recipe.updateRule(), l2: recipe.l2, clipNorm: recipe.optimizer.clipNorm,
             earlyStoppingPatience: recipe.earlyStopping?.patience, earlyStoppingMinDelta: recipe.earlyStopping?.minDelta ?? 0,
             augmentation: recipe.augmentation ?? Augmentation(), normalization: normalization)
+    }
+
+    /// The model's config.json, nil when the model does not exist yet (a bad config is an error).
+    static func existingConfig(_ name: String, in repo: ModelRepository) throws -> ModelConfig? {
+        let file = try repo.directory(of: name).appendingPathComponent(ModelRepository.configFileName)
+        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+        return try repo.config(of: name)
     }
 
     static func perChannel(_ v: [Float], _ c: Int) -> [Float] { v.count == c ? v : [Float](repeating: v[0], count: c) }
