@@ -44,6 +44,7 @@ let package = Package(
         .testTarget(name: "DLTensorTests", dependencies: ["DLTensor", "DLKernels", "DLTesting"]),
         .testTarget(name: "DLNNTests", dependencies: ["DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLTrain", "DLNN", "DLTensor"]),
     ],
     swiftLanguageModes: [.v5]
 )

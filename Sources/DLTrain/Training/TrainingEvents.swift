@@ -17,6 +17,19 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     /// much of it the run got.
     public var cpuSeconds: Double?
 
+    public init(epoch: Int, learningRate: Float, trainLoss: Float, trainAccuracy: Float, devLoss: Float? = nil,
+                devAccuracy: Float? = nil, seconds: Double, imagesPerSecond: Double, cpuSeconds: Double? = nil) {
+        self.epoch = epoch
+        self.learningRate = learningRate
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.devLoss = devLoss
+        self.devAccuracy = devAccuracy
+        self.seconds = seconds
+        self.imagesPerSecond = imagesPerSecond
+        self.cpuSeconds = cpuSeconds
+    }
+
     enum CodingKeys: String, CodingKey {
         case epoch, seconds
         case cpuSeconds = "cpu_seconds"
@@ -37,6 +50,18 @@ public struct BatchProgress: Codable, Equatable, Sendable {
     public var accuracy: Float
     public var imagesPerSecond: Double
     public var learningRate: Float
+
+    public init(epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Float, accuracy: Float,
+                imagesPerSecond: Double, learningRate: Float) {
+        self.epoch = epoch
+        self.epochs = epochs
+        self.batch = batch
+        self.batches = batches
+        self.loss = loss
+        self.accuracy = accuracy
+        self.imagesPerSecond = imagesPerSecond
+        self.learningRate = learningRate
+    }
 
     enum CodingKeys: String, CodingKey {
         case epoch, epochs, batch, batches, loss, accuracy
