@@ -127,11 +127,12 @@ final class RecipeTests: XCTestCase {
     }
 
     func testPlanErrorsNameTheField() throws {
-        func plan(_ edit: (inout [String: Any]) -> Void) throws -> TrainingPlan {
-            try TrainingPlan(recipe: recipe(edit), datasets: DatasetRegistry(), loadTest: false)
+        XCTAssertThrowsError(try TrainingPlan(recipe: recipe { $0["dataset"] = ["name": "mnist"] }, datasets: DatasetRegistry())) {
+            XCTAssertTrue("\($0)".contains("dataset.name: unknown dataset 'mnist'"), "\($0)")
         }
+        // The rest through `check`, which shares the model checks and loads no image.
         func check(_ expected: String, line: UInt = #line, _ edit: (inout [String: Any]) -> Void) {
-            XCTAssertThrowsError(try plan(edit), line: line) { e in
+            XCTAssertThrowsError(try TrainingPlan.check(recipe(edit), datasets: DatasetRegistry()), line: line) { e in
                 XCTAssertTrue("\(e)".contains(expected), "'\(e)' does not contain '\(expected)'", line: line)
             }
         }
@@ -153,6 +154,30 @@ final class RecipeTests: XCTestCase {
         }
         check("labels: 3 names for the 10 classes") { $0["labels"] = ["a", "b", "c"] }
         check("model.base: no model repository") { $0["model"] = ["base": "fashion-mnist"] }
+    }
+
+    func testCheckWithoutLoadingImages() throws {
+        let info = try DatasetRegistry().describe(DatasetReference(name: "fashion-mnist", split: .train))
+        XCTAssertEqual(info, DatasetRegistry.Info(imageShape: [1, 28, 28], classes: FashionMNIST.classes, count: 60_000))
+        XCTAssertEqual(try IDXFile.readDims(FashionMNIST.defaultRoot.appendingPathComponent("t10k-images-idx3-ubyte.gz")), [10_000, 28, 28])
+        XCTAssertNoThrow(try TrainingPlan.check(parse(good), datasets: DatasetRegistry()))
+        func check(_ expected: String, limits: RecipeLimits = .default, line: UInt = #line, _ edit: (inout [String: Any]) -> Void) {
+            XCTAssertThrowsError(try TrainingPlan.check(recipe(edit), datasets: DatasetRegistry(), limits: limits), line: line) { e in
+                XCTAssertTrue("\(e)".contains(expected), "'\(e)' does not contain '\(expected)'", line: line)
+            }
+        }
+        check("dataset.name: unknown dataset 'cifar'") { $0["dataset"] = ["name": "cifar"] }
+        check("60000 training images, more than the maximum of 1000", limits: RecipeLimits(maxTrainImages: 1000)) {
+            $0["dataset"] = ["name": "fashion-mnist"]
+        }
+        check("model has 468138 parameters, more than the maximum of 1000", limits: RecipeLimits(maxParameters: 1000)) {
+            $0["model"] = ["preset": "fashion-cnn"]
+        }
+        check("model.architecture.layers[0] ('c')") { o in
+            o["model"] = ["architecture": ["input_shape": [1, 28, 28], "layers": [
+                ["name": "c", "type": "conv2d", "inputs": ["input"], "attrs": ["out_channels": 4, "kernel_size": 40]],
+            ]]]
+        }
     }
 
     func testTrainPublishAndFineTuneThroughTheRepository() throws {
