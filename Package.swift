@@ -81,6 +81,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLTrain", "DLNN", "DLTensor"]),
     ],
     swiftLanguageModes: [.v5]
 )
