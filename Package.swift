@@ -18,10 +18,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
@@ -35,10 +36,28 @@ let package = Package(
         .target(name: "DLNN", dependencies: ["DLTensor", "DLKernels"], swiftSettings: engineSettings),
         // Optimizers, schedules, datasets, the training loop and recipes.
         .target(name: "DLTrain", dependencies: ["DLNN", "DLTensor"], swiftSettings: engineSettings),
+        // Image decoding (libpng, libjpeg-turbo through a setjmp/longjmp C shim) and preprocessing.
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
+        .target(name: "DLVision", dependencies: ["CImageCodecs", "DLTensor"], swiftSettings: engineSettings),
+        // The serving core: model manager, scheduler with dynamic batching, metrics. No HTTP here.
+        .target(
+            name: "DLServing",
+            dependencies: [
+                "DLNN", "DLTensor", "DLKernels", "DLVision",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            swiftSettings: cpuFlags
+        ),
         // The HTTP daemon: Hummingbird app, error mapping, lifecycle, systemd notify.
         .target(
             name: "DLServe",
             dependencies: [
+                "DLServing", "DLVision", "DLTensor",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -64,6 +83,15 @@ let package = Package(
         .target(name: "DLTesting", dependencies: ["DLTensor"], path: "Sources/DLTesting"),
         .testTarget(name: "DLTensorTests", dependencies: ["DLTensor", "DLKernels", "DLTesting"]),
         .testTarget(name: "DLNNTests", dependencies: ["DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DLVisionTests", dependencies: ["DLVision", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "DLServingTests",
+            dependencies: [
+                "DLServing", "DLVision", "DLNN", "DLTensor", "DLTesting",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"]),
         .target(
             name: "DLServeTesting",

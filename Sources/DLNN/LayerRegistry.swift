@@ -8,6 +8,23 @@ public enum LayerRegistry {
     public static func make(_ spec: LayerSpec, inputShapes: [[Int]], rng: SeededGeneratorBox) throws -> Layer {
         switch spec.type {
         // <layer cases: keep one line per type, alphabetical>
+        case "add": return Add()
+        case "batch_norm": return try BatchNorm(spec: spec, inputShapes: inputShapes)
+        case "concat": return try Concat(spec: spec)
+        case "dense": return try Linear(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
+        case "dropout": return try Dropout(spec: spec)
+        case "leaky_relu": return try Activation(spec: spec)
+        case "relu": return try Activation(spec: spec)
+        case "relu6": return try Activation(spec: spec)
+        case "sigmoid": return try Activation(spec: spec)
+        case "softmax": return try Softmax(spec: spec)
+        case "tanh": return try Activation(spec: spec)
+        case "avg_pool2d": return try AvgPool2D(spec: spec)
+        case "conv2d": return try Conv2D(spec: spec, inputShapes: inputShapes, rng: rng)
+        case "conv_transpose2d": return try ConvTranspose2D(spec: spec, inputShapes: inputShapes, rng: rng)
+        case "flatten": return Flatten()
+        case "global_avg_pool": return GlobalAvgPool()
+        case "max_pool2d": return try MaxPool2D(spec: spec)
         default:
             throw ModelError.architecture("layer '\(spec.name)': unknown type '\(spec.type)'")
         }
@@ -15,7 +32,16 @@ public enum LayerRegistry {
 
     /// Every type name `make` knows, for error messages and docs.
     public static var knownTypes: [String] {
-        []
+        [
+            "add", "batch_norm", "concat", "dense", "dropout", "leaky_relu", "relu", "relu6", "sigmoid", "softmax",
+            "tanh",
+            "avg_pool2d",
+            "conv2d",
+            "conv_transpose2d",
+            "flatten",
+            "global_avg_pool",
+            "max_pool2d",
+        ]
     }
 }
 

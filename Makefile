@@ -1,0 +1,46 @@
+# dlserve: `make serve` starts the daemon, `make test` runs every test.
+# Both install what they need on a fresh Debian machine first.
+SWIFT ?= swift
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: deps build release test serve bench bench-http train-fashion-mnist fixtures clean
+
+deps:
+	./scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test:
+	./scripts/install-deps.sh --test
+	# Release build: the numeric tests train and evaluate real networks.
+	$(SWIFT) build -c release --build-tests
+	$(SWIFT) test -c release --skip-build
+
+serve: release
+	.build/release/dlserve serve --host $(HOST) --port $(PORT) --models ./models --state ./var
+
+bench:
+	./scripts/install-deps.sh --bench
+	$(SWIFT) build -c release --product dlserve-bench
+	.build/release/dlserve-bench
+	python3 scripts/bench/peers.py
+
+bench-http: release
+	./scripts/install-deps.sh --bench
+	./scripts/bench-http.sh
+
+train-fashion-mnist: release
+	.build/release/dlserve train recipes/fashion-mnist.json --models ./models
+
+fixtures:
+	python3 scripts/fixtures/conv_fixtures.py
+	python3 scripts/fixtures/dense_fixtures.py
+	python3 scripts/fixtures/optim_fixtures.py
+
+clean:
+	rm -rf .build

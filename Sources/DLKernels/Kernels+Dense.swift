@@ -1,0 +1,107 @@
+/// Fully connected layer kernels, PyTorch layout: x [n, in], weight [out, in],
+/// bias [out], y = x W^T + b [n, out]. Also the small elementwise helpers the
+/// dense-family layers use (column sums, products).
+extension Kernels {
+    /// y = x W^T + b. The bias is written into y first and the product added
+    /// onto it by the GEMM (beta = 1), so the bias add costs no extra pass.
+    public static func linearForward(
+        x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        y: UnsafeMutablePointer<Float>, n: Int, inFeatures: Int, outFeatures: Int
+    ) {
+        if let bias {
+            for r in 0..<n { (y + r * outFeatures).update(from: bias, count: outFeatures) }
+        }
+        gemm(transA: false, transB: true, m: n, n: outFeatures, k: inFeatures,
+             a: x, lda: inFeatures, b: weight, ldb: inFeatures,
+             beta: bias == nil ? 0 : 1, c: y, ldc: outFeatures)
+    }
+
+    /// Backward of `linearForward` for upstream gy [n, out]; each output is
+    /// overwritten and may be nil when not needed:
+    /// gx = gy W [n, in], gW = gy^T x [out, in], gb = column sums of gy [out].
+    public static func linearBackward(
+        x: UnsafePointer<Float>, weight: UnsafePointer<Float>, gy: UnsafePointer<Float>,
+        n: Int, inFeatures: Int, outFeatures: Int,
+        gx: UnsafeMutablePointer<Float>?, gWeight: UnsafeMutablePointer<Float>?, gBias: UnsafeMutablePointer<Float>?
+    ) {
+        if let gx {
+            gemm(transA: false, transB: false, m: n, n: inFeatures, k: outFeatures,
+                 a: gy, lda: outFeatures, b: weight, ldb: inFeatures, c: gx, ldc: inFeatures)
+        }
+        if let gWeight {
+            gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: n,
+                 a: gy, lda: outFeatures, b: x, ldb: inFeatures, c: gWeight, ldc: inFeatures)
+        }
+        if let gBias { columnSums(gy, rows: n, cols: outFeatures, gBias) }
+    }
+
+    /// out[j] = sum over rows of x[r, j], 8 columns at a time.
+    public static func columnSums(_ x: UnsafePointer<Float>, rows: Int, cols: Int, _ out: UnsafeMutablePointer<Float>) {
+        out.initialize(repeating: 0, count: cols)
+        for r in 0..<rows {
+            let row = x + r * cols
+            var j = 0
+            while j + 8 <= cols { Lanes.store(Lanes.load(out, j) + Lanes.load(row, j), out, j); j += 8 }
+            while j < cols { out[j] += row[j]; j += 1 }
+        }
+    }
+
+    /// z = x * y elementwise (dropout masks). `z` may alias either input.
+    public static func elementwiseProduct(
+        _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>, _ n: Int
+    ) {
+        var i = 0
+        while i + 8 <= n { Lanes.store(Lanes.load(x, i) * Lanes.load(y, i), z, i); i += 8 }
+        while i < n { z[i] = x[i] * y[i]; i += 1 }
+    }
+
+    /// z = x + y elementwise (residual additions). `z` may alias either input.
+    public static func elementwiseSum(
+        _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>, _ n: Int
+    ) {
+        var i = 0
+        while i + 8 <= n { Lanes.store(Lanes.load(x, i) + Lanes.load(y, i), z, i); i += 8 }
+        while i < n { z[i] = x[i] + y[i]; i += 1 }
+    }
+
+    // MARK: - References
+
+    /// Plain loops with the contract of `linearForward`.
+    public static func linearForwardReference(
+        x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        y: UnsafeMutablePointer<Float>, n: Int, inFeatures: Int, outFeatures: Int
+    ) {
+        for r in 0..<n {
+            for o in 0..<outFeatures {
+                var s = Double(bias?[o] ?? 0)
+                for i in 0..<inFeatures { s += Double(x[r * inFeatures + i]) * Double(weight[o * inFeatures + i]) }
+                y[r * outFeatures + o] = Float(s)
+            }
+        }
+    }
+
+    /// Plain loops with the contract of `linearBackward` (all outputs).
+    public static func linearBackwardReference(
+        x: UnsafePointer<Float>, weight: UnsafePointer<Float>, gy: UnsafePointer<Float>,
+        n: Int, inFeatures: Int, outFeatures: Int,
+        gx: UnsafeMutablePointer<Float>, gWeight: UnsafeMutablePointer<Float>, gBias: UnsafeMutablePointer<Float>
+    ) {
+        for r in 0..<n {
+            for i in 0..<inFeatures {
+                var s = 0.0
+                for o in 0..<outFeatures { s += Double(gy[r * outFeatures + o]) * Double(weight[o * inFeatures + i]) }
+                gx[r * inFeatures + i] = Float(s)
+            }
+        }
+        for o in 0..<outFeatures {
+            for i in 0..<inFeatures {
+                var s = 0.0
+                for r in 0..<n { s += Double(gy[r * outFeatures + o]) * Double(x[r * inFeatures + i]) }
+                gWeight[o * inFeatures + i] = Float(s)
+            }
+            var b = 0.0
+            for r in 0..<n { b += Double(gy[r * outFeatures + o]) }
+            gBias[o] = Float(b)
+        }
+    }
+}

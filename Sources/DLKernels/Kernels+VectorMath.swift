@@ -1,0 +1,77 @@
+/// Vector helpers shared by the activation, softmax, batch-norm and loss
+/// kernels: unaligned 8-lane loads and stores, a vector exp and a max.
+///
+/// Internal on purpose: layers call the kernels, never these.
+enum Lanes {
+    typealias V = Kernels.V
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> V {
+        UnsafeRawPointer(p + i).loadUnaligned(as: V.self)
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafeMutablePointer<Float>, _ i: Int) -> V {
+        UnsafeRawPointer(p + i).loadUnaligned(as: V.self)
+    }
+
+    @inline(__always)
+    static func store(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+        UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V.self)
+    }
+
+    /// e^x per lane, after Cephes `expf`: x = n ln2 + r with |r| <= ln2 / 2, a
+    /// degree-6 polynomial for e^r, and 2^n built in the exponent bits.
+    /// Relative error about 2 ulp for -87.33 <= x <= 88.37; exactly 0 below that
+    /// range (expf goes through the subnormals first) and +inf above it (expf
+    /// overflows at 88.72). NaN stays NaN. The kernels only call it with x <= 0.
+    @inline(__always)
+    static func exp(_ x: V) -> V {
+        let hi = V(repeating: 88.376_262_66), lo = V(repeating: -87.336_54)
+        let xc = x.clamped(lowerBound: lo, upperBound: hi)
+        // Round x / ln2 to the nearest integer with the 1.5 * 2^23 trick: the
+        // low mantissa bits of t then hold n as an integer.
+        let magic = V(repeating: 12_582_912)
+        let t = magic.addingProduct(xc, V(repeating: 1.442_695_04))
+        let n = t - magic
+        // r = x - n ln2, with ln2 in two parts (Cody-Waite) so r stays exact.
+        var r = xc.addingProduct(n, V(repeating: -0.693_359_375))
+        r = r.addingProduct(n, V(repeating: 2.121_944_4e-4))
+        // e^r = 1 + r + r^2 P(r), Horner with fused multiply-adds.
+        var p = V(repeating: 1.398_199_95e-3).addingProduct(V(repeating: 1.987_569_15e-4), r)
+        p = V(repeating: 8.333_451_9e-3).addingProduct(p, r)
+        p = V(repeating: 4.166_579_59e-2).addingProduct(p, r)
+        p = V(repeating: 1.666_666_55e-1).addingProduct(p, r)
+        p = V(repeating: 5.000_000_12e-1).addingProduct(p, r)
+        var y = (r + V(repeating: 1)).addingProduct(p, r * r)
+        // 2^n: n + 127 in the exponent field; n is in [-126, 127] after the clamp.
+        let nBits = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        let scale = unsafeBitCast((nBits &+ 127) &<< 23, to: V.self)
+        y *= scale
+        y.replace(with: 0, where: x .< lo)
+        y.replace(with: .infinity, where: x .> hi)
+        y.replace(with: x, where: x .!= x)
+        return y
+    }
+
+    /// |x| per lane: the sign bit cleared.
+    @inline(__always)
+    static func abs(_ x: V) -> V {
+        unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: V.self)
+    }
+
+    /// Largest value of x[0..<n] (n >= 1).
+    @inline(__always)
+    static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var i = 0
+        var m: Float = -.infinity
+        if n >= 8 {
+            var acc = load(x, 0)
+            i = 8
+            while i + 8 <= n { acc = pointwiseMax(acc, load(x, i)); i += 8 }
+            m = acc.max()
+        }
+        while i < n { m = Swift.max(m, x[i]); i += 1 }
+        return m
+    }
+}

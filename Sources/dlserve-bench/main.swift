@@ -1,0 +1,57 @@
+import DLKernels
+import DLNN
+import DLTensor
+import DLTrain
+import Foundation
+
+// `make bench`: training throughput (batch 64, Adam) and inference latency
+// (batch 1: median, p99) and throughput (batch 64) of the two reference
+// networks, with 1 and 2 BLAS/kernel threads. Figures only; nothing fails on time.
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+func percentile(_ xs: [Double], _ p: Double) -> Double {
+    let s = xs.sorted()
+    return s[min(s.count - 1, Int(p * Double(s.count)))]
+}
+
+var rng = SeededGenerator(seed: 7)
+print("dlserve engine benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
+print("model        threads  train img/s  b1 median ms  b1 p99 ms  b64 img/s")
+for (name, spec) in [("LeNet", ReferenceNetworks.lenet), ("ResNetMini", ReferenceNetworks.resnetMini)] {
+    for threads in [1, 2] {
+        Kernels.setBLASThreads(threads)
+        let model = try GraphModel(spec: spec, seed: 1)
+        let params = model.namedParameters
+        let opt = Optimizer(rule: Adam(), learningRate: 1e-3)
+        let x64 = Tensor.uniform([64, 1, 28, 28], low: 0, high: 1, rng: &rng)
+        let labels = (0..<64).map { $0 % 10 }
+        let ctx = ForwardContext(training: true, seed: 3)
+        func trainStep() {
+            let loss = softmaxCrossEntropy(logits: model(x64, ctx), labels: labels)
+            loss.backward()
+            opt.step(params)
+        }
+        for _ in 0..<3 { trainStep() }
+        let steps = name == "LeNet" ? 60 : 12
+        var t = now()
+        for _ in 0..<steps { trainStep() }
+        let trainIPS = Double(steps * 64) / (now() - t)
+
+        let x1 = Tensor.uniform([1, 1, 28, 28], low: 0, high: 1, rng: &rng)
+        for _ in 0..<50 { _ = model.infer(x1) }
+        var lat: [Double] = []
+        for _ in 0..<(name == "LeNet" ? 2000 : 500) {
+            t = now()
+            _ = model.infer(x1)
+            lat.append((now() - t) * 1e3)
+        }
+        _ = model.infer(x64)
+        let reps = name == "LeNet" ? 80 : 20
+        t = now()
+        for _ in 0..<reps { _ = model.infer(x64) }
+        let inferIPS = Double(reps * 64) / (now() - t)
+        print(String(format: "%-12@ %7d  %11.0f  %12.3f  %9.3f  %9.0f", name as NSString, threads, trainIPS,
+                     percentile(lat, 0.5), percentile(lat, 0.99), inferIPS))
+    }
+}

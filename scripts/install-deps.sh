@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what dlserve needs on a fresh Debian machine: system libraries and
+# data through apt-get, Python packages (fixture scripts, schemathesis,
+# benchmark peers) through pip. Idempotent: installs only what is missing.
+set -euo pipefail
+
+APT_PACKAGES=(
+  pkg-config
+  libopenblas-dev      # matrix products (cblas_sgemm)
+  zlib1g-dev           # gzip-compressed IDX datasets
+  libpng-dev           # PNG decoding
+  libjpeg62-turbo-dev  # JPEG decoding (libjpeg-turbo)
+  libsqlite3-dev       # job store (GRDB)
+  dataset-fashion-mnist
+)
+case "${1:-}" in
+  --bench) APT_PACKAGES+=(wrk) ;;
+esac
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: apt-get install ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+pip_need() {
+  local mods=() pkgs=()
+  while (($#)); do mods+=("$1"); pkgs+=("$2"); shift 2; done
+  local todo=()
+  for i in "${!mods[@]}"; do
+    python3 -c "import ${mods[$i]}" 2>/dev/null || todo+=("${pkgs[$i]}")
+  done
+  if ((${#todo[@]})); then
+    echo "install-deps: pip install ${todo[*]}"
+    python3 -m pip install -q --disable-pip-version-check "${todo[@]}"
+  fi
+}
+case "${1:-}" in
+  --test) pip_need numpy numpy schemathesis schemathesis ;;
+  --bench) pip_need numpy numpy onnx onnx onnxruntime onnxruntime ;;
+esac
