@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"]),
         .target(
             name: "DLServeTesting",
-            dependencies: ["DLServe", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["DLServe", "DLNN", "DLTensor", .product(name: "HummingbirdTesting", package: "hummingbird")],
             path: "Sources/DLServeTesting"
         ),
         .testTarget(

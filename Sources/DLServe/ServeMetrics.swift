@@ -74,6 +74,7 @@ public final class ServeMetrics: Sendable {
     public var factory: PrometheusMetricsFactory {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = Self.latencyBuckets.map { .nanoseconds(Int64($0 * 1e9)) }
+        factory.valueHistogramBuckets["dlserve_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
         return factory
     }
 

@@ -15,11 +15,10 @@ public final class LiveDaemon: Sendable {
 
     /// Starts the daemon and returns once the server listens.
     public static func start(
-        backend: any ServingBackend, settings: ServeSettings = LiveDaemon.settings(), notifier: SystemdNotifier = SystemdNotifier(environment: [:])
+        backend: any ServingBackend, settings: ServeSettings = LiveDaemon.settings(), metrics: ServeMetrics = ServeMetrics(),
+        notifier: SystemdNotifier = SystemdNotifier(environment: [:])
     ) async throws -> LiveDaemon {
-        var logger = Logger(label: "dlserve-live-test")
-        logger.logLevel = ProcessInfo.processInfo.environment["DLSERVE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-        let daemon = ServeDaemon(settings: settings, backend: backend, metrics: ServeMetrics(), logger: logger, notifier: notifier)
+        let daemon = ServeDaemon(settings: settings, backend: backend, metrics: metrics, logger: testLogger, notifier: notifier)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let group = try daemon.makeServiceGroup { port in
             continuation.yield(port)
@@ -29,6 +28,31 @@ public final class LiveDaemon: Sendable {
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CancellationError() }
         return LiveDaemon(daemon: daemon, group: group, port: port, task: task)
+    }
+
+    /// The daemon over the real serving engine and the repository at `models`.
+    public static func startEngine(models: URL, settings: ServeSettings = LiveDaemon.settings()) async throws -> LiveDaemon {
+        var settings = settings
+        settings.models = models.path
+        let metrics = ServeMetrics()
+        let backend = EngineBackend(settings: settings, metrics: metrics, logger: testLogger)
+        return try await start(backend: backend, settings: settings, metrics: metrics)
+    }
+
+    static var testLogger: Logger {
+        var logger = Logger(label: "dlserve-live-test")
+        logger.logLevel = ProcessInfo.processInfo.environment["DLSERVE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        return logger
+    }
+
+    /// Waits until `GET /v2/health/ready` answers 200.
+    public func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
+        let end = ContinuousClock.now + timeout
+        while ContinuousClock.now < end {
+            if let response = try? await request("/v2/health/ready"), response.status == .ok { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw CancellationError()
     }
 
     init(daemon: ServeDaemon, group: ServiceGroup, port: Int, task: Task<Void, any Error>) {
