@@ -27,6 +27,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // Kernels: the only place that calls BLAS or runs SIMD loops.
@@ -56,12 +60,29 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
+        // The HTTP daemon: Hummingbird app, error mapping, lifecycle, systemd notify.
+        .target(
+            name: "DLServe",
+            dependencies: [
+                "DLServing", "DLVision", "DLTensor",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // The executable.
         .executableTarget(
             name: "dlserve",
             dependencies: [
-                "DLTrain", "DLNN", "DLTensor", "DLKernels",
+                "DLTrain", "DLNN", "DLTensor", "DLKernels", "DLServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: cpuFlags
         ),
@@ -82,6 +103,16 @@ let package = Package(
         ),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLTrain", "DLNN", "DLTensor"]),
+        .target(
+            name: "DLServeTesting",
+            dependencies: ["DLServe", "DLNN", "DLTensor", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            path: "Sources/DLServeTesting"
+        ),
+        .testTarget(
+            name: "DLServeTests",
+            dependencies: ["DLServe", "DLServeTesting", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            resources: [.copy("Fixtures")]
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

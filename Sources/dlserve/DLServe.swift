@@ -2,9 +2,10 @@ import ArgumentParser
 
 /// `dlserve`: train, evaluate and serve deep-learning models.
 @main
-struct DLServe: AsyncParsableCommand {
+struct DLServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlserve",
         abstract: "Train, evaluate and serve deep-learning models.",
-        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self])
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, Serve.self]
+    )
 }

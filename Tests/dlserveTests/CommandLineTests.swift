@@ -8,12 +8,12 @@ import XCTest
 
 final class CommandLineTests: XCTestCase {
     func testRootHelpListsTheSubcommands() {
-        let help = DLServe.helpMessage()
+        let help = DLServeCommand.helpMessage()
         for s in ["train", "eval", "predict"] { XCTAssertTrue(help.contains(s), help) }
     }
 
     func testTrainHelp() {
-        let help = DLServe.helpMessage(for: TrainCommand.self)
+        let help = DLServeCommand.helpMessage(for: TrainCommand.self)
         XCTAssertTrue(help.contains("USAGE: dlserve train <recipe.json>"), help)
         for option in ["--models <dir>", "--datasets <dir>", "--threads <threads>", "--checkpoint <file>", "--dry-run", "--quiet"] {
             XCTAssertTrue(help.contains(option), "\(option) missing from:\n\(help)")
@@ -21,18 +21,18 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testEvalAndPredictHelp() {
-        let eval = DLServe.helpMessage(for: EvalCommand.self)
+        let eval = DLServeCommand.helpMessage(for: EvalCommand.self)
         XCTAssertTrue(eval.contains("--model <dir>"), eval)
         XCTAssertTrue(eval.contains("--version <version>"), eval)
         XCTAssertTrue(eval.contains("--dataset <dataset>"), eval)
         XCTAssertTrue(eval.contains("default: fashion-mnist:test"), eval)
-        let predict = DLServe.helpMessage(for: PredictCommand.self)
+        let predict = DLServeCommand.helpMessage(for: PredictCommand.self)
         XCTAssertTrue(predict.contains("<file> ..."), predict)
         XCTAssertTrue(predict.contains("--top-k <top-k>"), predict)
     }
 
     func assertRejected(_ args: [String], _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try DLServe.parseAsRoot(args), file: file, line: line) { e in
+        XCTAssertThrowsError(try DLServeCommand.parseAsRoot(args), file: file, line: line) { e in
             let message = DLServe.message(for: e)
             XCTAssertTrue(message.contains(expected), "'\(message)' does not contain '\(expected)'", file: file, line: line)
         }
@@ -56,10 +56,10 @@ final class CommandLineTests: XCTestCase {
         assertRejected(["predict", "--model", "models/x", "--top-k", "0", recipe.path], "--top-k must be at least 1")
         assertRejected(["frobnicate"], "Unexpected argument 'frobnicate'")
 
-        let train = try XCTUnwrap(DLServe.parseAsRoot(["train", recipe.path, "--models", "/tmp/m", "--threads", "1"]) as? TrainCommand)
+        let train = try XCTUnwrap(DLServeCommand.parseAsRoot(["train", recipe.path, "--models", "/tmp/m", "--threads", "1"]) as? TrainCommand)
         XCTAssertEqual(train.repository.models, "/tmp/m")
         XCTAssertEqual(train.compute.threadCount, 1)
-        let eval = try XCTUnwrap(DLServe.parseAsRoot(["eval", "--model", "/srv/models/fashion-mnist", "--version", "2"]) as? EvalCommand)
+        let eval = try XCTUnwrap(DLServeCommand.parseAsRoot(["eval", "--model", "/srv/models/fashion-mnist", "--version", "2"]) as? EvalCommand)
         XCTAssertEqual(eval.model.name, "fashion-mnist")
         XCTAssertEqual(eval.model.repository.root.path, "/srv/models")
         XCTAssertEqual(eval.dataset, "fashion-mnist:test")

@@ -1,0 +1,145 @@
+import DLServing
+import Foundation
+import Hummingbird
+
+/// The one error shape of every endpoint: `{"error": "message", "code": "machine_code"}`
+/// (a string `error`, as the Open Inference Protocol requires).
+public struct ErrorBody: Codable, Sendable, Equatable {
+    public var error: String
+    public var code: String
+
+    public init(error: String, code: String) {
+        self.error = error
+        self.code = code
+    }
+}
+
+/// An error ready to be written: status, machine code, message, extra headers.
+/// `init(mapping:)` is the ONE place where errors become status codes.
+public struct APIError: Error, Sendable, Equatable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var retryAfterSeconds: Int?
+
+    public init(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfterSeconds: Int? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retryAfterSeconds = retryAfterSeconds
+    }
+
+    /// Maps any error thrown below the HTTP layer to its response.
+    public init(mapping error: any Error) {
+        switch error {
+        case let error as APIError:
+            self = error
+        case let failure as ServeFailure:
+            self = Self.map(failure)
+        case let error as ServingError:
+            self = Self.map(error)
+        case let error as HTTPError:
+            self = Self.map(error)
+        case let error as DecodingError:
+            self.init(.badRequest, code: "invalid_json", "malformed request body: \(Self.describe(error))")
+        case is CancellationError:
+            self.init(.serviceUnavailable, code: "cancelled", "the request was cancelled")
+        default:
+            self.init(.internalServerError, code: "internal", "internal error: \(error)")
+        }
+    }
+
+    static func map(_ failure: ServeFailure) -> APIError {
+        switch failure {
+        case .badRequest(let message):
+            return APIError(.badRequest, code: "bad_request", message)
+        case .unsupportedMediaType(let message):
+            return APIError(.unsupportedMediaType, code: "unsupported_media_type", message)
+        case .payloadTooLarge(let message):
+            return APIError(.contentTooLarge, code: "payload_too_large", message)
+        case .modelNotFound(let name):
+            return APIError(.notFound, code: "unknown_model", "unknown model '\(name)'")
+        case .versionNotFound(let name, let version):
+            return APIError(.notFound, code: "version_not_found", "model '\(name)' has no version \(version)")
+        case .modelUnavailable(let name, let reason):
+            return APIError(.serviceUnavailable, code: "model_not_ready", "model '\(name)' is not ready: \(reason)")
+        case .queueFull(let name, let seconds):
+            return APIError(
+                .tooManyRequests, code: "queue_full", "the queue of model '\(name)' is full; retry later",
+                retryAfterSeconds: max(1, seconds))
+        case .timeout(let message):
+            return APIError(.gatewayTimeout, code: "timeout", message)
+        case .shuttingDown:
+            return APIError(.serviceUnavailable, code: "shutting_down", "the server is shutting down")
+        case .loadFailed(let name, let reason):
+            return APIError(.unprocessableContent, code: "load_failed", "model '\(name)' failed to load: \(reason)")
+        case .internalError(let message):
+            return APIError(.internalServerError, code: "internal", message)
+        }
+    }
+
+    /// The serving engine's errors keep their machine codes; the status is chosen here.
+    static func map(_ error: ServingError) -> APIError {
+        let status: HTTPResponse.Status
+        var retryAfter: Int?
+        switch error {
+        case .unknownModel, .versionNotFound: status = .notFound
+        case .modelNotReady, .shuttingDown, .cancelled: status = .serviceUnavailable
+        case .queueFull(_, let seconds):
+            status = .tooManyRequests
+            retryAfter = max(1, seconds)
+        case .timeout: status = .gatewayTimeout
+        case .invalidInput, .unsupportedTask: status = .badRequest
+        case .imageTooLarge: status = .contentTooLarge
+        case .unsupportedMediaType: status = .unsupportedMediaType
+        // An explicit load that failed: the old version keeps serving; the
+        // request was understood but the version cannot be served.
+        case .loadFailed: status = .unprocessableContent
+        default: status = HTTPResponse.Status(code: error.httpStatus)  // internal, and cases added later
+        }
+        return APIError(status, code: error.code, error.message, retryAfterSeconds: retryAfter)
+    }
+
+    static func map(_ error: HTTPError) -> APIError {
+        let message = error.body ?? error.status.reasonPhrase.lowercased()
+        switch error.status {
+        case .notFound:
+            return APIError(.notFound, code: "not_found", error.body ?? "no such route")
+        case .contentTooLarge:
+            return APIError(.contentTooLarge, code: "payload_too_large", error.body ?? "request body too large")
+        case .methodNotAllowed:
+            return APIError(.methodNotAllowed, code: "method_not_allowed", message)
+        case .unauthorized:
+            return APIError(.unauthorized, code: "unauthorized", message)
+        case .badRequest:
+            return APIError(.badRequest, code: "bad_request", message)
+        default:
+            return APIError(error.status, code: "http_\(error.status.code)", message)
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context),
+            .dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    /// The JSON response for this error.
+    public func response() -> Response {
+        let body = ErrorBody(error: message, code: code)
+        let data = (try? JSONEncoder().encode(body)) ?? Data("{\"error\":\"internal\",\"code\":\"internal\"}".utf8)
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if let retryAfterSeconds {
+            headers[.retryAfter] = String(retryAfterSeconds)
+        }
+        if status == .unauthorized {
+            headers[.wwwAuthenticate] = "Bearer realm=\"dlserve\""
+        }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `dlserve serve`: the HTTP server, the model poller, the backend and the
+/// systemd notifications in one ServiceGroup with graceful shutdown on SIGTERM
+/// and SIGINT.
+public struct ServeDaemon: Sendable {
+    public let settings: ServeSettings
+    public let backend: any ServingBackend
+    public let metrics: ServeMetrics
+    public let logger: Logger
+    public let notifier: SystemdNotifier
+    public let state = ServeLifecycleState()
+
+    public init(settings: ServeSettings, backend: any ServingBackend, metrics: ServeMetrics, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
+        self.settings = settings
+        self.backend = backend
+        self.metrics = metrics
+        self.logger = logger
+        self.notifier = notifier
+    }
+
+    /// The HTTP application over the backend (also what the tests run).
+    public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+        let api = ServeAPI(backend: backend, settings: try settings.httpSettings, state: state, metrics: metrics)
+        let logger = self.logger
+        return Application(
+            router: api.makeRouter(),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "dlserve/\(DLServeVersion.current)"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.notice("listening", metadata: ["address": "\(settings.host):\(port)"])
+                await onServerRunning(port)
+            },
+            logger: logger
+        )
+    }
+
+    /// Runs until SIGTERM/SIGINT, then drains for at most `drainTimeout` seconds.
+    public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try await makeServiceGroup(signals: [.sigterm, .sigint], onServerRunning: onServerRunning).run()
+        logger.notice("stopped")
+    }
+
+    /// The service group of the daemon; tests trigger its graceful shutdown directly.
+    public func makeServiceGroup(
+        signals: [UnixSignal] = [], onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> ServiceGroup {
+        let app = try makeApplication(onServerRunning: onServerRunning)
+        let services: [any Service] = [
+            BackendService(backend: backend, notifier: notifier, logger: logger),
+            WatchdogService(notifier: notifier),
+            ModelPollerService(backend: backend, interval: .milliseconds(Int64(settings.pollInterval * 1000)), logger: logger),
+            app,
+            ShutdownAnnouncerService(state: state, notifier: notifier, logger: logger),
+        ]
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: signals, logger: logger)
+        configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(settings.drainTimeout * 1000))
+        configuration.maximumCancellationDuration = .seconds(5)
+        return ServiceGroup(configuration: configuration)
+    }
+
+    /// A bare Hummingbird app with one constant route, for measuring the
+    /// daemon's overhead (`dlserve serve --bench-constant-route`).
+    public static func makeConstantApplication(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
+        let router = Router()
+        let body = ByteBuffer(string: #"{"model":"constant","version":1,"predictions":[{"label":"T-shirt/top","index":0,"probability":1}]}"#)
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+        }
+        router.get("/", use: handler)
+        router.post("/", use: handler)
+        router.post("/v1/models/:name/classify", use: handler)
+        var logger = logger
+        logger.logLevel = .warning
+        return Application(
+            router: router, configuration: .init(address: .hostname(host, port: port)),
+            onServerRunning: { channel in
+                print("constant route listening on \(host):\(channel.localAddress?.port ?? 0)")
+            },
+            logger: logger)
+    }
+}

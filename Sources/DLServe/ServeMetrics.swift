@@ -1,0 +1,99 @@
+import Foundation
+import Prometheus
+
+/// The daemon's Prometheus registry and the metrics the HTTP layer owns:
+/// requests by route/model/status, request latency, model states (refreshed
+/// at scrape time) and process resident memory. The engine's own metrics
+/// (queue time, batch size, queue depth) arrive through swift-metrics, which
+/// the daemon bootstraps with a `PrometheusMetricsFactory` on this same registry.
+public final class ServeMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    /// Latency buckets in seconds: 0.5 ms to 10 s.
+    static let latencyBuckets: [Double] = [
+        0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10,
+    ]
+
+    private let residentMemory: Gauge
+    private let virtualMemory: Gauge
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        residentMemory = registry.makeGauge(
+            name: "dlserve_process_resident_memory_bytes", help: "Resident memory size of the daemon in bytes.")
+        virtualMemory = registry.makeGauge(
+            name: "dlserve_process_virtual_memory_bytes", help: "Virtual memory size of the daemon in bytes.")
+    }
+
+    /// One finished HTTP request.
+    public func recordRequest(route: String, method: String, status: Int, model: String?, seconds: Double) {
+        let statusLabel = String(status)
+        registry.makeCounter(
+            name: "dlserve_http_requests_total",
+            labels: [("route", route), ("method", method), ("status", statusLabel)],
+            help: "HTTP requests by route, method and status."
+        ).increment()
+        registry.makeValueHistogram(
+            name: "dlserve_http_request_duration_seconds", labels: [("route", route)],
+            buckets: Self.latencyBuckets, help: "HTTP request latency by route, in seconds."
+        ).record(seconds)
+        if let model {
+            registry.makeCounter(
+                name: "dlserve_model_requests_total", labels: [("model", model), ("status", statusLabel)],
+                help: "Model requests (classify, infer) by model and status."
+            ).increment()
+            registry.makeValueHistogram(
+                name: "dlserve_model_request_duration_seconds", labels: [("model", model)],
+                buckets: Self.latencyBuckets, help: "Model request latency (end to end, in the daemon) in seconds."
+            ).record(seconds)
+        }
+    }
+
+    /// Refreshes the gauges read at scrape time: model states and memory.
+    public func refresh(models: [ModelStatus]) {
+        let states = ["loading", "ready", "unavailable", "failed", "unloaded"]  // DLServing.ModelStatus.state
+        for model in models {
+            for state in states {
+                registry.makeGauge(
+                    name: "dlserve_model_state", labels: [("model", model.name), ("state", state)],
+                    help: "1 for the state each model is in, 0 for the others."
+                ).set(model.state == state ? 1.0 : 0.0)
+            }
+            registry.makeGauge(
+                name: "dlserve_model_serving_version", labels: [("model", model.name)],
+                help: "The version answering unpinned requests (0 when none)."
+            ).set(Double(model.servingVersion ?? 0))
+        }
+        if let memory = ProcessMemory.read() {
+            residentMemory.set(Double(memory.residentBytes))
+            virtualMemory.set(Double(memory.virtualBytes))
+        }
+    }
+
+    /// A swift-metrics factory writing to this registry (for the engine's metrics).
+    public var factory: PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = Self.latencyBuckets.map { .nanoseconds(Int64($0 * 1e9)) }
+        factory.valueHistogramBuckets["dlserve_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+        return factory
+    }
+
+    /// The Prometheus text exposition.
+    public func render() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
+
+/// Memory of this process, from /proc/self/statm (Linux).
+public struct ProcessMemory: Sendable {
+    public var residentBytes: Int
+    public var virtualBytes: Int
+
+    public static func read() -> ProcessMemory? {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+        let fields = text.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        guard fields.count >= 2 else { return nil }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        return ProcessMemory(residentBytes: fields[1] * page, virtualBytes: fields[0] * page)
+    }
+}
