@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "dlserve",
             dependencies: [
-                "DLTrain", "DLNN", "DLTensor", "DLKernels",
+                "DLTrain", "DLNN", "DLTensor", "DLKernels", "DLVision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags
