@@ -33,18 +33,12 @@ struct EvalCommand: ParsableCommand {
         let loaded = try model.load()
         var data = try compute.registry.load(ref)
         if let l = limit { data = data.prefix(l) }
-        let input = loaded.config.input
-        guard data.imageShape == input.shape else {
-            throw ValidationError("the images of \(ref) are \(data.imageShape), model '\(loaded.name)' takes \(input.shape)")
-        }
-        guard data.classes.count == loaded.config.labels.count else {
-            throw ValidationError("\(ref) has \(data.classes.count) classes, model '\(loaded.name)' has \(loaded.config.labels.count) labels")
-        }
         Kernels.setBLASThreads(compute.threadCount)
         let start = Date()
-        // Preprocess exactly as serving does, then evaluate without further normalization.
-        let prepared = try Dataset(images: input.preprocessing.apply(to: data.images), labels: data.labels, classes: loaded.config.labels)
-        let e = Evaluator.evaluate(loaded.model, on: prepared, normalization: nil)
+        let e: Evaluation
+        do { e = try Evaluator.evaluate(loaded, on: data) } catch TrainingError.dataset(let m) {
+            throw ValidationError("\(ref): \(m)")
+        }
         let seconds = Date().timeIntervalSince(start)
         print(try jsonString(Output(
             model: loaded.name, version: loaded.version, dataset: ref.description, count: e.count, accuracy: e.accuracy,
