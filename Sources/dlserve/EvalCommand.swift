@@ -9,7 +9,7 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate a model version on a dataset and print the metrics as JSON.",
-        discussion: "Prints accuracy, loss (softmax cross-entropy), per-class accuracy and the confusion matrix.")
+        discussion: "Prints accuracy, loss (softmax cross-entropy) and per-class accuracy; with --confusion also the confusion matrix.")
 
     @OptionGroup var model: ModelOptions
 
@@ -18,6 +18,9 @@ struct EvalCommand: ParsableCommand {
 
     @Option(name: .long, help: "Evaluate only the first N images.")
     var limit: Int?
+
+    @Flag(name: .long, help: "Include the confusion matrix (rows: true class, columns: predicted).")
+    var confusion = false
 
     @OptionGroup var compute: ComputeOptions
 
@@ -43,7 +46,7 @@ struct EvalCommand: ParsableCommand {
         print(try jsonString(Output(
             model: loaded.name, version: loaded.version, dataset: ref.description, count: e.count, accuracy: e.accuracy,
             loss: e.loss, perClassAccuracy: Dictionary(uniqueKeysWithValues: e.perClass.map { ($0.label, $0.accuracy) }),
-            confusion: e.confusion, seconds: seconds)))
+            confusion: confusion ? e.confusion : nil, seconds: seconds)))
     }
 
     struct Output: Encodable {
@@ -54,7 +57,7 @@ struct EvalCommand: ParsableCommand {
         var accuracy: Float
         var loss: Float
         var perClassAccuracy: [String: Float]
-        var confusion: [[Int]]
+        var confusion: [[Int]]?
         var seconds: Double
 
         enum CodingKeys: String, CodingKey {

@@ -27,6 +27,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(eval.contains("--version <version>"), eval)
         XCTAssertTrue(eval.contains("--dataset <dataset>"), eval)
         XCTAssertTrue(eval.contains("default: fashion-mnist:test"), eval)
+        XCTAssertTrue(eval.contains("--confusion"), eval)
         let predict = DLServe.helpMessage(for: PredictCommand.self)
         XCTAssertTrue(predict.contains("<file> ..."), predict)
         XCTAssertTrue(predict.contains("PNG, JPEG and PGM"), predict)
