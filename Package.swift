@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "dlserve",
             dependencies: [
-                "DLTrain", "DLNN", "DLTensor", "DLKernels", "DLServe",
+                "DLTrain", "DLNN", "DLTensor", "DLKernels", "DLVision", "DLServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

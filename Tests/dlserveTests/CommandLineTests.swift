@@ -1,5 +1,6 @@
 import ArgumentParser
 import DLNN
+import DLTensor
 import DLTrain
 import Foundation
 import XCTest
@@ -26,8 +27,10 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(eval.contains("--version <version>"), eval)
         XCTAssertTrue(eval.contains("--dataset <dataset>"), eval)
         XCTAssertTrue(eval.contains("default: fashion-mnist:test"), eval)
+        XCTAssertTrue(eval.contains("--confusion"), eval)
         let predict = DLServeCommand.helpMessage(for: PredictCommand.self)
         XCTAssertTrue(predict.contains("<file> ..."), predict)
+        XCTAssertTrue(predict.contains("PNG, JPEG and PGM"), predict)
         XCTAssertTrue(predict.contains("--top-k <top-k>"), predict)
     }
 
@@ -86,5 +89,68 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try ImageFiles.pgm(p2, what: "t.pgm").2, [0, 1])
         XCTAssertThrowsError(try ImageFiles.pgm(Array("P5\n3 2\n255\n".utf8) + [1, 2], what: "t.pgm"))
         XCTAssertThrowsError(try ImageFiles.pgm(Array("P5\nx".utf8), what: "t.pgm"))
+    }
+}
+
+final class CommandLineEndToEndTests: XCTestCase {
+    /// A dataset directory "quadrants" of 6x6 grey images whose class is the bright quadrant.
+    func makeDatasets(_ root: URL) throws {
+        let dir = root.appendingPathComponent("quadrants")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var rng = SeededGenerator(seed: 1)
+        for (split, n) in [("train", 240), ("t10k", 60)] {
+            var pixels: [UInt8] = [], labels: [UInt8] = []
+            for _ in 0..<n {
+                let q = Int(rng.next() % 4)
+                for r in 0..<6 { for c in 0..<6 { pixels.append((r / 3) * 2 + c / 3 == q ? 200 : UInt8(rng.next() % 60)) } }
+                labels.append(UInt8(q))
+            }
+            try Data(IDXFile(dims: [n, 6, 6], bytes: pixels).encoded()).write(to: dir.appendingPathComponent("\(split)-images-idx3-ubyte"))
+            try Data(IDXFile(dims: [n], bytes: labels).encoded()).write(to: dir.appendingPathComponent("\(split)-labels-idx1-ubyte"))
+        }
+        try "top-left\ntop-right\nbottom-left\nbottom-right\n".write(to: dir.appendingPathComponent("classes.txt"), atomically: true, encoding: .utf8)
+    }
+
+    func testTrainEvalPredict() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cli-e2e-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let datasets = root.appendingPathComponent("datasets"), models = root.appendingPathComponent("models")
+        try makeDatasets(datasets)
+        let recipe = root.appendingPathComponent("recipe.json")
+        try Data("""
+            {"name": "quadrants", "dataset": {"name": "quadrants", "dev_fraction": 0.25},
+             "model": {"preset": "mlp", "width": 16}, "optimizer": {"name": "adam", "lr": 0.01},
+             "epochs": 4, "batch_size": 16, "seed": 3, "early_stopping": {"patience": 2}}
+            """.utf8).write(to: recipe)
+        let checkpoint = root.appendingPathComponent("ckpt.safetensors")
+        var train = try DLServeCommand.parseAsRoot(["train", recipe.path, "--models", models.path, "--datasets", datasets.path,
+                                             "--threads", "1", "--checkpoint", checkpoint.path, "-q"])
+        try train.run()
+        let repo = ModelRepository(root: models)
+        let v1 = try repo.load("quadrants", version: 1)
+        XCTAssertEqual(v1.config.labels, ["top-left", "top-right", "bottom-left", "bottom-right"])
+        XCTAssertEqual(v1.config.input.shape, [1, 6, 6])
+        guard case .object(let metrics)? = v1.metrics, case .number(let acc)? = metrics["test_accuracy"] else {
+            return XCTFail("metrics.json has no test_accuracy: \(String(describing: v1.metrics))")
+        }
+        XCTAssertGreaterThan(acc, 0.8)
+        XCTAssertNotNil(v1.recipe)
+        XCTAssertEqual(try TrainingCheckpoint.load(from: checkpoint).epochsCompleted, 4)
+
+        var eval = try DLServeCommand.parseAsRoot(["eval", "--model", models.appendingPathComponent("quadrants").path,
+                                            "--dataset", "quadrants:test", "--datasets", datasets.path])
+        try eval.run()
+
+        // A PGM of a bright bottom-right quadrant, and the IDX test file.
+        let pgm = root.appendingPathComponent("br.pgm")
+        var px = [UInt8](repeating: 10, count: 36)
+        for r in 3..<6 { for c in 3..<6 { px[r * 6 + c] = 200 } }
+        try Data(Array("P5\n6 6\n255\n".utf8) + px).write(to: pgm)
+        let images = try ImageFiles.read(pgm)
+        XCTAssertEqual(images.count, 1)
+        XCTAssertEqual(images[0].image.pixels, px)
+        var predict = try DLServeCommand.parseAsRoot(["predict", "--model", models.appendingPathComponent("quadrants").path, pgm.path])
+        try predict.run()
+        XCTAssertEqual(try ImageFiles.read(datasets.appendingPathComponent("quadrants/t10k-images-idx3-ubyte")).count, 60)
     }
 }
