@@ -36,7 +36,7 @@ final class CommandLineTests: XCTestCase {
 
     func assertRejected(_ args: [String], _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try DLServeCommand.parseAsRoot(args), file: file, line: line) { e in
-            let message = DLServe.message(for: e)
+            let message = DLServeCommand.message(for: e)
             XCTAssertTrue(message.contains(expected), "'\(message)' does not contain '\(expected)'", file: file, line: line)
         }
     }
