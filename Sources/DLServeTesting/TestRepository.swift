@@ -47,7 +47,9 @@ public struct TestRepository: Sendable {
     public func copyModel(from source: URL, as name: String) throws {
         let destination = root.appendingPathComponent(name)
         try FileManager.default.copyItem(at: source, to: destination)
-        var config = try repository.config(of: name)
+        // The copy's directory name differs from the config's, so read the
+        // file directly rather than through the (name-checking) repository.
+        var config = try JSONFile.decode(ModelConfig.self, from: destination.appendingPathComponent("config.json"))
         config.name = name
         try repository.writeConfig(config)
     }
