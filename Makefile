@@ -20,6 +20,8 @@ test:
 	# Debug build; the engine targets are optimized even in debug (Package.swift),
 	# so the numeric tests that train and evaluate real networks run at full speed.
 	$(SWIFT) build --build-tests
+	# The running daemon against openapi.yaml (schemathesis), then every XCTest.
+	DLSERVE_BIN=.build/debug/dlserve ./scripts/schemathesis.sh
 	$(SWIFT) test --skip-build
 
 serve: release
