@@ -59,6 +59,8 @@ let package = Package(
             dependencies: [
                 "DLServing", "DLVision", "DLTensor",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -95,7 +97,11 @@ let package = Package(
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"]),
         .target(
             name: "DLServeTesting",
-            dependencies: ["DLServe", "DLNN", "DLTensor", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "DLServe", "DLNN", "DLTensor",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+            ],
             path: "Sources/DLServeTesting"
         ),
         .testTarget(
