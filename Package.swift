@@ -15,6 +15,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dlserve", targets: ["dlserve"]),
+        .executable(name: "dlserve-bench", targets: ["dlserve-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,7 +36,8 @@ let package = Package(
         // Layers, losses, initializers, model graphs and checkpoints.
         .target(name: "DLNN", dependencies: ["DLTensor", "DLKernels"], swiftSettings: engineSettings),
         // Optimizers, schedules, datasets, the training loop and recipes.
-        .target(name: "DLTrain", dependencies: ["DLNN", "DLTensor"], swiftSettings: engineSettings),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "DLTrain", dependencies: ["DLNN", "DLTensor", "DLKernels", "CZlib"], swiftSettings: engineSettings),
         // Image decoding (libpng, libjpeg-turbo through a setjmp/longjmp C shim) and preprocessing.
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
@@ -73,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "dlserve",
             dependencies: [
-                "DLTrain", "DLNN", "DLTensor", "DLServe",
+                "DLTrain", "DLNN", "DLTensor", "DLKernels", "DLServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -81,6 +83,8 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
+        // `make bench`: engine figures for the reference networks.
+        .executableTarget(name: "dlserve-bench", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLKernels"], swiftSettings: engineSettings),
         // Test support.
         .target(name: "DLTesting", dependencies: ["DLTensor"], path: "Sources/DLTesting"),
         .testTarget(name: "DLTensorTests", dependencies: ["DLTensor", "DLKernels", "DLTesting"]),
@@ -94,7 +98,7 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
-        .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"]),
+        .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
         .target(
             name: "DLServeTesting",
             dependencies: [

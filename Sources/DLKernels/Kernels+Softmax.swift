@@ -24,7 +24,7 @@ extension Kernels {
             var i = 0
             while i + 8 <= inner {
                 var m = Lanes.load(xb, i)
-                for d in 1..<dim { m = pointwiseMax(m, Lanes.load(xb, d * inner + i)) }
+                for d in 1..<dim { m = Lanes.maximum(m, Lanes.load(xb, d * inner + i)) }
                 var s = V(repeating: 0)
                 for d in 0..<dim {
                     let e = Lanes.exp(Lanes.load(xb, d * inner + i) - m)

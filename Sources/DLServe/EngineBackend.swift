@@ -35,7 +35,7 @@ public final class EngineBackend: ServingBackend {
             drainTimeout: .milliseconds(Int64(settings.drainTimeout * 1000)))
     }
 
-    public func start() async throws { await engine.start() }
+    public func start() async throws { try await engine.start() }
     public func isReady() async -> Bool { engine.isReady }
     public func poll() async { await engine.poll() }
     public func shutdown() async { await engine.shutdown(timeout: drainTimeout) }

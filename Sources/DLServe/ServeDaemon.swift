@@ -54,9 +54,9 @@ public struct ServeDaemon: Sendable {
     ) throws -> ServiceGroup {
         let app = try makeApplication(onServerRunning: onServerRunning)
         let services: [any Service] = [
-            BackendService(backend: backend, notifier: notifier, logger: logger),
+            BackendService(backend: backend, state: state, notifier: notifier, logger: logger),
             WatchdogService(notifier: notifier),
-            ModelPollerService(backend: backend, interval: .milliseconds(Int64(settings.pollInterval * 1000)), logger: logger),
+            ModelPollerService(backend: backend, state: state, interval: .milliseconds(Int64(settings.pollInterval * 1000)), logger: logger),
             app,
             ShutdownAnnouncerService(state: state, notifier: notifier, logger: logger),
         ]

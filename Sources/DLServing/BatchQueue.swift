@@ -1,3 +1,4 @@
+import CoreMetrics
 import DLTensor
 import DequeModule
 import Foundation
@@ -40,9 +41,16 @@ final class PendingRequest: @unchecked Sendable {
 final class QueueGroup: @unchecked Sendable {
     let model: String
     /// Queued (not yet running) requests, all versions. Guarded by the scheduler's lock.
-    var pending = 0
+    var pending = 0 {
+        didSet { depth?.record(pending) }
+    }
+    /// `dlserve_queue_depth{model}`.
+    let depth: Gauge?
 
-    init(model: String) { self.model = model }
+    init(model: String, depth: Gauge? = nil) {
+        self.model = model
+        self.depth = depth
+    }
 }
 
 /// The queue of one served version (model + version + instance). Requests

@@ -222,7 +222,6 @@ final class InferenceScheduler: @unchecked Sendable {
         let batch = q.takeBatch()
         for r in batch { r.phase = .running }
         deactivateIfEmpty(q)
-        metrics.model(q.name).queueDepth.record(q.group.pending)
         return (q, batch)
     }
 

@@ -1,3 +1,4 @@
+import CoreMetrics
 import DLNN
 import DLTensor
 import Dispatch
@@ -27,10 +28,10 @@ final class ModelManager: @unchecked Sendable {
         var task: String?
         var settleWaiters: [CheckedContinuation<Void, Never>] = []
 
-        init(name: String, lifecycle: ModelLifecycle) {
+        init(name: String, lifecycle: ModelLifecycle, depth: Gauge) {
             self.name = name
             self.lifecycle = lifecycle
-            self.group = QueueGroup(model: name)
+            self.group = QueueGroup(model: name, depth: depth)
         }
     }
 
@@ -92,15 +93,15 @@ final class ModelManager: @unchecked Sendable {
     // MARK: Control
 
     /// Rescans the repository: new models and versions load, changed ones
-    /// reload, removed ones retire. Errors reading the repository are logged
-    /// and leave the current state alone.
-    func scan() {
+    /// reload, removed ones retire. An unreadable repository is logged and
+    /// leaves the current state alone (and is thrown, for start-up).
+    func scan() throws {
         let names: [String]
         do {
             names = try store.modelNames()
         } catch {
             logger.error("cannot list the model repository", metadata: ["error": "\(error)"])
-            return
+            throw ServingError.repositoryUnavailable("\(error)")
         }
         var found: [(String, [Int: String], VersionPolicy)] = []
         for name in names {
@@ -244,7 +245,8 @@ final class ModelManager: @unchecked Sendable {
 
     private func entry(_ name: String, policy: VersionPolicy) -> Entry {
         if let e = entries[name] { return e }
-        let e = Entry(name: name, lifecycle: ModelLifecycle(policy: policy, retryFailedAfter: options.retryFailedAfter))
+        let e = Entry(name: name, lifecycle: ModelLifecycle(policy: policy, retryFailedAfter: options.retryFailedAfter),
+                      depth: metrics.model(name).queueDepth)
         entries[name] = e
         return e
     }

@@ -23,17 +23,18 @@ public final class ServingEngine: Sendable {
         var started = false
         var draining = false
         var stopped = false
+        var repositoryFailed = false
         var poller: DispatchSourceTimer?
     }
 
     public let options: ServingOptions
     private let store: any ModelStore
-    private let metrics: ServingMetrics
-    private let manager: ModelManager
-    private let scheduler: InferenceScheduler
-    private let decoder: ImageDecoder
+    let metrics: ServingMetrics
+    let manager: ModelManager
+    let scheduler: InferenceScheduler
+    let decoder: ImageDecoder
     private let state = Locked(State())
-    private let logger: Logger
+    let logger: Logger
 
     /// Largest number of rows one request may carry.
     public static let maxRequestRows = 1024
@@ -60,20 +61,27 @@ public final class ServingEngine: Sendable {
     /// Starts the workers, loads every model of the repository (validated and
     /// warmed up), and returns when every load has finished, successfully or
     /// not (failures are in `models()`). Then starts polling. Idempotent.
-    public func start() async {
+    /// Throws `repositoryUnavailable` (and stays unready) when the repository
+    /// cannot be listed; polling still runs, so the engine recovers when it appears.
+    public func start() async throws {
         let first = state.withLock { s -> Bool in
             defer { s.started = true }
             return !s.started
         }
         guard first else { return }
         scheduler.start()
-        manager.scan()
+        var failure: ServingError?
+        do { try manager.scan() } catch { failure = Self.serving(error) }
         await manager.waitAllSettled()
+        if failure != nil { state.withLock { $0.repositoryFailed = true } }
         if let interval = options.pollInterval {
             let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "dlserve.poll"))
             let ns = Int(max(interval, .milliseconds(10)).nanoseconds)
             timer.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns))
-            timer.setEventHandler { [weak self] in self?.manager.scan() }
+            timer.setEventHandler { [weak self] in
+                guard let self else { return }
+                if (try? self.manager.scan()) != nil { self.state.withLock { $0.repositoryFailed = false } }
+            }
             timer.resume()
             state.withLock { $0.poller = timer }
         }
@@ -81,6 +89,7 @@ public final class ServingEngine: Sendable {
         logger.info("serving engine started", metadata: [
             "models": "\(statuses.count)", "ready": "\(statuses.filter(\.isReady).count)", "workers": "\(options.workers)",
         ])
+        if let failure { throw failure }
     }
 
     /// The process is up (V2 `health/live`): false only after `shutdown`.
@@ -90,7 +99,7 @@ public final class ServingEngine: Sendable {
     /// enabled model that has versions serves one (V2 `health/ready`).
     public var isReady: Bool {
         let s = state.current
-        guard s.started, !s.draining else { return false }
+        guard s.started, !s.draining, !s.repositoryFailed else { return false }
         return !options.strictReadiness || manager.allServing
     }
 
@@ -136,86 +145,17 @@ public final class ServingEngine: Sendable {
         do {
             let instance = try manager.resolve(model, version: version)
             let result = try await run(instance, input: input, deadline: deadline, requestID: requestID)
-            record(model, start: start, error: nil)
+            record(model, start: start, error: nil, requestID: requestID)
             return result
         } catch {
             let e = Self.serving(error)
-            record(model, start: start, error: e)
+            record(model, start: start, error: e, requestID: requestID)
             throw e
-        }
-    }
-
-    /// Classifies one image with a classification model: the probabilities
-    /// (softmax over the logits) of the `topK` most likely classes.
-    ///
-    /// Throws what `infer` throws, plus unsupportedTask, imageTooLarge,
-    /// unsupportedMediaType and invalidInput for the image.
-    public func classify(model: String, version: Int? = nil, input: ClassifyInput, topK: Int = 5,
-                         deadline: ContinuousClock.Instant? = nil, requestID: String? = nil) async throws -> ClassificationResult {
-        let start = ContinuousClock.now
-        do {
-            let instance = try manager.resolve(model, version: version)
-            let config = instance.config
-            guard config.task == ServingConfig.classification else {
-                throw ServingError.unsupportedTask(model: model, task: config.task, operation: "classify")
-            }
-            guard topK >= 1 else { throw ServingError.invalidInput("top_k must be at least 1 (got \(topK))") }
-            let x = try tensor(for: input, instance: instance)
-            guard x.shape.count == instance.model.inputShape.count || x.shape.first == 1 else {
-                throw ServingError.invalidInput("classify takes one example, got a batch of shape \(x.shape)")
-            }
-            let preprocessed = ContinuousClock.now
-            let r = try await run(instance, input: x, deadline: deadline, requestID: requestID)
-            let logits = r.output.data
-            let labels = config.labels
-            let predictions = Self.topK(Self.softmax(logits), k: topK).map { i, p in
-                ClassScore(index: i, label: i < labels.count ? labels[i] : String(i), probability: p)
-            }
-            record(model, start: start, error: nil)
-            return ClassificationResult(
-                model: model, version: r.version, predictions: predictions, preprocessTime: preprocessed - start,
-                queueTime: r.queueTime, computeTime: r.computeTime, batchSize: r.batchSize,
-                totalTime: ContinuousClock.now - start, requestID: requestID)
-        } catch {
-            let e = Self.serving(error)
-            record(model, start: start, error: e)
-            throw e
-        }
-    }
-
-    /// The model input for a classify request (decoding happens here, on the caller's task).
-    private func tensor(for input: ClassifyInput, instance: ServedVersion) throws -> Tensor {
-        switch input {
-        case .tensor(let t):
-            return t
-        case .encoded(let data, let mediaType):
-            guard let p = instance.config.preprocessing else {
-                throw ServingError.invalidInput("model '\(instance.name)' takes no images")
-            }
-            do {
-                return p.tensor(from: try decoder.decode(data, mediaType: mediaType))
-            } catch let e as ImageError {
-                throw ServingError(e)
-            }
-        case .image(let image):
-            guard let p = instance.config.preprocessing else {
-                throw ServingError.invalidInput("model '\(instance.name)' takes no images")
-            }
-            return p.tensor(from: image)
-        case .pixels(let values, let shape):
-            guard let p = instance.config.preprocessing else {
-                throw ServingError.invalidInput("model '\(instance.name)' takes no images")
-            }
-            do {
-                return try p.tensor(fromPixels: values, shape: shape, maxPixels: options.maxImagePixels)
-            } catch let e as ImageError {
-                throw ServingError(e)
-            }
         }
     }
 
     /// Validates the input against the instance and queues it.
-    private func run(_ instance: ServedVersion, input: Tensor, deadline: ContinuousClock.Instant?,
+    func run(_ instance: ServedVersion, input: Tensor, deadline: ContinuousClock.Instant?,
                      requestID: String?) async throws -> InferenceResult {
         guard isAccepting else { throw ServingError.shuttingDown }
         let shape = instance.model.inputShape
@@ -245,14 +185,16 @@ public final class ServingEngine: Sendable {
         return s.started && !s.draining
     }
 
-    private func record(_ model: String, start: ContinuousClock.Instant, error: ServingError?) {
+    func record(_ model: String, start: ContinuousClock.Instant, error: ServingError?, requestID: String?) {
         // Unknown names are not metric dimensions: clients could create unbounded series.
         let name = error == .unknownModel(model) ? "_unknown" : model
         let m = metrics.model(name)
         m.count(status: error?.code ?? "ok")
         m.duration.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
         if let error, error.httpStatus >= 500 {
-            logger.warning("request failed", metadata: ["model": "\(model)", "error": "\(error)"])
+            logger.warning("request failed", metadata: [
+                "model": "\(model)", "error": "\(error)", "request_id": "\(requestID ?? "-")",
+            ])
         }
     }
 
@@ -263,20 +205,6 @@ public final class ServingEngine: Sendable {
         case is CancellationError: return .cancelled
         default: return .internal("\(error)")
         }
-    }
-
-    /// Numerically stable softmax: exp(x - max) / sum.
-    static func softmax(_ logits: [Float]) -> [Float] {
-        guard let m = logits.max() else { return [] }
-        let e = logits.map { Foundation.exp($0 - m) }
-        let s = e.reduce(0, +)
-        return e.map { $0 / s }
-    }
-
-    /// Indices and values of the k largest values, largest first (ties: lower index first).
-    static func topK(_ p: [Float], k: Int) -> [(Int, Float)] {
-        Array(p.enumerated().sorted { $0.element > $1.element || ($0.element == $1.element && $0.offset < $1.offset) }
-            .prefix(k).map { ($0.offset, $0.element) })
     }
 
     // MARK: Models
@@ -329,7 +257,7 @@ public final class ServingEngine: Sendable {
     /// Rescans the repository now (polling does this every `pollInterval`)
     /// and waits for the loads it started.
     public func poll() async {
-        manager.scan()
+        if (try? manager.scan()) != nil { state.withLock { $0.repositoryFailed = false } }
         await manager.waitAllSettled()
     }
 }

@@ -20,6 +20,7 @@ import DLVision
 /// | unsupportedTask       | unsupported_task        | 400  |
 /// | loadFailed            | load_failed             | 500  |
 /// | shuttingDown          | shutting_down           | 503  |
+/// | repositoryUnavailable | repository_unavailable  | 503  |
 /// | internal              | internal                | 500  |
 public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
     /// No model of that name in the repository.
@@ -47,6 +48,8 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
     case loadFailed(model: String, message: String)
     /// The engine is draining or stopped.
     case shuttingDown
+    /// The model repository cannot be listed (missing or unreadable directory).
+    case repositoryUnavailable(String)
     /// A bug or an unexpected engine failure; details are in the logs.
     case `internal`(String)
 
@@ -65,6 +68,7 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unsupportedTask: return "unsupported_task"
         case .loadFailed: return "load_failed"
         case .shuttingDown: return "shutting_down"
+        case .repositoryUnavailable: return "repository_unavailable"
         case .internal: return "internal"
         }
     }
@@ -85,6 +89,7 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unsupportedTask(let m, let t, let op): return "model '\(m)' has task '\(t)', which does not support \(op)"
         case .loadFailed(let m, let e): return "loading model '\(m)' failed: \(e)"
         case .shuttingDown: return "the server is shutting down"
+        case .repositoryUnavailable(let m): return "the model repository is unavailable: \(m)"
         case .internal(let m): return "internal error: \(m)"
         }
     }
@@ -93,7 +98,7 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
     public var httpStatus: Int {
         switch self {
         case .unknownModel, .versionNotFound: return 404
-        case .modelNotReady, .shuttingDown: return 503
+        case .modelNotReady, .shuttingDown, .repositoryUnavailable: return 503
         case .queueFull: return 429
         case .timeout: return 504
         case .cancelled: return 499

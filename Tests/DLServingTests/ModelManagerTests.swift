@@ -15,7 +15,7 @@ final class ModelManagerTests: XCTestCase {
         store.setFake("b", version: 5, loadDelay: .milliseconds(50))
         let e = ServingEngine(store: store, options: .testing())
         XCTAssertFalse(e.isReady)
-        await e.start()
+        try await e.start()
         XCTAssertTrue(e.isReady)
         let models = e.models()
         XCTAssertEqual(models.map(\.name), ["a", "b"])
@@ -38,7 +38,7 @@ final class ModelManagerTests: XCTestCase {
         store.setFake("m", version: 1, config: ServingConfig(task: "regression", maxBatchSize: 4, maxQueueDelay: .milliseconds(1)),
                       delay: .milliseconds(2))
         let e = ServingEngine(store: store, options: .testing())
-        await e.start()
+        try await e.start()
         let stop = Locked(false)
         let traffic = Task {
             await concurrently(4) { _ in
@@ -85,7 +85,7 @@ final class ModelManagerTests: XCTestCase {
         let store = FakeStore()
         store.setFake("m", version: 1)
         let e = ServingEngine(store: store, options: .testing())
-        await e.start()
+        try await e.start()
         store.setFake("m", version: 2, failure: "weights.safetensors: truncated")
         await e.poll()
         let status = try e.status(model: "m")
@@ -117,7 +117,7 @@ final class ModelManagerTests: XCTestCase {
         store.setFake("ok", version: 1)
         store.setFake("broken", version: 1, failure: "bad model.json")
         let e = ServingEngine(store: store, options: .testing())
-        await e.start()
+        try await e.start()
         XCTAssertFalse(e.isReady, "strict readiness: every model must serve")
         let broken = try e.status(model: "broken")
         XCTAssertEqual(broken.state, "failed")
@@ -132,7 +132,7 @@ final class ModelManagerTests: XCTestCase {
         var lax = ServingOptions.testing()
         lax.strictReadiness = false
         let e2 = ServingEngine(store: store, options: lax)
-        await e2.start()
+        try await e2.start()
         XCTAssertTrue(e2.isReady)
         await e2.shutdown()
     }
@@ -141,7 +141,7 @@ final class ModelManagerTests: XCTestCase {
         let store = FakeStore()
         store.setFake("m", version: 1)
         let e = ServingEngine(store: store, options: .testing())
-        await e.start()
+        try await e.start()
         let s = try e.unload(model: "m")
         XCTAssertFalse(s.isEnabled)
         XCTAssertEqual(s.state, "unloaded")
@@ -165,7 +165,7 @@ final class ModelManagerTests: XCTestCase {
         let store = FakeStore()
         store.setFake("m", version: 1)
         let e = ServingEngine(store: store, options: .testing())
-        await e.start()
+        try await e.start()
         _ = try e.unload(model: "m")
         store.setFake("m", version: 2, loadDelay: .milliseconds(200))
         let loading = Task { try await e.load(model: "m") }
@@ -184,7 +184,7 @@ final class ModelManagerTests: XCTestCase {
         for v in 1...3 { store.setFake("m", version: v) }
         store.setPolicy("m", .all)
         let e = ServingEngine(store: store, options: .testing())
-        await e.start()
+        try await e.start()
         for v in 1...3 {
             let r = try await e.infer(model: "m", version: v, input: row(0))
             XCTAssertEqual(r.version, v)
@@ -202,7 +202,7 @@ final class ModelManagerTests: XCTestCase {
         var options = ServingOptions.testing()
         options.pollInterval = .milliseconds(20)
         let e = ServingEngine(store: store, options: options)
-        await e.start()
+        try await e.start()
         store.setFake("m", version: 2)
         store.setFake("n", version: 1)
         let deadline = ContinuousClock.now + .seconds(3)
@@ -225,7 +225,7 @@ final class ModelManagerTests: XCTestCase {
         var options = ServingOptions.testing()
         options.metricsFactory = metrics
         let e = ServingEngine(store: store, options: options)
-        await e.start()
+        try await e.start()
         _ = await concurrently(8) { i in try await e.infer(model: "m", input: row(i)) }
         _ = try? await e.infer(model: "m", version: 7, input: row(0))
         _ = try? await e.infer(model: "ghost", input: row(0))

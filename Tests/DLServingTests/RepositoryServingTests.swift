@@ -45,9 +45,9 @@ final class RepositoryServingTests: XCTestCase {
         try repository.publish(name: name) { dir in try GraphModel(spec: Self.spec(hidden: hidden), seed: seed).save(to: dir) }
     }
 
-    func engine(workers: Int = 2) async -> ServingEngine {
+    func engine(workers: Int = 2) async throws -> ServingEngine {
         let e = ServingEngine(repository: root, options: .testing(workers: workers))
-        await e.start()
+        try await e.start()
         return e
     }
 
@@ -60,7 +60,7 @@ final class RepositoryServingTests: XCTestCase {
         try makeModel(maxBatchSize: 8, delayMs: 20)
         try publish(seed: 1)
         let reference = try GraphModel.load(from: repository.directory(of: "fmnist", version: 1))
-        let e = await engine()
+        let e = try await engine()
         let results = await concurrently(16) { i in try await e.infer(model: "fmnist", input: Self.input(i)) }
         await e.shutdown()
         var batchSizes: [Int] = []
@@ -77,7 +77,7 @@ final class RepositoryServingTests: XCTestCase {
         try makeModel()
         try publish(seed: 2)
         let model = try GraphModel.load(from: repository.directory(of: "fmnist", version: 1))
-        let e = await engine()
+        let e = try await engine()
         let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../DLVisionTests/Fixtures").standardized
         for (file, type) in [("fmnist-0.png", "image/png"), ("fmnist-0.jpg", "image/jpeg")] {
@@ -134,7 +134,7 @@ final class RepositoryServingTests: XCTestCase {
     func testHotReloadToAPublishedVersionWhileRequestsRun() async throws {
         try makeModel()
         try publish(seed: 1)
-        let e = await engine()
+        let e = try await engine()
         let stop = Locked(false)
         let traffic = Task {
             await concurrently(3) { i in
@@ -163,7 +163,7 @@ final class RepositoryServingTests: XCTestCase {
     func testACorruptNewVersionOnDiskLeavesTheOldOneServing() async throws {
         try makeModel()
         try publish(seed: 1)
-        let e = await engine()
+        let e = try await engine()
         // A version copied by hand with a truncated weights file.
         let good = try repository.directory(of: "fmnist", version: 1)
         let bad = try repository.directory(of: "fmnist", version: 2)
@@ -190,7 +190,7 @@ final class RepositoryServingTests: XCTestCase {
     func testABadConfigKeepsWhatServesAndSaysWhy() async throws {
         try makeModel()
         try publish(seed: 1)
-        let e = await engine()
+        let e = try await engine()
         try Data(#"{"name": "fmnist", "task": "classification", "input": {"shape": [1, 28, 28]}, "serving": {"max_batchsize": 4}}"#.utf8)
             .write(to: repository.directory(of: "fmnist").appendingPathComponent("config.json"))
         await e.poll()   // the config's fingerprint changed: version 1 reloads, fails, keeps serving
@@ -199,6 +199,27 @@ final class RepositoryServingTests: XCTestCase {
         XCTAssertTrue(v1.lastError?.contains("max_batchsize") == true, v1.lastError ?? "no error")
         let got2 = try await e.infer(model: "fmnist", input: Self.input(0)).version
         XCTAssertEqual(got2, 1)
+        await e.shutdown()
+    }
+
+    func testAMissingRepositoryFailsStartUpAndRecoversWhenItAppears() async throws {
+        let missing = root.appendingPathComponent("not-yet")
+        let e = ServingEngine(repository: missing, options: .testing())
+        do {
+            try await e.start()
+            XCTFail("expected repositoryUnavailable")
+        } catch ServingError.repositoryUnavailable(let m) {
+            XCTAssertTrue(m.contains("not-yet"), m)
+        }
+        XCTAssertFalse(e.isReady)
+        XCTAssertTrue(e.isLive)
+        let repo = ModelRepository(root: missing)
+        try repo.writeConfig(ModelConfig(name: "fmnist", labels: Self.classes, input: .init(shape: [1, 28, 28])))
+        try repo.publish(name: "fmnist") { try GraphModel(spec: Self.spec(), seed: 3).save(to: $0) }
+        await e.poll()
+        XCTAssertTrue(e.isReady)
+        let got = try await e.infer(model: "fmnist", input: Self.input(0))
+        XCTAssertEqual(got.version, 1)
         await e.shutdown()
     }
 
@@ -213,7 +234,7 @@ final class RepositoryServingTests: XCTestCase {
         // ~0.8 MB of weights per instance: 50 leaked instances would be 40 MB.
         try makeModel()
         try publish(seed: 1, hidden: 256)
-        let e = await engine()
+        let e = try await engine()
         let stop = Locked(false)
         let traffic = Task {
             await concurrently(2) { i in
@@ -244,7 +265,7 @@ final class RepositoryServingTests: XCTestCase {
         try makeModel()
         // ~12.5 MB of weights.
         try publish(seed: 1, hidden: 4_000)
-        let e = await engine()
+        let e = try await engine()
         _ = try await e.infer(model: "fmnist", input: Self.input(0))
         let loaded = Self.rss()
         try e.unload(model: "fmnist")

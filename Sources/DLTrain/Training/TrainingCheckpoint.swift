@@ -1,0 +1,162 @@
+import DLNN
+import DLTensor
+import Foundation
+
+/// Everything needed to continue a run after its last finished epoch: model
+/// weights and buffers, optimizer state, the epoch, metrics so far and the
+/// best-so-far weights for early stopping. The random state is the seed and
+/// the epoch: every stream is derived from them (`SeedStream`).
+///
+/// On disk it is one safetensors file, written atomically (temporary file,
+/// fsync, rename), so a kill at any moment leaves the previous checkpoint or
+/// the new one, never a mix:
+///
+///     model/<param>              weights and buffers ("model/conv1.weight")
+///     best/<param>               best-so-far weights (early stopping only)
+///     optimizer/<param>/<buffer> optimizer buffers, flat ("optimizer/conv1.weight/exp_avg")
+///     __metadata__["dlserve.training"]  JSON: epochs, seed, history, steps, best epoch/loss
+public struct TrainingCheckpoint: Sendable {
+    /// The weights with the lowest dev loss so far.
+    public struct Best: Sendable, Equatable {
+        public var epoch: Int
+        public var devLoss: Float
+        /// Empty when early stopping is off (nothing will be restored).
+        public var weights: [String: Tensor]
+
+        public init(epoch: Int, devLoss: Float, weights: [String: Tensor]) {
+            self.epoch = epoch
+            self.devLoss = devLoss
+            self.weights = weights
+        }
+
+        public static func == (a: Best, b: Best) -> Bool {
+            a.epoch == b.epoch && a.devLoss == b.devLoss && a.weights.keys == b.weights.keys
+                && a.weights.allSatisfy { b.weights[$0.key]?.data == $0.value.data }
+        }
+    }
+
+    public static let format = "dlserve-training/1"
+    public static let fileName = "training-state.safetensors"
+
+    public var epochsCompleted: Int
+    public var seed: UInt64
+    public var batchSize: Int
+    public var trainCount: Int
+    public var weights: [String: Tensor]
+    public var optimizer: OptimizerState
+    public var history: [EpochMetrics]
+    public var best: Best?
+    public var epochsWithoutImprovement: Int
+    public var stoppedEarly: Bool
+
+    public init(
+        epochsCompleted: Int, seed: UInt64, batchSize: Int, trainCount: Int, weights: [String: Tensor],
+        optimizer: OptimizerState, history: [EpochMetrics], best: Best?, epochsWithoutImprovement: Int, stoppedEarly: Bool
+    ) {
+        self.epochsCompleted = epochsCompleted
+        self.seed = seed
+        self.batchSize = batchSize
+        self.trainCount = trainCount
+        self.weights = weights
+        self.optimizer = optimizer
+        self.history = history
+        self.best = best
+        self.epochsWithoutImprovement = epochsWithoutImprovement
+        self.stoppedEarly = stoppedEarly
+    }
+
+    /// The JSON part (everything but the tensors).
+    struct Meta: Codable {
+        var format: String
+        var epochsCompleted: Int
+        var seed: String  // UInt64 as a decimal string: JSON numbers lose precision above 2^53
+        var batchSize: Int
+        var trainCount: Int
+        var history: [EpochMetrics]
+        var bestEpoch: Int?
+        var bestDevLoss: Float?
+        var bestHasWeights: Bool
+        var epochsWithoutImprovement: Int
+        var stoppedEarly: Bool
+        var optimizerRule: String
+        /// Per parameter: its step count and buffer names.
+        var optimizerSteps: [String: Int]
+        var optimizerBuffers: [String: [String]]
+    }
+
+    // MARK: file
+
+    public func encoded() throws -> Data {
+        var tensors: [(name: String, tensor: Tensor)] = []
+        for (k, t) in weights { tensors.append(("model/\(k)", t)) }
+        if let b = best { for (k, t) in b.weights { tensors.append(("best/\(k)", t)) } }
+        for (p, s) in optimizer.parameters {
+            for (buf, v) in s.buffers { tensors.append(("optimizer/\(p)/\(buf)", Tensor(shape: [v.count], data: v))) }
+        }
+        let meta = Meta(
+            format: Self.format, epochsCompleted: epochsCompleted, seed: String(seed), batchSize: batchSize,
+            trainCount: trainCount, history: history, bestEpoch: best?.epoch, bestDevLoss: best?.devLoss,
+            bestHasWeights: !(best?.weights.isEmpty ?? true), epochsWithoutImprovement: epochsWithoutImprovement,
+            stoppedEarly: stoppedEarly, optimizerRule: optimizer.rule,
+            optimizerSteps: optimizer.parameters.mapValues(\.step),
+            optimizerBuffers: optimizer.parameters.mapValues { $0.buffers.keys.sorted() })
+        let json = String(decoding: try JSONEncoder().encode(meta), as: UTF8.self)
+        return try Safetensors.encode(tensors, metadata: ["dlserve.training": json])
+    }
+
+    /// Writes the checkpoint atomically to `url` (the directory must exist).
+    public func save(to url: URL) throws {
+        try AtomicFile.write(try encoded(), to: url)
+    }
+
+    /// Reads and validates a checkpoint written by `save(to:)`.
+    public static func load(from url: URL) throws -> TrainingCheckpoint {
+        let file: SafetensorsFile
+        do { file = try Safetensors.read(contentsOf: url) } catch let e as ModelError {
+            throw TrainingError.checkpoint("\(e)")
+        }
+        return try decode(file, what: url.path)
+    }
+
+    public static func decode(_ file: SafetensorsFile, what: String = "training checkpoint") throws -> TrainingCheckpoint {
+        guard let json = file.metadata["dlserve.training"] else {
+            throw TrainingError.checkpoint("\(what): not a training checkpoint (no dlserve.training metadata)")
+        }
+        let meta: Meta
+        do { meta = try JSONDecoder().decode(Meta.self, from: Data(json.utf8)) } catch {
+            throw TrainingError.checkpoint("\(what): malformed metadata (\(error))")
+        }
+        guard meta.format == format else { throw TrainingError.checkpoint("\(what): format '\(meta.format)', expected '\(format)'") }
+        guard let seed = UInt64(meta.seed) else { throw TrainingError.checkpoint("\(what): bad seed '\(meta.seed)'") }
+        var weights: [String: Tensor] = [:], bestWeights: [String: Tensor] = [:]
+        var params: [String: ParameterState] = [:]
+        for (p, step) in meta.optimizerSteps { params[p] = ParameterState(step: step) }
+        for (name, t) in file.tensors {
+            if name.hasPrefix("model/") {
+                weights[String(name.dropFirst(6))] = t
+            } else if name.hasPrefix("best/") {
+                bestWeights[String(name.dropFirst(5))] = t
+            } else if name.hasPrefix("optimizer/"), let slash = name.lastIndex(of: "/"), slash > name.index(name.startIndex, offsetBy: 10) {
+                let p = String(name[name.index(name.startIndex, offsetBy: 10)..<slash]), buf = String(name[name.index(after: slash)...])
+                guard params[p] != nil, meta.optimizerBuffers[p]?.contains(buf) == true else {
+                    throw TrainingError.checkpoint("\(what): optimizer tensor '\(name)' is not listed in the metadata")
+                }
+                params[p]!.buffers[buf] = t.data
+            } else {
+                throw TrainingError.checkpoint("\(what): unexpected tensor '\(name)'")
+            }
+        }
+        for (p, bufs) in meta.optimizerBuffers where Set(bufs) != Set(params[p]?.buffers.keys.map { $0 } ?? []) {
+            throw TrainingError.checkpoint("\(what): optimizer buffers of '\(p)' are missing")
+        }
+        guard meta.bestHasWeights == !bestWeights.isEmpty else {
+            throw TrainingError.checkpoint("\(what): best-so-far weights are \(bestWeights.isEmpty ? "missing" : "unexpected")")
+        }
+        let best = meta.bestEpoch.map { Best(epoch: $0, devLoss: meta.bestDevLoss ?? .infinity, weights: bestWeights) }
+        return TrainingCheckpoint(
+            epochsCompleted: meta.epochsCompleted, seed: seed, batchSize: meta.batchSize, trainCount: meta.trainCount,
+            weights: weights, optimizer: OptimizerState(rule: meta.optimizerRule, parameters: params),
+            history: meta.history, best: best, epochsWithoutImprovement: meta.epochsWithoutImprovement,
+            stoppedEarly: meta.stoppedEarly)
+    }
+}

@@ -1,0 +1,175 @@
+import DLNN
+import DLTensor
+import Foundation
+
+/// A recipe resolved against the datasets and the model repository: the
+/// model to train (fresh, or a base model's weights), the train/dev/test
+/// splits, the normalization and the training configuration. `dlserve train`
+/// and the job queue both go through here:
+///
+///     let plan = try TrainingPlan(recipe: r, datasets: registry, repository: repo)
+///     let trainer = plan.makeTrainer()          // set onEvent, isCancelled, epochFinished
+///     let summary = try trainer.fit()
+///     let report = plan.report(trainer: trainer, summary: summary)
+///     let version = try plan.publish(trainer.model, report: report, to: repo)
+///
+/// Normalization belongs to the model name: config.json is shared by every
+/// version, so when the repository already has a config for `recipe.name` (or
+/// the recipe fine-tunes a base model) its mean/std are reused; otherwise they
+/// are computed on the training split and written with the first version.
+public struct TrainingPlan: @unchecked Sendable {
+    public let recipe: Recipe
+    public let model: GraphModel
+    public let train: Dataset
+    public let dev: Dataset?
+    public let test: Dataset?
+    public let labels: [String]
+    public let normalization: Normalization?
+    public let config: TrainingConfig
+    /// The base model's version when fine-tuning.
+    public let baseVersion: Int?
+    /// The config.json the published model will have (existing, or new).
+    public let modelConfig: ModelConfig
+
+    /// Validates the recipe, loads the data and builds the model. Throws
+    /// `TrainingError.invalidRecipe` naming the field for anything wrong.
+    public init(recipe: Recipe, datasets: DatasetRegistry, repository: ModelRepository? = nil,
+                limits: RecipeLimits = .default, loadTest: Bool = true) throws {
+        try recipe.validate(limits: limits)
+        let ref = DatasetReference(name: recipe.dataset.name, split: .train)
+        var full: Dataset
+        do { full = try datasets.load(ref) } catch TrainingError.dataset(let m) {
+            throw TrainingError.invalidRecipe("dataset.name: \(m)")
+        }
+        if let l = recipe.dataset.limit { full = full.prefix(l) }
+        guard full.count <= limits.maxTrainImages else {
+            throw TrainingError.invalidRecipe(
+                "dataset '\(ref.name)' has \(full.count) training images, more than the maximum of \(limits.maxTrainImages) (set dataset.limit)")
+        }
+        let split = full.split(devFraction: recipe.dataset.devFraction, seed: SeedStream.derive(recipe.seed, .split))
+        guard split.train.count >= 1 else { throw TrainingError.invalidRecipe("dataset.limit leaves no training images") }
+        var test: Dataset?
+        if loadTest, (try? datasets.validate(DatasetReference(name: ref.name, split: .test))) != nil {
+            test = try datasets.load(DatasetReference(name: ref.name, split: .test))
+            if let l = recipe.dataset.testLimit { test = test!.prefix(l) }
+        }
+        let labels = try Self.labels(recipe, dataset: full)
+
+        // The model: preset, inline architecture or base.
+        let built = try Self.buildModel(recipe, imageShape: full.imageShape, classes: labels.count, repository: repository)
+        guard built.model.parameterCount <= limits.maxParameters else {
+            throw TrainingError.invalidRecipe("model has \(built.model.parameterCount) parameters, more than the maximum of \(limits.maxParameters)")
+        }
+
+        // Normalization and config.json.
+        let existing = try repository.flatMap { repo -> ModelConfig? in
+            guard (try? repo.config(of: recipe.name)) != nil else { return nil }
+            return try repo.config(of: recipe.name)
+        }
+        if let existing {
+            if existing.labels != labels {
+                throw TrainingError.invalidRecipe("labels: model '\(recipe.name)' already has labels \(existing.labels), this recipe gives \(labels)")
+            }
+            if let m = existing.mismatch(with: built.model) { throw TrainingError.invalidRecipe("model: \(m) (model '\(recipe.name)' already exists)") }
+        }
+        let channels = full.imageShape[0]
+        let normalization: Normalization?
+        if let pre = (existing ?? built.baseConfig)?.input.preprocessing {
+            normalization = pre.mean == [0] && pre.std == [1] ? nil
+                : Normalization(mean: Self.perChannel(pre.mean, channels), std: Self.perChannel(pre.std, channels))
+        } else {
+            normalization = recipe.normalize ? Normalization.fit(split.train.images) : nil
+        }
+        let preprocessing = ModelConfig.Preprocessing(
+            scale: 1.0 / 255, mean: normalization?.mean ?? [0], std: normalization?.std ?? [1])
+        let color: ModelConfig.Color = channels == 3 ? .rgb : .grayscale
+        self.modelConfig = existing ?? ModelConfig(
+            name: recipe.name, labels: labels,
+            input: ModelConfig.Input(shape: full.imageShape, color: color, preprocessing: preprocessing),
+            serving: built.baseConfig?.serving ?? ModelConfig.Serving())
+
+        self.recipe = recipe
+        self.model = built.model
+        self.train = split.train
+        self.dev = split.dev
+        self.test = test
+        self.labels = labels
+        self.normalization = normalization
+        self.baseVersion = built.baseVersion
+        self.config = TrainingConfig(
+            epochs: recipe.epochs, batchSize: recipe.batchSize, seed: recipe.seed, learningRate: recipe.optimizer.lr,
+            schedule: try recipe.schedule(), rule: recipe.updateRule(), l2: recipe.l2, clipNorm: recipe.optimizer.clipNorm,
+            earlyStoppingPatience: recipe.earlyStopping?.patience, earlyStoppingMinDelta: recipe.earlyStopping?.minDelta ?? 0,
+            augmentation: recipe.augmentation ?? Augmentation(), normalization: normalization)
+    }
+
+    static func perChannel(_ v: [Float], _ c: Int) -> [Float] { v.count == c ? v : [Float](repeating: v[0], count: c) }
+
+    static func labels(_ recipe: Recipe, dataset: Dataset) throws -> [String] {
+        guard let l = recipe.labels else { return dataset.classes }
+        guard l.count == dataset.classes.count else {
+            throw TrainingError.invalidRecipe("labels: \(l.count) names for the \(dataset.classes.count) classes of '\(recipe.dataset.name)'")
+        }
+        return l
+    }
+
+    static func buildModel(_ recipe: Recipe, imageShape: [Int], classes: Int, repository: ModelRepository?) throws
+        -> (model: GraphModel, baseVersion: Int?, baseConfig: ModelConfig?)
+    {
+        let seed = SeedStream.derive(recipe.seed, .initialization)
+        let spec: ModelSpec
+        let field: String
+        if let p = recipe.model.preset, let preset = ModelPreset(rawValue: p) {
+            spec = preset.spec(inputShape: imageShape, classes: classes, width: recipe.model.width, keepProb: recipe.model.keepProb)
+            field = "model.preset"
+        } else if let a = recipe.model.architecture {
+            spec = a
+            field = "model.architecture"
+            guard a.inputShape == imageShape else {
+                throw TrainingError.invalidRecipe("model.architecture.input_shape \(a.inputShape) does not match the images of '\(recipe.dataset.name)' \(imageShape)")
+            }
+        } else {
+            guard let repository, let base = recipe.model.base else {
+                throw TrainingError.invalidRecipe("model.base: no model repository to load '\(recipe.model.base ?? "")' from")
+            }
+            let loaded: LoadedModel
+            do {
+                let v = try recipe.model.version ?? repository.latestValidVersion(of: base)
+                loaded = try repository.load(base, version: v)
+            } catch let e as RepositoryError {
+                throw TrainingError.invalidRecipe("model.base: \(e)")
+            }
+            guard loaded.config.input.shape == imageShape else {
+                throw TrainingError.invalidRecipe("model.base: '\(base)' takes \(loaded.config.input.shape), the images of '\(recipe.dataset.name)' are \(imageShape)")
+            }
+            guard loaded.model.outputShape == [classes] else {
+                throw TrainingError.invalidRecipe("model.base: '\(base)' has \(loaded.model.outputShape) outputs for the \(classes) classes of '\(recipe.dataset.name)'")
+            }
+            return (loaded.model, loaded.version, loaded.config)
+        }
+        let model: GraphModel
+        do { model = try GraphModel(spec: spec, seed: seed) } catch let e as ModelError {
+            throw TrainingError.invalidRecipe(Self.locate(e, in: spec, field: field))
+        }
+        guard model.outputShape == [classes] else {
+            throw TrainingError.invalidRecipe("\(field): the output '\(spec.output)' has shape \(model.outputShape), expected [\(classes)] for the \(classes) classes of '\(recipe.dataset.name)'")
+        }
+        return (model, nil, nil)
+    }
+
+    /// "model.architecture.layers[3] ('fc'): <message>" when the error names a layer.
+    static func locate(_ e: ModelError, in spec: ModelSpec, field: String) -> String {
+        let m = "\(e)"
+        if let i = spec.layers.firstIndex(where: { m.contains("'\($0.name)'") }) {
+            return "\(field).layers[\(i)] ('\(spec.layers[i].name)'): \(m)"
+        }
+        return "\(field): \(m)"
+    }
+
+    /// A trainer for this plan (hooks unset). `blasThreads` as in `TrainingConfig`.
+    public func makeTrainer(blasThreads: Int? = nil) -> Trainer {
+        var c = config
+        c.blasThreads = blasThreads
+        return Trainer(model: model, train: train, dev: dev, config: c)
+    }
+}

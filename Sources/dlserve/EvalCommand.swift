@@ -1,0 +1,71 @@
+import ArgumentParser
+import DLKernels
+import DLNN
+import DLTrain
+import Foundation
+
+/// `dlserve eval --model models/NAME --dataset fashion-mnist:test`: metrics as JSON.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a model version on a dataset and print the metrics as JSON.",
+        discussion: "Prints accuracy, loss (softmax cross-entropy), per-class accuracy and the confusion matrix.")
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: ArgumentHelp("NAME or NAME:SPLIT (split train or test; default test).", valueName: "dataset"))
+    var dataset: String = "fashion-mnist:test"
+
+    @Option(name: .long, help: "Evaluate only the first N images.")
+    var limit: Int?
+
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        if let l = limit, l < 1 { throw ValidationError("--limit must be at least 1, got \(l)") }
+        do { _ = try DatasetReference(parsing: dataset, defaultSplit: .test) } catch {
+            throw ValidationError("--dataset: \(error)")
+        }
+    }
+
+    func run() throws {
+        let ref = try DatasetReference(parsing: dataset, defaultSplit: .test)
+        let loaded = try model.load()
+        var data = try compute.registry.load(ref)
+        if let l = limit { data = data.prefix(l) }
+        let input = loaded.config.input
+        guard data.imageShape == input.shape else {
+            throw ValidationError("the images of \(ref) are \(data.imageShape), model '\(loaded.name)' takes \(input.shape)")
+        }
+        guard data.classes.count == loaded.config.labels.count else {
+            throw ValidationError("\(ref) has \(data.classes.count) classes, model '\(loaded.name)' has \(loaded.config.labels.count) labels")
+        }
+        Kernels.setBLASThreads(compute.threadCount)
+        let start = Date()
+        // Preprocess exactly as serving does, then evaluate without further normalization.
+        let prepared = try Dataset(images: input.preprocessing.apply(to: data.images), labels: data.labels, classes: loaded.config.labels)
+        let e = Evaluator.evaluate(loaded.model, on: prepared, normalization: nil)
+        let seconds = Date().timeIntervalSince(start)
+        print(try jsonString(Output(
+            model: loaded.name, version: loaded.version, dataset: ref.description, count: e.count, accuracy: e.accuracy,
+            loss: e.loss, perClassAccuracy: Dictionary(uniqueKeysWithValues: e.perClass.map { ($0.label, $0.accuracy) }),
+            confusion: e.confusion, seconds: seconds)))
+    }
+
+    struct Output: Encodable {
+        var model: String
+        var version: Int
+        var dataset: String
+        var count: Int
+        var accuracy: Float
+        var loss: Float
+        var perClassAccuracy: [String: Float]
+        var confusion: [[Int]]
+        var seconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case model, version, dataset, count, accuracy, loss, confusion, seconds
+            case perClassAccuracy = "per_class_accuracy"
+        }
+    }
+}
