@@ -66,6 +66,8 @@ let package = Package(
             dependencies: [
                 "DLServing", "DLVision", "DLTensor",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -105,7 +107,11 @@ let package = Package(
         .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLTrain", "DLNN", "DLTensor"]),
         .target(
             name: "DLServeTesting",
-            dependencies: ["DLServe", "DLNN", "DLTensor", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "DLServe", "DLNN", "DLTensor",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+            ],
             path: "Sources/DLServeTesting"
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import DLServe
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import HummingbirdTLS
 import Logging
 import ServiceLifecycle
 
@@ -81,6 +82,15 @@ public final class LiveDaemon: Sendable {
     /// Waits for the group to end (after `stop` was triggered elsewhere).
     public func wait() async throws {
         try await task.value
+    }
+
+    /// One request over TLS on a new connection (the certificate is not verified).
+    public func requestTLS(_ uri: String) async throws -> TestClient.Response {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        return try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(tlsConfiguration: tls, serverName: "localhost")) { client in
+            try await client.execute(TestClient.Request(uri, method: .get))
+        }
     }
 
     /// One request on a new connection.

@@ -28,6 +28,11 @@ public struct TestRepository: Sendable {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     }
 
+    /// A repository at `root` (created when something is written).
+    public init(root: URL) {
+        self.root = root
+    }
+
     public func remove() {
         try? FileManager.default.removeItem(at: root)
     }

@@ -297,6 +297,24 @@ final class EngineLiveTests: XCTestCase {
         try await live.stop()
     }
 
+    func testAMissingRepositoryIsUnreadyUntilItAppears() async throws {
+        let missing = repo.root.appendingPathComponent("later")
+        let live = try await LiveDaemon.startEngine(models: missing, settings: LiveDaemon.settings(pollInterval: 0.1))
+        try await Task.sleep(for: .milliseconds(300))
+        let early = try await live.request("/v2/health/ready")
+        XCTAssertEqual(early.status, .serviceUnavailable)
+        let liveness = try await live.request("/v2/health/live")
+        XCTAssertEqual(liveness.status, .ok)
+        // The operator creates it: the poller brings the model in.
+        let later = TestRepository(root: missing)
+        try later.writeConfig(name: "fashion")
+        try later.publishPrototype(name: "fashion", examples: Self.fixtures.map { ($0.label, $0.flat) })
+        try await live.waitUntilReady(timeout: .seconds(20))
+        let answer = try await classify(live, try Self.bytes(Self.fixtures[1].png), contentType: "image/png")
+        XCTAssertEqual(answer.predictions[0].label, Self.fixtures[1].name)
+        try await live.stop()
+    }
+
     /// A valid PNG signature and IHDR declaring 100000 x 100000 pixels, no data.
     static func pngBomb() -> [UInt8] {
         var bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
