@@ -307,8 +307,10 @@ final class EngineLiveTests: XCTestCase {
         XCTAssertEqual(liveness.status, .ok)
         // The operator creates it: the poller brings the model in.
         let later = TestRepository(root: missing)
-        try later.writeConfig(name: "fashion")
+        // The version first, then config.json, so that the poller never sees a
+        // model with a config and no version (the order an operator's copy has).
         try later.publishPrototype(name: "fashion", examples: Self.fixtures.map { ($0.label, $0.flat) })
+        try later.writeConfig(name: "fashion")
         try await live.waitUntilReady(timeout: .seconds(20))
         let answer = try await classify(live, try Self.bytes(Self.fixtures[1].png), contentType: "image/png")
         XCTAssertEqual(answer.predictions[0].label, Self.fixtures[1].name)
