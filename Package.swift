@@ -24,6 +24,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
@@ -60,11 +61,21 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
+        // The durable training job queue (SQLite store, worker threads, learning curves).
+        .target(
+            name: "DLJobs",
+            dependencies: [
+                "DLTrain", "DLNN", "DLKernels",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The HTTP daemon: Hummingbird app, error mapping, lifecycle, systemd notify.
         .target(
             name: "DLServe",
             dependencies: [
-                "DLServing", "DLVision", "DLTensor",
+                "DLServing", "DLVision", "DLTensor", "DLJobs",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -80,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "dlserve",
             dependencies: [
-                "DLTrain", "DLNN", "DLTensor", "DLKernels", "DLVision", "DLServe",
+                "DLJobs", "DLTrain", "DLNN", "DLTensor", "DLKernels", "DLVision", "DLServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -105,6 +116,7 @@ let package = Package(
         ),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLTrain", "DLNN", "DLTensor"]),
+        .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLTrain", "DLNN", "DLTensor", "DLTesting"]),
         .target(
             name: "DLServeTesting",
             dependencies: [

@@ -1,0 +1,82 @@
+import DLNN
+import DLTrain
+import Foundation
+
+/// The real trainer of the job queue: a recipe in the format of
+/// `dlserve train`, resolved by `TrainingPlan`, trained by `Trainer` with a
+/// `TrainingCheckpoint` after every epoch.
+///
+/// Datasets are "fashion-mnist" and the directories of IDX files that an
+/// operator placed under STATE/datasets/ (a recipe names one by its directory
+/// name; names with '/', '..' or a leading '.' are refused, so a job never
+/// reads outside that directory).
+public struct RecipeTrainer: JobTrainer {
+    public let datasets: DatasetRegistry
+    public let repository: ModelRepository
+
+    public init(datasets: DatasetRegistry, repository: ModelRepository) {
+        self.datasets = datasets
+        self.repository = repository
+    }
+
+    /// Fashion-MNIST from its Debian package plus STATE/datasets/.
+    public init(stateDirectory: URL, repository: ModelRepository, fashionMNISTRoot: URL = FashionMNIST.defaultRoot) {
+        let root = stateDirectory.appendingPathComponent("datasets", isDirectory: true)
+        self.init(datasets: DatasetRegistry(fashionMNISTRoot: fashionMNISTRoot, directoryRoot: root), repository: repository)
+    }
+
+    public func plan(recipe data: Data, limits: JobLimits) throws -> JobPlan {
+        let recipe = try Self.parse(data)
+        try Self.recipeErrors { try check(recipe, limits: limits) }
+        return JobPlan(model: recipe.name, epochs: recipe.epochs, promote: recipe.promote ?? false)
+    }
+
+    public func train(_ run: JobRun) throws -> TrainedModel {
+        let recipe = try Self.parse(run.recipe)
+        let plan = try TrainingPlan(recipe: recipe, datasets: datasets, repository: repository, limits: run.limits)
+        let trainer = plan.makeTrainer(blasThreads: run.blasThreads)
+        if run.resumeFromEpoch > 0 {
+            if FileManager.default.fileExists(atPath: run.checkpointURL.path) {
+                try trainer.resume(from: TrainingCheckpoint.load(from: run.checkpointURL))
+            }
+            // Without its file the job starts over: its history is cleared too.
+            try run.restored(history: trainer.history)
+        }
+        trainer.isCancelled = { run.shouldStop() }
+        var finished: EpochMetrics?
+        trainer.onEvent = { event in
+            switch event {
+            case .batch(let p): run.batchFinished(p)
+            case .epoch(let m): finished = m
+            case .earlyStop: break
+            }
+        }
+        trainer.epochFinished = { checkpoint in
+            // The checkpoint first (atomically), then the record that points to it.
+            try checkpoint.save(to: run.checkpointURL)
+            if let m = finished { try run.epochFinished(m) }
+        }
+        let summary = try trainer.fit()
+        let report = plan.report(model: trainer.model, summary: summary)
+        let model = trainer.model
+        return TrainedModel(save: { dir in try model.save(to: dir) }, metrics: try JSONFile.encode(report),
+                            config: plan.modelConfig)
+    }
+
+    // MARK: - Helpers
+
+    static func parse(_ data: Data) throws -> Recipe {
+        try recipeErrors { try Recipe.parse(data) }
+    }
+
+    /// `TrainingError.invalidRecipe` and dataset errors become `JobError.invalidRecipe` (HTTP 400).
+    static func recipeErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch TrainingError.invalidRecipe(let message) {
+            throw JobError.invalidRecipe(message)
+        } catch TrainingError.dataset(let message) {
+            throw JobError.invalidRecipe("dataset.name: \(message)")
+        }
+    }
+}
