@@ -53,6 +53,7 @@ final class ModelManager: @unchecked Sendable {
     private let epoch = (instant: ContinuousClock.now, date: Date())
 
     init(store: any ModelStore, options: ServingOptions, metrics: ServingMetrics) {
+        _ = Self.fixedMmapThreshold
         self.store = store
         self.options = options
         self.metrics = metrics
@@ -344,6 +345,16 @@ final class ModelManager: @unchecked Sendable {
     }
 
     private static let mallocTrim: UnsafeMutableRawPointer? = dlsym(nil, "malloc_trim")
+
+    /// Fixes glibc's mmap threshold at 1 MiB (M_MMAP_THRESHOLD = -3), which
+    /// also stops it from growing: weight buffers are then always mmapped, so
+    /// an unload returns them at once instead of leaving them in the heap
+    /// after an earlier large free has raised the dynamic threshold.
+    private static let fixedMmapThreshold: Void = {
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(nil, "mallopt") else { return }
+        _ = unsafeBitCast(symbol, to: Mallopt.self)(-3, 1 << 20)
+    }()
 
     /// Checks the config against the model and runs one inference on zeros.
     private func validate(_ s: ServableVersion) throws {
