@@ -8,21 +8,28 @@ let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 #else
 let cpuFlags: [SwiftSetting] = []
 #endif
-let engineSettings: [SwiftSetting] = cpuFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+// The engine is optimized in debug builds too, so `swift test` (debug) trains and
+// evaluates real networks at full speed while the server stack builds quickly.
+let engineSettings: [SwiftSetting] = cpuFlags + [
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
+]
 
 let package = Package(
     name: "dlserve",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dlserve", targets: ["dlserve"]),
+        .executable(name: "dlserve-bench", targets: ["dlserve-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
@@ -37,6 +44,23 @@ let package = Package(
         // Optimizers, schedules, datasets, the training loop and recipes.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "DLTrain", dependencies: ["DLNN", "DLTensor", "DLKernels", "CZlib"], swiftSettings: engineSettings),
+        // Image decoding (libpng, libjpeg-turbo through a setjmp/longjmp C shim) and preprocessing.
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
+        .target(name: "DLVision", dependencies: ["CImageCodecs", "DLTensor"], swiftSettings: engineSettings),
+        // The serving core: model manager, scheduler with dynamic batching, metrics. No HTTP here.
+        .target(
+            name: "DLServing",
+            dependencies: [
+                "DLNN", "DLTensor", "DLKernels", "DLVision",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            swiftSettings: cpuFlags
+        ),
         // The durable training job queue (SQLite store, worker threads, learning curves).
         .target(
             name: "DLJobs",
@@ -51,8 +75,10 @@ let package = Package(
         .target(
             name: "DLServe",
             dependencies: [
-                "DLJobs",
+                "DLServing", "DLVision", "DLTensor", "DLJobs",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -65,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "dlserve",
             dependencies: [
-                "DLJobs", "DLTrain", "DLNN", "DLTensor", "DLKernels", "DLServe",
+                "DLJobs", "DLTrain", "DLNN", "DLTensor", "DLKernels", "DLVision", "DLServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -73,16 +99,32 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
+        // `make bench`: engine figures for the reference networks.
+        .executableTarget(name: "dlserve-bench", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLKernels"], swiftSettings: engineSettings),
         // Test support.
         .target(name: "DLTesting", dependencies: ["DLTensor"], path: "Sources/DLTesting"),
         .testTarget(name: "DLTensorTests", dependencies: ["DLTensor", "DLKernels", "DLTesting"]),
         .testTarget(name: "DLNNTests", dependencies: ["DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DLVisionTests", dependencies: ["DLVision", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "DLServingTests",
+            dependencies: [
+                "DLServing", "DLVision", "DLNN", "DLTensor", "DLTesting",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLTrain", "DLNN", "DLTensor"]),
         .target(name: "DLJobsTesting", dependencies: ["DLJobs", "DLTrain", "DLNN"], path: "Sources/DLJobsTesting"),
         .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLJobsTesting", "DLTrain", "DLNN", "DLTensor", "DLTesting"]),
         .target(
             name: "DLServeTesting",
-            dependencies: ["DLServe", "DLJobs", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "DLServe", "DLJobs", "DLNN", "DLTensor",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+            ],
             path: "Sources/DLServeTesting"
         ),
         .testTarget(

@@ -11,14 +11,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-model_dir=${1:-models/fashion-mnist}
+model_dir=${1:-}
 duration=${DURATION:-10s}
 threads=${THREADS:-2}
 image=${BENCH_IMAGE:-Tests/DLServeTests/Fixtures/fashion-0.png}
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-[[ -d $model_dir ]] || { echo "no model at $model_dir (train one, or pass a model directory)" >&2; exit 1; }
-model=$(basename "$model_dir")
 
 if [[ ${BUILD:-1} -eq 1 ]]; then
   swift build -c release --product dlserve >&2
@@ -33,6 +31,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The trained model when there is one, else the prototype test model.
+if [[ -z $model_dir ]]; then
+  if [[ -f models/fashion-mnist/config.json ]]; then
+    model_dir=models/fashion-mnist
+  else
+    echo "no models/fashion-mnist: benchmarking the prototype test model (scripts/make_test_repository.py)" >&2
+    python3 scripts/make_test_repository.py "$work/prototype" --name fashion
+    model_dir=$work/prototype/fashion
+  fi
+fi
+[[ -f $model_dir/config.json ]] || { echo "no model at $model_dir" >&2; exit 1; }
+model=$(basename "$model_dir")
+
 cat > "$work/post.lua" <<LUA
 local f = assert(io.open("$image", "rb"))
 wrk.method = "POST"
@@ -41,7 +52,7 @@ f:close()
 wrk.headers["Content-Type"] = "image/png"
 LUA
 
-# A repository with the model under its own name, batching set by set_batch.py.
+# A repository with the model under its own name, batching set by bench_set_batch.py.
 make_repo() {  # $1 = repo dir, $2 = max_batch_size or "model"
   mkdir -p "$1"
   cp -r "$model_dir" "$1/$model"
@@ -57,7 +68,7 @@ start_daemon() {  # $@ = extra args; sets pid and port
   "$bin" serve --host 127.0.0.1 --port "$port" --state "$work/var" --log-level warning "$@" >"$work/daemon.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 300); do
-    if curl -fsS "http://127.0.0.1:$port/${READY_PATH:-v2/health/ready}" >/dev/null 2>&1; then return 0; fi
+    if curl -fsS "http://127.0.0.1:$port/${READY_PATH-v2/health/ready}" >/dev/null 2>&1; then return 0; fi
     sleep 0.1
   done
   echo "daemon did not become ready:" >&2; cat "$work/daemon.log" >&2; exit 1
@@ -104,7 +115,9 @@ for c in 1 16 64; do
 done
 stop_daemon
 
-printf '\n%-16s %-12s %5s %10s %9s %9s %8s\n' endpoint batching conc req/s p50_ms p99_ms non2xx
+echo
+echo "model: $model_dir; wrk $duration per row, $threads threads; $(nproc) cores shared by wrk and the daemon"
+printf '%-16s %-12s %5s %10s %9s %9s %8s\n' endpoint batching conc req/s p50_ms p99_ms non2xx
 for row in "${results[@]}"; do
   # shellcheck disable=SC2086
   printf '%-16s %-12s %5s %10s %9s %9s %8s\n' $row

@@ -27,7 +27,11 @@ public struct RecipeTrainer: JobTrainer {
 
     public func plan(recipe data: Data, limits: JobLimits) throws -> JobPlan {
         let recipe = try Self.parse(data)
-        try Self.recipeErrors { try check(recipe, limits: limits) }
+        // Fields, dataset, labels, architecture, shapes and limits, without
+        // loading images (Fashion-MNIST's take seconds and 190 MB: too much per POST).
+        try Self.recipeErrors {
+            try TrainingPlan.check(recipe, datasets: datasets, repository: repository, limits: limits)
+        }
         return JobPlan(model: recipe.name, epochs: recipe.epochs, promote: recipe.promote ?? false)
     }
 

@@ -25,7 +25,7 @@ extension Kernels {
         switch f {
         case .relu:
             let zero = V(repeating: 0)
-            while i + 8 <= n { Lanes.store(pointwiseMax(Lanes.load(x, i), zero), y, i); i += 8 }
+            while i + 8 <= n { let v = Lanes.load(x, i); Lanes.store(v.replacing(with: zero, where: v .< zero), y, i); i += 8 }
             while i < n { y[i] = x[i] > 0 ? x[i] : 0; i += 1 }
         case .leakyRelu(let slope):
             let s = V(repeating: slope)
@@ -37,7 +37,11 @@ extension Kernels {
             while i < n { y[i] = x[i] > 0 ? x[i] : slope * x[i]; i += 1 }
         case .relu6:
             let zero = V(repeating: 0), six = V(repeating: 6)
-            while i + 8 <= n { Lanes.store(pointwiseMin(pointwiseMax(Lanes.load(x, i), zero), six), y, i); i += 8 }
+            while i + 8 <= n {
+                let v = Lanes.load(x, i)
+                Lanes.store(v.replacing(with: zero, where: v .< zero).replacing(with: six, where: v .> six), y, i)
+                i += 8
+            }
             while i < n { y[i] = Swift.min(Swift.max(x[i], 0), 6); i += 1 }
         case .sigmoid:
             let one = V(repeating: 1)
@@ -116,7 +120,7 @@ extension Kernels {
 
     /// tanh per lane: an odd polynomial below |x| = 0.625 (Cephes `tanhf`, where
     /// 1 - e^-2|x| would cancel) and (1 - e) / (1 + e), e = e^-2|x|, above.
-    @inline(__always)
+    @_transparent
     static func tanhLanes(_ x: V) -> V {
         let a = Lanes.abs(x)
         let z = x * x

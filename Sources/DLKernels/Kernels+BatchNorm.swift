@@ -36,23 +36,25 @@ extension Kernels {
             scaleInPlace(variance, c, inv)
             return
         }
-        for ch in 0..<c {
-            var total = 0.0
-            for r in 0..<n { total += Double(sum(x + (r * c + ch) * s, s)) }
-            let mu = Float(total / Double(m))
-            let mv = V(repeating: mu)
-            var sq = 0.0
-            for r in 0..<n {
-                let p = x + (r * c + ch) * s
-                var acc = V(repeating: 0)
-                var i = 0
-                while i + 8 <= s { let d = Lanes.load(p, i) - mv; acc = acc.addingProduct(d, d); i += 8 }
-                var t = acc.sum()
-                while i < s { let d = p[i] - mu; t += d * d; i += 1 }
-                sq += Double(t)
+        channelChunks(n: n, c: c, s: s) { channels in
+            for ch in channels {
+                var total = 0.0
+                for r in 0..<n { total += Double(sum(x + (r * c + ch) * s, s)) }
+                let mu = Float(total / Double(m))
+                let mv = V(repeating: mu)
+                var sq = 0.0
+                for r in 0..<n {
+                    let p = x + (r * c + ch) * s
+                    var acc = V(repeating: 0)
+                    var i = 0
+                    while i + 8 <= s { let d = Lanes.load(p, i) - mv; acc = acc.addingProduct(d, d); i += 8 }
+                    var t = acc.sum()
+                    while i < s { let d = p[i] - mu; t += d * d; i += 1 }
+                    sq += Double(t)
+                }
+                mean[ch] = mu
+                variance[ch] = Float(sq / Double(m))
             }
-            mean[ch] = mu
-            variance[ch] = Float(sq / Double(m))
         }
     }
 
@@ -82,10 +84,12 @@ extension Kernels {
             }
             return
         }
-        for r in 0..<n {
-            for ch in 0..<c {
-                let off = (r * c + ch) * s
-                centeredAffine(x + off, y + off, s, mean: mean[ch], scale: gamma[ch] * rstd[ch], shift: beta[ch])
+        channelChunks(n: n, c: c, s: s) { channels in
+            for ch in channels {
+                for r in 0..<n {
+                    let off = (r * c + ch) * s
+                    centeredAffine(x + off, y + off, s, mean: mean[ch], scale: gamma[ch] * rstd[ch], shift: beta[ch])
+                }
             }
         }
     }
@@ -141,42 +145,55 @@ extension Kernels {
             }
             return
         }
-        for ch in 0..<c {
-            let mu = mean[ch], mv = V(repeating: mu)
-            var sumG = 0.0, sumGX = 0.0
-            for r in 0..<n {
-                let off = (r * c + ch) * s
-                let p = x + off, g = gy + off
-                var accG = V(repeating: 0), accGX = V(repeating: 0)
-                var i = 0
-                while i + 8 <= s {
-                    let gv = Lanes.load(g, i)
-                    accG += gv
-                    accGX = accGX.addingProduct(gv, Lanes.load(p, i) - mv)
-                    i += 8
+        channelChunks(n: n, c: c, s: s) { channels in
+            for ch in channels {
+                let mu = mean[ch], mv = V(repeating: mu)
+                var sumG = 0.0, sumGX = 0.0
+                for r in 0..<n {
+                    let off = (r * c + ch) * s
+                    let p = x + off, g = gy + off
+                    var accG = V(repeating: 0), accGX = V(repeating: 0)
+                    var i = 0
+                    while i + 8 <= s {
+                        let gv = Lanes.load(g, i)
+                        accG += gv
+                        accGX = accGX.addingProduct(gv, Lanes.load(p, i) - mv)
+                        i += 8
+                    }
+                    var tg = accG.sum(), tgx = accGX.sum()
+                    while i < s { tg += g[i]; tgx += g[i] * (p[i] - mu); i += 1 }
+                    sumG += Double(tg)
+                    sumGX += Double(tgx)
                 }
-                var tg = accG.sum(), tgx = accGX.sum()
-                while i < s { tg += g[i]; tgx += g[i] * (p[i] - mu); i += 1 }
-                sumG += Double(tg)
-                sumGX += Double(tgx)
-            }
-            gBeta[ch] = Float(sumG)
-            gGamma[ch] = Float(sumGX) * rstd[ch]
-            guard let gx else { continue }
-            let (a, b, d) = batchNormBackwardCoefficients(
-                gamma: gamma[ch], rstd: rstd[ch], sumGy: gBeta[ch], sumGyXhat: gGamma[ch], m: m, batch: batchStatistics)
-            let av = V(repeating: a), bv = V(repeating: b), dv = V(repeating: d)
-            for r in 0..<n {
-                let off = (r * c + ch) * s
-                let p = x + off, g = gy + off, o = gx + off
-                var i = 0
-                while i + 8 <= s {
-                    Lanes.store(dv.addingProduct(Lanes.load(p, i) - mv, bv).addingProduct(Lanes.load(g, i), av), o, i)
-                    i += 8
+                gBeta[ch] = Float(sumG)
+                gGamma[ch] = Float(sumGX) * rstd[ch]
+                guard let gx else { continue }
+                let (a, b, d) = batchNormBackwardCoefficients(
+                    gamma: gamma[ch], rstd: rstd[ch], sumGy: gBeta[ch], sumGyXhat: gGamma[ch], m: m, batch: batchStatistics)
+                let av = V(repeating: a), bv = V(repeating: b), dv = V(repeating: d)
+                for r in 0..<n {
+                    let off = (r * c + ch) * s
+                    let p = x + off, g = gy + off, o = gx + off
+                    var i = 0
+                    while i + 8 <= s {
+                        Lanes.store(dv.addingProduct(Lanes.load(p, i) - mv, bv).addingProduct(Lanes.load(g, i), av), o, i)
+                        i += 8
+                    }
+                    while i < s { o[i] = a * g[i] + b * (p[i] - mu) + d; i += 1 }
                 }
-                while i < s { o[i] = a * g[i] + b * (p[i] - mu) + d; i += 1 }
             }
         }
+    }
+
+    /// Runs `body` over channel ranges: split across the kernel thread budget
+    /// (`Kernels.parallelChunks`) when the tensor is large enough to pay for
+    /// the threads, else one range inline. Channels are independent in every
+    /// NCHW batch-norm pass.
+    @inline(__always)
+    static func channelChunks(n: Int, c: Int, s: Int, _ body: (Range<Int>) -> Void) {
+        let chunks = n * c * s >= 1 << 16 ? chunkCount(c) : 1
+        if chunks == 1 { body(0..<c); return }
+        parallelChunks(c, chunks: chunks) { _, range in body(range) }
     }
 
     /// gx = a * gy + b * (x - mean) + d for one channel.

@@ -1,3 +1,5 @@
+import CBLAS
+
 /// Fully connected layer kernels, PyTorch layout: x [n, in], weight [out, in],
 /// bias [out], y = x W^T + b [n, out]. Also the small elementwise helpers the
 /// dense-family layers use (column sums, products).
@@ -10,6 +12,12 @@ extension Kernels {
     ) {
         if let bias {
             for r in 0..<n { (y + r * outFeatures).update(from: bias, count: outFeatures) }
+        }
+        if n == 1 {
+            // Batch-1 inference: a matrix-vector product skips GEMM's packing.
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), 1, weight,
+                        Int32(inFeatures), x, 1, bias == nil ? 0 : 1, y, 1)
+            return
         }
         gemm(transA: false, transB: true, m: n, n: outFeatures, k: inFeatures,
              a: x, lda: inFeatures, b: weight, ldb: inFeatures,

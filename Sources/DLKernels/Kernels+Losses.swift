@@ -20,15 +20,9 @@ extension Kernels {
                 let x = logits + r * k
                 let label = labels[r]
                 precondition(label >= 0 && label < k, "softmaxCrossEntropy: label \(label) of row \(r) is outside 0..<\(k)")
-                let y = probs.map { $0 + r * k } ?? scratch.baseAddress!
-                softmaxRow(x, y, k, log: true)
-                // y holds log-softmax; loss is -y[label].
-                total -= Double(y[label])
-                if probs != nil {
-                    var j = 0
-                    while j + 8 <= k { Lanes.store(Lanes.exp(Lanes.load(y, j)), y, j); j += 8 }
-                    while j < k { y[j] = Foundation.exp(y[j]); j += 1 }
-                }
+                // loss = log-sum-exp(x) - x[label]; the row's softmax goes to probs.
+                let lse = softmaxRow(x, probs != nil ? probs! + r * k : scratch.baseAddress!, k, log: false)
+                total += Double(lse - x[label])
             }
         }
         return n == 0 ? 0 : total / Double(n)

@@ -1,5 +1,6 @@
 import CBLAS
 import Dispatch
+import Foundation
 
 /// Data parallelism over the batch for the convolution and pooling kernels.
 ///
@@ -10,8 +11,9 @@ import Dispatch
 /// one image, the chunk runs inline and BLAS keeps its own threads (batch-1
 /// inference still uses every core inside gemm).
 ///
-/// The BLAS thread count is process-wide: with a budget above 1, run one
-/// batched kernel at a time (the daemon's inference workers use a budget of 1).
+/// The BLAS thread count is process-wide; `singleThreadedBLAS` makes
+/// overlapping parallel regions (two models running at once) safe: the later
+/// one runs inline rather than oversubscribing.
 extension Kernels {
     /// How many chunks `parallelChunks` uses for `n` items.
     public static func chunkCount(_ n: Int) -> Int {
@@ -27,10 +29,39 @@ extension Kernels {
             body(0, 0..<n)
             return
         }
-        let saved = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(saved) }
+        singleThreadedBLAS.enter()
+        defer { singleThreadedBLAS.leave() }
         DispatchQueue.concurrentPerform(iterations: chunks) { c in body(c, range(c)) }
+    }
+
+    /// Keeps OpenBLAS single-threaded while any batch-parallel region runs.
+    /// The first region to enter saves the thread count and sets 1; the last
+    /// to leave restores it. A region that starts while another runs sees a
+    /// budget of 1 and runs inline, so concurrent callers never oversubscribe
+    /// and never lose the configured count.
+    static let singleThreadedBLAS = BLASGate()
+
+    final class BLASGate: @unchecked Sendable {
+        private let lock = NSLock()
+        private var depth = 0
+        private var saved: Int32 = 1
+
+        func enter() {
+            lock.lock()
+            defer { lock.unlock() }
+            if depth == 0 {
+                saved = openblas_get_num_threads()
+                openblas_set_num_threads(1)
+            }
+            depth += 1
+        }
+
+        func leave() {
+            lock.lock()
+            defer { lock.unlock() }
+            depth -= 1
+            if depth == 0 { openblas_set_num_threads(saved) }
+        }
     }
 
     /// Per-chunk private accumulators for a reduction (weight and bias

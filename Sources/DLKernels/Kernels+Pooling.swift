@@ -13,14 +13,23 @@ extension Kernels {
         planes: Int, geometry g: ConvGeometry
     ) {
         let oh = g.outHeight, ow = g.outWidth, h = g.height, w = g.width
+        let twoByTwo = g.kernelH == 2 && g.kernelW == 2 && g.strideH == 2 && g.strideW == 2
+            && g.padTop == 0 && g.padBottom == 0 && g.padLeft == 0 && g.padRight == 0
         parallelChunks(planes, chunks: chunkCount(planes)) { _, range in
             for p in range {
                 let src = x + p * h * w
                 let dst = out + p * oh * ow, idx = argmax + p * oh * ow
+                // The common 2x2 stride-2 window: whole rows in SIMD, 8 outputs per
+                // step, when a row has at least 8; otherwise the scalar loop below.
+                var simdColumns = 0
+                if twoByTwo && ow >= 8 {
+                    simdColumns = ow
+                    for oy in 0..<oh { maxPool2x2Row(src, w, oy, ow, dst + oy * ow, idx + oy * ow) }
+                }
                 for oy in 0..<oh {
                     let y0 = oy * g.strideH - g.padTop
                     let yLo = Swift.max(y0, 0), yHi = Swift.min(y0 + g.kernelH, h)
-                    for ox in 0..<ow {
+                    for ox in simdColumns..<ow {
                         let x0 = ox * g.strideW - g.padLeft
                         let xLo = Swift.max(x0, 0), xHi = Swift.min(x0 + g.kernelW, w)
                         var best = -Float.infinity, at = yLo * w + xLo
@@ -28,7 +37,9 @@ extension Kernels {
                             for ix in xLo..<xHi {
                                 let i = iy * w + ix
                                 let v = src[i]
-                                let take = (v > best) || v.isNaN
+                                // (v > best) || v.isNaN, without branches: NaN > b is
+                                // false, so the two never hold together and != is "or".
+                                let take = (v > best) != (v != v)
                                 best = take ? v : best
                                 at = take ? i : at
                             }
@@ -38,6 +49,41 @@ extension Kernels {
                     }
                 }
             }
+        }
+    }
+
+    /// Outputs [0, columns) of row `oy` of a 2x2 stride-2 max pool, 8 at a time
+    /// (columns >= 8 and 2 * columns <= w); a ragged end is done as the last 8
+    /// columns again (the same values are rewritten). Same rule as the scalar
+    /// loop, in window order (0,0), (0,1), (1,0), (1,1).
+    @inline(__always)
+    static func maxPool2x2Row(
+        _ src: UnsafePointer<Float>, _ w: Int, _ oy: Int, _ columns: Int,
+        _ dst: UnsafeMutablePointer<Float>, _ idx: UnsafeMutablePointer<Int32>
+    ) {
+        typealias F16 = SIMD16<Float>
+        typealias I8 = SIMD8<Int32>
+        let r0 = UnsafeRawPointer(src + 2 * oy * w), r1 = UnsafeRawPointer(src + (2 * oy + 1) * w)
+        let lanes = I8(0, 2, 4, 6, 8, 10, 12, 14)
+        let rd = UnsafeMutableRawPointer(dst), ri = UnsafeMutableRawPointer(idx)
+        var ox = 0
+        while ox < columns {
+            if ox + 8 > columns { ox = columns - 8 }
+            let a = r0.loadUnaligned(fromByteOffset: 8 * ox, as: F16.self)
+            let b = r1.loadUnaligned(fromByteOffset: 8 * ox, as: F16.self)
+            let base = lanes &+ I8(repeating: Int32(truncatingIfNeeded: 2 * oy * w + 2 * ox))
+            var best = a.evenHalf, at = base
+            @inline(__always) func consider(_ v: SIMD8<Float>, _ offset: Int) {
+                let take = (v .> best) .| (v .!= v)
+                best.replace(with: v, where: take)
+                at.replace(with: base &+ I8(repeating: Int32(truncatingIfNeeded: offset)), where: take)
+            }
+            consider(a.oddHalf, 1)
+            consider(b.evenHalf, w)
+            consider(b.oddHalf, w + 1)
+            rd.storeBytes(of: best, toByteOffset: 4 * ox, as: SIMD8<Float>.self)
+            ri.storeBytes(of: at, toByteOffset: 4 * ox, as: I8.self)
+            ox += 8
         }
     }
 

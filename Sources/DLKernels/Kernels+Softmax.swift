@@ -3,7 +3,8 @@ import Foundation
 /// Numerically stable softmax and log-softmax along one axis, forward and
 /// backward. A tensor is viewed as [outer, dim, inner] with the axis in the
 /// middle: inner == 1 (the last axis) runs along contiguous rows; inner > 1
-/// (e.g. channels of NCHW) runs 8 inner positions at a time.
+/// (e.g. channels of NCHW) sweeps whole contiguous planes of `inner` values
+/// with a running max and sum per position.
 ///
 /// Stability: the row maximum m is subtracted first, so e^(x - m) <= 1 never
 /// overflows; log-softmax is x - m - log(sum e^(x - m)), never log(softmax).
@@ -14,87 +15,101 @@ extension Kernels {
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
         outer: Int, dim: Int, inner: Int, log: Bool
     ) {
-        if dim == 0 { return }
+        if dim == 0 || outer == 0 || inner == 0 { return }
         if inner == 1 {
-            for o in 0..<outer { softmaxRow(x + o * dim, y + o * dim, dim, log: log) }
+            for o in 0..<outer { _ = softmaxRow(x + o * dim, y + o * dim, dim, log: log) }
             return
         }
-        for o in 0..<outer {
-            let xb = x + o * dim * inner, yb = y + o * dim * inner
-            var i = 0
-            while i + 8 <= inner {
-                var m = Lanes.load(xb, i)
-                for d in 1..<dim { m = pointwiseMax(m, Lanes.load(xb, d * inner + i)) }
-                var s = V(repeating: 0)
+        // Strided axis: sweep whole [inner] planes, contiguous, with a running
+        // max and sum per position. (Walking the axis per position instead
+        // strides by inner * 4 bytes, which for inner = 1024 maps every access
+        // to one L1 set.)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * inner) { buf in
+            let m = buf.baseAddress!, s = m + inner
+            let body = inner & ~7
+            for o in 0..<outer {
+                let xb = x + o * dim * inner, yb = y + o * dim * inner
+                m.update(from: xb, count: inner)
+                for d in 1..<dim {
+                    let xp = xb + d * inner
+                    var i = 0
+                    while i < body { Lanes.store(Lanes.maximum(Lanes.load(m, i), Lanes.load(xp, i)), m, i); i += 8 }
+                    while i < inner { m[i] = Swift.max(m[i], xp[i]); i += 1 }
+                }
+                s.initialize(repeating: 0, count: inner)
                 for d in 0..<dim {
-                    let e = Lanes.exp(Lanes.load(xb, d * inner + i) - m)
-                    s += e
-                    if !log { Lanes.store(e, yb, d * inner + i) }
+                    let xp = xb + d * inner, yp = yb + d * inner
+                    var i = 0
+                    while i < body {
+                        let e = Lanes.exp(Lanes.load(xp, i) - Lanes.load(m, i))
+                        Lanes.store(Lanes.load(s, i) + e, s, i)
+                        if !log { Lanes.store(e, yp, i) }
+                        i += 8
+                    }
+                    while i < inner {
+                        let e = Foundation.exp(xp[i] - m[i])
+                        s[i] += e
+                        if !log { yp[i] = e }
+                        i += 1
+                    }
                 }
                 if log {
-                    var ls = V(repeating: 0)
-                    for l in 0..<8 { ls[l] = Foundation.log(s[l]) }
-                    let shift = m + ls
-                    for d in 0..<dim { Lanes.store(Lanes.load(xb, d * inner + i) - shift, yb, d * inner + i) }
+                    // shift = m + log(sum): one log per position.
+                    for i in 0..<inner { m[i] += Foundation.log(s[i]) }
+                    for d in 0..<dim {
+                        let xp = xb + d * inner, yp = yb + d * inner
+                        var i = 0
+                        while i < body { Lanes.store(Lanes.load(xp, i) - Lanes.load(m, i), yp, i); i += 8 }
+                        while i < inner { yp[i] = xp[i] - m[i]; i += 1 }
+                    }
                 } else {
-                    let r = V(repeating: 1) / s
-                    for d in 0..<dim { Lanes.store(Lanes.load(yb, d * inner + i) * r, yb, d * inner + i) }
+                    for i in 0..<inner { s[i] = 1 / s[i] }
+                    for d in 0..<dim {
+                        let yp = yb + d * inner
+                        var i = 0
+                        while i < body { Lanes.store(Lanes.load(yp, i) * Lanes.load(s, i), yp, i); i += 8 }
+                        while i < inner { yp[i] *= s[i]; i += 1 }
+                    }
                 }
-                i += 8
-            }
-            while i < inner {
-                var m = xb[i]
-                for d in 1..<dim { m = Swift.max(m, xb[d * inner + i]) }
-                var s: Float = 0
-                for d in 0..<dim {
-                    let e = Foundation.exp(xb[d * inner + i] - m)
-                    s += e
-                    if !log { yb[d * inner + i] = e }
-                }
-                if log {
-                    let shift = m + Foundation.log(s)
-                    for d in 0..<dim { yb[d * inner + i] = xb[d * inner + i] - shift }
-                } else {
-                    let r = 1 / s
-                    for d in 0..<dim { yb[d * inner + i] *= r }
-                }
-                i += 1
             }
         }
     }
 
-    /// One contiguous row of length n.
-    @inline(__always)
-    static func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, log: Bool) {
+    /// Softmax or log-softmax of one contiguous row of length n >= 1; returns
+    /// log(sum e^(x - m)) + m, the row's log-sum-exp. The tail runs through
+    /// the vector code with -inf padding (e^-inf = 0).
+    @discardableResult
+    static func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, log: Bool) -> Float {
         let m = Lanes.max(x, n)
         let mv = V(repeating: m)
         var acc = V(repeating: 0)
+        let body = n & ~7, rest = n - body
         var j = 0
-        while j + 8 <= n {
+        while j < body {
             let e = Lanes.exp(Lanes.load(x, j) - mv)
             acc += e
             if !log { Lanes.store(e, y, j) }
             j += 8
         }
-        var s = acc.sum()
-        while j < n {
-            let e = Foundation.exp(x[j] - m)
-            s += e
-            if !log { y[j] = e }
-            j += 1
+        if rest > 0 {
+            let e = Lanes.exp(Lanes.loadTail(x, body, rest, fill: -.infinity) - mv)
+            acc += e
+            if !log { Lanes.storeTail(e, y, body, rest) }
         }
-        j = 0
+        let s = acc.sum()
+        let lse = m + Foundation.log(s)
         if log {
-            let shift = m + Foundation.log(s)
-            let sv = V(repeating: shift)
-            while j + 8 <= n { Lanes.store(Lanes.load(x, j) - sv, y, j); j += 8 }
-            while j < n { y[j] = x[j] - shift; j += 1 }
+            let sv = V(repeating: lse)
+            j = 0
+            while j < body { Lanes.store(Lanes.load(x, j) - sv, y, j); j += 8 }
+            for t in body..<n { y[t] = x[t] - lse }
         } else {
-            let r = 1 / s
-            let rv = V(repeating: r)
-            while j + 8 <= n { Lanes.store(Lanes.load(y, j) * rv, y, j); j += 8 }
-            while j < n { y[j] *= r; j += 1 }
+            let rv = V(repeating: 1 / s)
+            j = 0
+            while j < body { Lanes.store(Lanes.load(y, j) * rv, y, j); j += 8 }
+            for t in body..<n { y[t] *= 1 / s }
         }
+        return lse
     }
 
     /// Backward of `softmaxForward` from its output y:
@@ -104,53 +119,58 @@ extension Kernels {
         y: UnsafePointer<Float>, gy: UnsafePointer<Float>, gx: UnsafeMutablePointer<Float>,
         outer: Int, dim: Int, inner: Int, log: Bool
     ) {
-        if dim == 0 { return }
+        if dim == 0 || outer == 0 || inner == 0 { return }
         if inner == 1 {
+            let body = dim & ~7
             for o in 0..<outer {
                 let yr = y + o * dim, gr = gy + o * dim, xr = gx + o * dim
                 var j = 0
                 if log {
                     let s = sum(gr, dim)
                     let sv = V(repeating: s)
-                    while j + 8 <= dim {
-                        Lanes.store(Lanes.load(gr, j) - Lanes.exp(Lanes.load(yr, j)) * sv, xr, j)
-                        j += 8
-                    }
+                    while j < body { Lanes.store(Lanes.load(gr, j) - Lanes.exp(Lanes.load(yr, j)) * sv, xr, j); j += 8 }
                     while j < dim { xr[j] = gr[j] - Foundation.exp(yr[j]) * s; j += 1 }
                 } else {
                     let s = dot(gr, yr, dim)
                     let sv = V(repeating: s)
-                    while j + 8 <= dim { Lanes.store(Lanes.load(yr, j) * (Lanes.load(gr, j) - sv), xr, j); j += 8 }
+                    while j < body { Lanes.store(Lanes.load(yr, j) * (Lanes.load(gr, j) - sv), xr, j); j += 8 }
                     while j < dim { xr[j] = yr[j] * (gr[j] - s); j += 1 }
                 }
             }
             return
         }
-        for o in 0..<outer {
-            let base = o * dim * inner
-            let yb = y + base, gb = gy + base, xb = gx + base
-            var i = 0
-            while i + 8 <= inner {
-                var s = V(repeating: 0)
+        // Strided axis: per-position sums over the axis, then one sweep.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: inner) { buf in
+            let s = buf.baseAddress!
+            let body = inner & ~7
+            for o in 0..<outer {
+                let base = o * dim * inner
+                s.initialize(repeating: 0, count: inner)
                 for d in 0..<dim {
-                    let g = Lanes.load(gb, d * inner + i)
-                    s = log ? s + g : s.addingProduct(g, Lanes.load(yb, d * inner + i))
+                    let yp = y + base + d * inner, gp = gy + base + d * inner
+                    var i = 0
+                    if log {
+                        while i < body { Lanes.store(Lanes.load(s, i) + Lanes.load(gp, i), s, i); i += 8 }
+                        while i < inner { s[i] += gp[i]; i += 1 }
+                    } else {
+                        while i < body { Lanes.store(Lanes.load(s, i).addingProduct(Lanes.load(gp, i), Lanes.load(yp, i)), s, i); i += 8 }
+                        while i < inner { s[i] += gp[i] * yp[i]; i += 1 }
+                    }
                 }
                 for d in 0..<dim {
-                    let k = d * inner + i
-                    let g = Lanes.load(gb, k), v = Lanes.load(yb, k)
-                    Lanes.store(log ? g - Lanes.exp(v) * s : v * (g - s), xb, k)
+                    let yp = y + base + d * inner, gp = gy + base + d * inner, xp = gx + base + d * inner
+                    var i = 0
+                    if log {
+                        while i < body {
+                            Lanes.store(Lanes.load(gp, i) - Lanes.exp(Lanes.load(yp, i)) * Lanes.load(s, i), xp, i)
+                            i += 8
+                        }
+                        while i < inner { xp[i] = gp[i] - Foundation.exp(yp[i]) * s[i]; i += 1 }
+                    } else {
+                        while i < body { Lanes.store(Lanes.load(yp, i) * (Lanes.load(gp, i) - Lanes.load(s, i)), xp, i); i += 8 }
+                        while i < inner { xp[i] = yp[i] * (gp[i] - s[i]); i += 1 }
+                    }
                 }
-                i += 8
-            }
-            while i < inner {
-                var s: Float = 0
-                for d in 0..<dim { s += log ? gb[d * inner + i] : gb[d * inner + i] * yb[d * inner + i] }
-                for d in 0..<dim {
-                    let k = d * inner + i
-                    xb[k] = log ? gb[k] - Foundation.exp(yb[k]) * s : yb[k] * (gb[k] - s)
-                }
-                i += 1
             }
         }
     }

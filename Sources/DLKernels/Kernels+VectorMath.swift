@@ -20,15 +20,40 @@ enum Lanes {
         UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V.self)
     }
 
+    /// The first `count` (< 8) values at p + i, the other lanes `fill`: lets a
+    /// row's tail run through the same vector code as its body.
+    @inline(__always)
+    static func loadTail(_ p: UnsafePointer<Float>, _ i: Int, _ count: Int, fill: Float) -> V {
+        var v = V(repeating: fill)
+        for l in 0..<count { v[l] = p[i + l] }
+        return v
+    }
+
+    /// Stores the first `count` (< 8) lanes of v at p + i.
+    @inline(__always)
+    static func storeTail(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ count: Int) {
+        for l in 0..<count { p[i + l] = v[l] }
+    }
+
+    /// Largest lane.
+    @inline(__always)
+    static func horizontalMax(_ v: V) -> Float {
+        let a = maximum4(v.lowHalf, v.highHalf)
+        return Swift.max(Swift.max(a[0], a[1]), Swift.max(a[2], a[3]))
+    }
+
+    @inline(__always)
+    static func maximum4(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { a.replacing(with: b, where: b .> a) }
+
     /// e^x per lane, after Cephes `expf`: x = n ln2 + r with |r| <= ln2 / 2, a
     /// degree-6 polynomial for e^r, and 2^n built in the exponent bits.
     /// Relative error about 2 ulp for -87.33 <= x <= 88.37; exactly 0 below that
     /// range (expf goes through the subnormals first) and +inf above it (expf
     /// overflows at 88.72). NaN stays NaN. The kernels only call it with x <= 0.
-    @inline(__always)
+    @_transparent  // @inline(__always) alone leaves it out of line in the callers
     static func exp(_ x: V) -> V {
         let hi = V(repeating: 88.376_262_66), lo = V(repeating: -87.336_54)
-        let xc = x.clamped(lowerBound: lo, upperBound: hi)
+        let xc = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
         // Round x / ln2 to the nearest integer with the 1.5 * 2^23 trick: the
         // low mantissa bits of t then hold n as an integer.
         let magic = V(repeating: 12_582_912)
@@ -54,6 +79,15 @@ enum Lanes {
         return y
     }
 
+    /// Lane-wise max and min as compare-and-select. (The standard library's
+    /// generic `pointwiseMax`, `pointwiseMin` and `clamped` handle NaN per lane
+    /// in a scalar loop and run 20x slower.) A NaN in `a` stays.
+    @inline(__always)
+    static func maximum(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .> a) }
+
+    @inline(__always)
+    static func minimum(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .< a) }
+
     /// |x| per lane: the sign bit cleared.
     @inline(__always)
     static func abs(_ x: V) -> V {
@@ -63,15 +97,10 @@ enum Lanes {
     /// Largest value of x[0..<n] (n >= 1).
     @inline(__always)
     static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = V(repeating: -.infinity)
         var i = 0
-        var m: Float = -.infinity
-        if n >= 8 {
-            var acc = load(x, 0)
-            i = 8
-            while i + 8 <= n { acc = pointwiseMax(acc, load(x, i)); i += 8 }
-            m = acc.max()
-        }
-        while i < n { m = Swift.max(m, x[i]); i += 1 }
-        return m
+        while i + 8 <= n { acc = maximum(acc, load(x, i)); i += 8 }
+        if i < n { acc = maximum(acc, loadTail(x, i, n - i, fill: -.infinity)) }
+        return horizontalMax(acc)
     }
 }

@@ -1,8 +1,9 @@
 import DLKernels
 import DLTensor
 
-/// An elementwise activation layer: "relu", "leaky_relu" (attr `slope`,
-/// default 0.01), "relu6", "sigmoid", "tanh". No parameters.
+/// An elementwise activation layer: "relu" (Nair & Hinton, 2010),
+/// "leaky_relu" (attr `slope`, default 0.01; Maas et al., 2013), "relu6"
+/// (Howard et al., 2017), "sigmoid", "tanh". No parameters.
 public final class Activation: UnaryLayer {
     public let function: Kernels.Activation
 

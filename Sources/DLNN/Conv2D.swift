@@ -18,6 +18,8 @@ public final class Conv2D: UnaryLayer {
     public let groups: Int
     public let weight: Tensor
     public let bias: Tensor?
+    /// Names the layer in shape errors ("conv2d 'conv1'" when built from model.json).
+    public var label = "Conv2D"
 
     public init(
         inChannels: Int, outChannels: Int, kernelSize: Size2, stride: Size2 = Size2(1),
@@ -56,6 +58,7 @@ public final class Conv2D: UnaryLayer {
             padding: try Padding2D.from(spec), groups: groups,
             bias: try spec.bool("bias", default: true),
             initializer: try Initializer.from(spec), rng: &rng.rng)
+        label = "conv2d '\(spec.name)'"
     }
 
     public var parameters: [(name: String, tensor: Tensor)] {
@@ -64,9 +67,9 @@ public final class Conv2D: UnaryLayer {
 
     /// The window over an input [C, H, W]; throws when C or the size does not fit.
     public func geometry(_ inputShape: [Int]) throws -> ConvGeometry {
-        let g = try windowGeometry(layer: "Conv2D", inputShape: inputShape, kernel: kernelSize, stride: stride, padding: padding)
+        let g = try windowGeometry(layer: label, inputShape: inputShape, kernel: kernelSize, stride: stride, padding: padding)
         guard g.channels == inChannels else {
-            throw ModelError.shape("Conv2D: expects \(inChannels) input channels, got \(g.channels) (input \(inputShape))")
+            throw ModelError.shape("\(label): expects \(inChannels) input channels, got \(g.channels) (input \(inputShape))")
         }
         return g
     }
@@ -79,7 +82,7 @@ public final class Conv2D: UnaryLayer {
 
     /// x [N, inC, H, W] -> [N, outC, OH, OW].
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        precondition(x.rank == 4, "Conv2D: expects [N, C, H, W], got \(x.shape)")
+        precondition(x.rank == 4 && x.shape[0] > 0, "Conv2D: expects [N, C, H, W] with N > 0, got \(x.shape)")
         let g: ConvGeometry
         do { g = try geometry(Array(x.shape.dropFirst())) } catch { preconditionFailure("\(error)") }
         return Conv2D.conv2d(x, weight: weight, bias: bias, geometry: g, groups: groups)
@@ -91,7 +94,7 @@ public final class Conv2D: UnaryLayer {
     /// than holding a 9x copy of the input until backward).
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry, groups: Int) -> Tensor {
         let n = x.shape[0], outC = weight.shape[0]
-        precondition(x.shape == [n, g.channels, g.height, g.width],
+        precondition(n > 0 && x.shape == [n, g.channels, g.height, g.width],
                      "conv2d: input \(x.shape) does not match geometry \(g)")
         precondition(weight.shape == [outC, g.channels / groups, g.kernelH, g.kernelW],
                      "conv2d: weight \(weight.shape) does not fit \(g) with groups \(groups)")

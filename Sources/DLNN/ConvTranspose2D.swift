@@ -21,6 +21,8 @@ public final class ConvTranspose2D: UnaryLayer {
     public let groups: Int
     public let weight: Tensor
     public let bias: Tensor?
+    /// Names the layer in shape errors ("conv_transpose2d 'up1'" when built from model.json).
+    public var label = "ConvTranspose2D"
 
     public init(
         inChannels: Int, outChannels: Int, kernelSize: Size2, stride: Size2 = Size2(1),
@@ -68,6 +70,7 @@ public final class ConvTranspose2D: UnaryLayer {
             outputPadding: outputPadding, groups: groups,
             bias: try spec.bool("bias", default: true),
             initializer: try Initializer.from(spec), rng: &rng.rng)
+        label = "conv_transpose2d '\(spec.name)'"
     }
 
     public var parameters: [(name: String, tensor: Tensor)] {
@@ -78,16 +81,16 @@ public final class ConvTranspose2D: UnaryLayer {
     /// convolution (its output size is the input's H x W).
     public func geometry(_ s: [Int]) throws -> ConvGeometry {
         guard s.count == 3, s.allSatisfy({ $0 > 0 }) else {
-            throw ModelError.shape("ConvTranspose2D: expects an input [C, H, W], got \(s)")
+            throw ModelError.shape("\(label): expects an input [C, H, W], got \(s)")
         }
         guard s[0] == inChannels else {
-            throw ModelError.shape("ConvTranspose2D: expects \(inChannels) input channels, got \(s[0]) (input \(s))")
+            throw ModelError.shape("\(label): expects \(inChannels) input channels, got \(s[0]) (input \(s))")
         }
         let oh = (s[1] - 1) * stride.h - 2 * padding.h + kernelSize.h + outputPadding.h
         let ow = (s[2] - 1) * stride.w - 2 * padding.w + kernelSize.w + outputPadding.w
         guard oh > 0, ow > 0 else {
             throw ModelError.shape(
-                "ConvTranspose2D: input \(s[1])x\(s[2]) with padding \(padding) gives an empty output \(oh)x\(ow)")
+                "\(label): input \(s[1])x\(s[2]) with padding \(padding) gives an empty output \(oh)x\(ow)")
         }
         let g = ConvGeometry(
             channels: outChannels, height: oh, width: ow, kernelH: kernelSize.h, kernelW: kernelSize.w,
@@ -105,7 +108,7 @@ public final class ConvTranspose2D: UnaryLayer {
 
     /// x [N, inC, H, W] -> [N, outC, OH, OW].
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        precondition(x.rank == 4, "ConvTranspose2D: expects [N, C, H, W], got \(x.shape)")
+        precondition(x.rank == 4 && x.shape[0] > 0, "ConvTranspose2D: expects [N, C, H, W] with N > 0, got \(x.shape)")
         let g: ConvGeometry
         do { g = try geometry(Array(x.shape.dropFirst())) } catch { preconditionFailure("\(error)") }
         return ConvTranspose2D.convTranspose2d(x, weight: weight, bias: bias, geometry: g, groups: groups)
@@ -115,7 +118,7 @@ public final class ConvTranspose2D: UnaryLayer {
     /// bias [outC] -> [N, outC, g.height, g.width]. Nothing is cached.
     public static func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry, groups: Int) -> Tensor {
         let n = x.shape[0], inC = weight.shape[0], outC = g.channels
-        precondition(x.shape == [n, inC, g.outHeight, g.outWidth], "convTranspose2d: input \(x.shape) does not fit \(g)")
+        precondition(n > 0 && x.shape == [n, inC, g.outHeight, g.outWidth], "convTranspose2d: input \(x.shape) does not fit \(g)")
         precondition(weight.shape == [inC, outC / groups, g.kernelH, g.kernelW],
                      "convTranspose2d: weight \(weight.shape) does not fit \(g) with groups \(groups)")
         let count = n * outC * g.inputPlane

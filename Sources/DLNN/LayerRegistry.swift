@@ -9,22 +9,24 @@ public enum LayerRegistry {
         switch spec.type {
         // <layer cases: keep one line per type, alphabetical>
         case "add": return Add()
+        case "avg_pool2d": return try AvgPool2D(spec: spec)
         case "batch_norm": return try BatchNorm(spec: spec, inputShapes: inputShapes)
         case "concat": return try Concat(spec: spec)
+        case "conv2d": return try Conv2D(spec: spec, inputShapes: inputShapes, rng: rng)
+        case "conv_transpose2d": return try ConvTranspose2D(spec: spec, inputShapes: inputShapes, rng: rng)
         case "dense": return try Linear(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
+        case "depthwise_separable": return try DepthwiseSeparable(spec: spec, inputShapes: inputShapes, rng: rng)
         case "dropout": return try Dropout(spec: spec)
+        case "flatten": return Flatten(spec: spec)
+        case "global_avg_pool": return GlobalAvgPool(spec: spec)
+        case "inverted_residual": return try InvertedResidual(spec: spec, inputShapes: inputShapes, rng: rng)
         case "leaky_relu": return try Activation(spec: spec)
+        case "max_pool2d": return try MaxPool2D(spec: spec)
         case "relu": return try Activation(spec: spec)
         case "relu6": return try Activation(spec: spec)
         case "sigmoid": return try Activation(spec: spec)
         case "softmax": return try Softmax(spec: spec)
         case "tanh": return try Activation(spec: spec)
-        case "avg_pool2d": return try AvgPool2D(spec: spec)
-        case "conv2d": return try Conv2D(spec: spec, inputShapes: inputShapes, rng: rng)
-        case "conv_transpose2d": return try ConvTranspose2D(spec: spec, inputShapes: inputShapes, rng: rng)
-        case "flatten": return Flatten()
-        case "global_avg_pool": return GlobalAvgPool()
-        case "max_pool2d": return try MaxPool2D(spec: spec)
         default:
             throw ModelError.architecture("layer '\(spec.name)': unknown type '\(spec.type)'")
         }
@@ -33,14 +35,25 @@ public enum LayerRegistry {
     /// Every type name `make` knows, for error messages and docs.
     public static var knownTypes: [String] {
         [
-            "add", "batch_norm", "concat", "dense", "dropout", "leaky_relu", "relu", "relu6", "sigmoid", "softmax",
-            "tanh",
+            "add",
             "avg_pool2d",
+            "batch_norm",
+            "concat",
             "conv2d",
             "conv_transpose2d",
+            "dense",
+            "depthwise_separable",
+            "dropout",
             "flatten",
             "global_avg_pool",
+            "inverted_residual",
+            "leaky_relu",
             "max_pool2d",
+            "relu",
+            "relu6",
+            "sigmoid",
+            "softmax",
+            "tanh",
         ]
     }
 }

@@ -133,4 +133,13 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         case format, layers, output
         case inputShape = "input_shape"
     }
+
+    /// `format` defaults to the current one and `output` to the last layer.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decodeIfPresent(String.self, forKey: .format) ?? "dlserve-model/1"
+        inputShape = try c.decode([Int].self, forKey: .inputShape)
+        layers = try c.decode([LayerSpec].self, forKey: .layers)
+        output = try c.decodeIfPresent(String.self, forKey: .output) ?? layers.last?.name ?? "input"
+    }
 }

@@ -56,9 +56,7 @@ public final class Concat: Layer {
 
     /// Shapes that agree except on the axis -> the shape with the axis summed.
     public func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
-        guard let first = inputShapes.first, inputShapes.count >= 1 else {
-            throw ModelError.shape("concat takes 1 or more inputs, got none")
-        }
+        guard let first = inputShapes.first else { throw ModelError.shape("concat takes 1 or more inputs, got none") }
         let rank = first.count + 1
         let ax = axis < 0 ? axis + rank : axis
         guard ax >= 1 && ax < rank else {
@@ -92,8 +90,7 @@ public final class Concat: Layer {
         let blocks = inputs.map { $0.shape[ax] * inner }
         let total = blocks.reduce(0, +)
         var outShape = inputs[0].shape
-        outShape[ax] = total / Swift.max(inner, 1)
-        if inner == 0 { outShape[ax] = inputs.map { $0.shape[ax] }.reduce(0, +) }
+        outShape[ax] = inputs.map { $0.shape[ax] }.reduce(0, +)
         let y = Tensor.filled(outer * total) { py in
             var offset = 0
             for (t, block) in zip(inputs, blocks) {

@@ -9,6 +9,8 @@ public final class MaxPool2D: UnaryLayer {
     public let kernelSize: Size2
     public let stride: Size2
     public let padding: Padding2D
+    /// Names the layer in shape errors ("max_pool2d 'pool1'" when built from model.json).
+    public var label = "MaxPool2D"
 
     public init(kernelSize: Size2, stride: Size2? = nil, padding: Padding2D = .valid) {
         self.kernelSize = kernelSize
@@ -24,10 +26,11 @@ public final class MaxPool2D: UnaryLayer {
             throw ModelError.architecture("layer '\(spec.name)' (max_pool2d): padding \(p) must be at most half the kernel \(k)")
         }
         self.init(kernelSize: k, stride: try Size2.from(spec, "stride", default: k, minimum: 1), padding: padding)
+        label = "max_pool2d '\(spec.name)'"
     }
 
     public func geometry(_ inputShape: [Int]) throws -> ConvGeometry {
-        try windowGeometry(layer: "MaxPool2D", inputShape: inputShape, kernel: kernelSize, stride: stride, padding: padding)
+        try windowGeometry(layer: label, inputShape: inputShape, kernel: kernelSize, stride: stride, padding: padding)
     }
 
     /// [C, H, W] -> [C, OH, OW].
@@ -39,7 +42,7 @@ public final class MaxPool2D: UnaryLayer {
     /// x [N, C, H, W] -> [N, C, OH, OW]. Caches `argmax` (the winning input
     /// offset per output) for backward.
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        precondition(x.rank == 4, "MaxPool2D: expects [N, C, H, W], got \(x.shape)")
+        precondition(x.rank == 4 && x.shape[0] > 0, "MaxPool2D: expects [N, C, H, W] with N > 0, got \(x.shape)")
         let g: ConvGeometry
         do { g = try geometry(Array(x.shape.dropFirst())) } catch { preconditionFailure("\(error)") }
         let planes = x.shape[0] * x.shape[1], count = planes * g.outputPlane
@@ -73,6 +76,8 @@ public final class AvgPool2D: UnaryLayer {
     public let kernelSize: Size2
     public let stride: Size2
     public let padding: Size2
+    /// Names the layer in shape errors ("avg_pool2d 'pool1'" when built from model.json).
+    public var label = "AvgPool2D"
 
     public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = Size2(0)) {
         self.kernelSize = kernelSize
@@ -88,10 +93,11 @@ public final class AvgPool2D: UnaryLayer {
             throw ModelError.architecture("layer '\(spec.name)' (avg_pool2d): padding \(p) must be at most half the kernel \(k)")
         }
         self.init(kernelSize: k, stride: try Size2.from(spec, "stride", default: k, minimum: 1), padding: p)
+        label = "avg_pool2d '\(spec.name)'"
     }
 
     public func geometry(_ inputShape: [Int]) throws -> ConvGeometry {
-        try windowGeometry(layer: "AvgPool2D", inputShape: inputShape, kernel: kernelSize, stride: stride,
+        try windowGeometry(layer: label, inputShape: inputShape, kernel: kernelSize, stride: stride,
                            padding: padding == Size2(0) ? .valid : .explicit(padding))
     }
 
@@ -103,7 +109,7 @@ public final class AvgPool2D: UnaryLayer {
 
     /// x [N, C, H, W] -> [N, C, OH, OW]. Nothing cached.
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        precondition(x.rank == 4, "AvgPool2D: expects [N, C, H, W], got \(x.shape)")
+        precondition(x.rank == 4 && x.shape[0] > 0, "AvgPool2D: expects [N, C, H, W] with N > 0, got \(x.shape)")
         let g: ConvGeometry
         do { g = try geometry(Array(x.shape.dropFirst())) } catch { preconditionFailure("\(error)") }
         let planes = x.shape[0] * x.shape[1], count = planes * g.outputPlane
@@ -127,19 +133,28 @@ public final class AvgPool2D: UnaryLayer {
 /// Global average pooling (Lin et al., 2014, "Network in Network"): the mean
 /// of each channel's plane. No parameters.
 public final class GlobalAvgPool: UnaryLayer {
+    /// Names the layer in shape errors.
+    public var label = "GlobalAvgPool"
+
     public init() {}
+
+    /// From model.json (no attributes).
+    public convenience init(spec: LayerSpec) {
+        self.init()
+        label = "global_avg_pool '\(spec.name)'"
+    }
 
     /// [C, H, W] -> [C].
     public func outputShape(_ s: [Int]) throws -> [Int] {
         guard s.count == 3, s.allSatisfy({ $0 > 0 }) else {
-            throw ModelError.shape("GlobalAvgPool: expects an input [C, H, W], got \(s)")
+            throw ModelError.shape("\(label): expects an input [C, H, W], got \(s)")
         }
         return [s[0]]
     }
 
     /// x [N, C, H, W] -> [N, C].
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        precondition(x.rank == 4, "GlobalAvgPool: expects [N, C, H, W], got \(x.shape)")
+        precondition(x.rank == 4 && x.shape[0] > 0, "GlobalAvgPool: expects [N, C, H, W] with N > 0, got \(x.shape)")
         let planes = x.shape[0] * x.shape[1], size = x.shape[2] * x.shape[3]
         let out = [Float](unsafeUninitializedCapacity: planes) { buf, done in
             x.data.withUnsafeBufferPointer { px in
@@ -161,12 +176,21 @@ public final class GlobalAvgPool: UnaryLayer {
 /// Flattens everything but the batch: the bridge from convolutional to dense
 /// layers. Row-major (C, H, W) order, as PyTorch's `nn.Flatten`. No parameters.
 public final class Flatten: UnaryLayer {
+    /// Names the layer in shape errors.
+    public var label = "Flatten"
+
     public init() {}
+
+    /// From model.json (no attributes).
+    public convenience init(spec: LayerSpec) {
+        self.init()
+        label = "flatten '\(spec.name)'"
+    }
 
     /// [d1, d2, ...] -> [d1 * d2 * ...].
     public func outputShape(_ s: [Int]) throws -> [Int] {
         guard !s.isEmpty, s.allSatisfy({ $0 > 0 }) else {
-            throw ModelError.shape("Flatten: expects a non-empty input shape, got \(s)")
+            throw ModelError.shape("\(label): expects a non-empty input shape, got \(s)")
         }
         return [s.product]
     }

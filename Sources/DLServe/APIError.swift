@@ -1,4 +1,5 @@
 import DLJobs
+import DLServing
 import Foundation
 import Hummingbird
 
@@ -36,6 +37,8 @@ public struct APIError: Error, Sendable, Equatable {
             self = error
         case let failure as ServeFailure:
             self = Self.map(failure)
+        case let error as ServingError:
+            self = Self.map(error)
         case let error as HTTPError:
             self = Self.map(error)
         case let error as JobError:
@@ -47,11 +50,7 @@ public struct APIError: Error, Sendable, Equatable {
         case is CancellationError:
             self.init(.serviceUnavailable, code: "cancelled", "the request was cancelled")
         default:
-            if let mapped = BackendErrorMapping.map(error) {
-                self = Self.map(mapped)
-            } else {
-                self.init(.internalServerError, code: "internal", "internal error: \(error)")
-            }
+            self.init(.internalServerError, code: "internal", "internal error: \(error)")
         }
     }
 
@@ -64,11 +63,11 @@ public struct APIError: Error, Sendable, Equatable {
         case .payloadTooLarge(let message):
             return APIError(.contentTooLarge, code: "payload_too_large", message)
         case .modelNotFound(let name):
-            return APIError(.notFound, code: "model_not_found", "unknown model '\(name)'")
+            return APIError(.notFound, code: "unknown_model", "unknown model '\(name)'")
         case .versionNotFound(let name, let version):
             return APIError(.notFound, code: "version_not_found", "model '\(name)' has no version \(version)")
         case .modelUnavailable(let name, let reason):
-            return APIError(.serviceUnavailable, code: "model_unavailable", "model '\(name)' is not available: \(reason)")
+            return APIError(.serviceUnavailable, code: "model_not_ready", "model '\(name)' is not ready: \(reason)")
         case .queueFull(let name, let seconds):
             return APIError(
                 .tooManyRequests, code: "queue_full", "the queue of model '\(name)' is full; retry later",
@@ -92,6 +91,28 @@ public struct APIError: Error, Sendable, Equatable {
         case .unavailable: return APIError(.serviceUnavailable, code: error.code, error.description)
         case .storage: return APIError(.internalServerError, code: error.code, error.description)
         }
+    }
+
+    /// The serving engine's errors keep their machine codes; the status is chosen here.
+    static func map(_ error: ServingError) -> APIError {
+        let status: HTTPResponse.Status
+        var retryAfter: Int?
+        switch error {
+        case .unknownModel, .versionNotFound: status = .notFound
+        case .modelNotReady, .shuttingDown, .cancelled: status = .serviceUnavailable
+        case .queueFull(_, let seconds):
+            status = .tooManyRequests
+            retryAfter = max(1, seconds)
+        case .timeout: status = .gatewayTimeout
+        case .invalidInput, .unsupportedTask: status = .badRequest
+        case .imageTooLarge: status = .contentTooLarge
+        case .unsupportedMediaType: status = .unsupportedMediaType
+        // An explicit load that failed: the old version keeps serving; the
+        // request was understood but the version cannot be served.
+        case .loadFailed: status = .unprocessableContent
+        default: status = HTTPResponse.Status(code: error.httpStatus)  // internal, and cases added later
+        }
+        return APIError(status, code: error.code, error.message, retryAfterSeconds: retryAfter)
     }
 
     static func map(_ error: HTTPError) -> APIError {
@@ -135,21 +156,5 @@ public struct APIError: Error, Sendable, Equatable {
             headers[.wwwAuthenticate] = "Bearer realm=\"dlserve\""
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-}
-
-/// Hook for the engine's own error type: the daemon installs a translation
-/// from the engine's errors to `ServeFailure` (kept here so that the mapping
-/// to status codes stays in `APIError`).
-public enum BackendErrorMapping {
-    nonisolated(unsafe) static var translate: (@Sendable (any Error) -> ServeFailure?)?
-
-    /// Installs the translation; call once at start-up, before serving.
-    public static func install(_ translate: @escaping @Sendable (any Error) -> ServeFailure?) {
-        Self.translate = translate
-    }
-
-    static func map(_ error: any Error) -> ServeFailure? {
-        translate?(error)
     }
 }

@@ -38,7 +38,7 @@ extension ServeAPI {
         }
         let started = ContinuousClock.now
         let request = ClassifyRequest(model: name, version: version, input: input, topK: topK, requestID: context.requestID)
-        let result = try await withDeadline {
+        let result = try await withDeadline(context) {
             try await self.backend.classify(request)
         }
         let total = ContinuousClock.now - started
@@ -82,7 +82,15 @@ extension ServeAPI {
 
     /// Runs `operation` with the request timeout: past it the operation is
     /// cancelled (its queued work is dropped) and the client gets 504.
-    func withDeadline<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    ///
+    /// A client that disconnects is not noticed before the answer is written:
+    /// Hummingbird allows remote half-closure, so a client's FIN leaves the
+    /// channel active, and its inbound-close handler
+    /// (`consumeWithCancellationOnInboundClose`) closes every keep-alive
+    /// connection after the response. Abandoned work is bounded by the timeout.
+    func withDeadline<T: Sendable>(
+        _ context: ServeRequestContext, _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         let timeout = settings.requestTimeout
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await operation() }

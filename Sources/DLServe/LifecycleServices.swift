@@ -13,28 +13,41 @@ import ServiceLifecycle
 /// and on shutdown stops the backend.
 public struct BackendService: Service {
     let backend: any ServingBackend
+    let state: ServeLifecycleState
     let notifier: SystemdNotifier
     let logger: Logger
 
-    public init(backend: any ServingBackend, notifier: SystemdNotifier, logger: Logger) {
+    public init(backend: any ServingBackend, state: ServeLifecycleState, notifier: SystemdNotifier, logger: Logger) {
         self.backend = backend
+        self.state = state
         self.notifier = notifier
         self.logger = logger
     }
 
     public func run() async throws {
+        var startError: (any Error)?
         do {
             try await cancelWhenGracefulShutdown {
                 try await backend.start()
             }
         } catch is CancellationError {
             logger.notice("shutdown requested while models were loading")
+        } catch {
+            // A missing or unreadable repository: the daemon stays up and
+            // unready, and the poller keeps trying.
+            startError = error
+            logger.error("the model repository cannot be read; not ready until it can", metadata: ["error": "\(error)"])
         }
+        state.markStarted()
         if !Task.isShuttingDownGracefully {
             let models = await backend.models()
             let ready = models.filter { $0.state == "ready" }.count
             logger.notice("models loaded", metadata: ["ready": "\(ready)", "models": "\(models.count)"])
-            notifier.ready(status: "serving \(ready) of \(models.count) models")
+            if let startError {
+                notifier.ready(status: "not ready: \(startError)")
+            } else {
+                notifier.ready(status: "serving \(ready) of \(models.count) models")
+            }
             try? await gracefulShutdown()
         }
         logger.notice("stopping the inference backend")
@@ -42,14 +55,17 @@ public struct BackendService: Service {
     }
 }
 
-/// Scans the model repository every `interval` once the backend is ready (hot reload).
+/// Scans the model repository every `interval` once the start-up load has
+/// finished (hot reload; also how a repository that was missing at start comes in).
 public struct ModelPollerService: Service {
     let backend: any ServingBackend
+    let state: ServeLifecycleState
     let interval: Duration
     let logger: Logger
 
-    public init(backend: any ServingBackend, interval: Duration, logger: Logger) {
+    public init(backend: any ServingBackend, state: ServeLifecycleState, interval: Duration, logger: Logger) {
         self.backend = backend
+        self.state = state
         self.interval = interval
         self.logger = logger
     }
@@ -59,7 +75,7 @@ public struct ModelPollerService: Service {
             try await cancelWhenGracefulShutdown {
                 while true {
                     try await Task.sleep(for: interval)
-                    if await backend.isReady() {
+                    if state.hasStarted && !state.isDraining {
                         await backend.poll()
                     }
                 }

@@ -54,7 +54,8 @@ paths:
         -H 'Content-Type: image/png'`; a PNG or JPEG sent as
         `application/octet-stream` or curl's default form type is recognised by its
         signature), or JSON with exactly one of `image` (base64 PNG/JPEG), `pixels`
-        (nested rows, values 0..1) or `inputs` (a flat or nested array).
+        (nested rows of pixel values 0..255, [H, W] or [C, H, W]) or `inputs` (the same,
+        flat or nested). Images are resized and normalised as the model's config.json says.
       parameters:
         - $ref: '#/components/parameters/ModelName'
         - $ref: '#/components/parameters/TopK'
@@ -549,7 +550,9 @@ paths:
           description: The OpenAPI document.
           content:
             application/yaml:
-              schema: { type: string }
+              schema:
+                type: object
+                description: This OpenAPI 3.1 document, as YAML.
 
 components:
   securitySchemes:
@@ -842,10 +845,17 @@ components:
               version: { type: integer }
               state:
                 type: string
-                enum: [loading, ready, failed, unloaded, retired, available]
+                enum: [unloaded, loading, ready, failed, unloading]
               error: { type: [string, 'null'] }
+              serving:
+                type: boolean
+                description: True when this version answers requests.
         error:
           type: [string, 'null']
+          description: The most recent load error of any version.
+        queue_depth:
+          type: integer
+          description: Requests waiting in the model's queue.
     TensorMetadata:
       type: object
       required: [name, datatype, shape]

@@ -33,10 +33,18 @@ public enum DLServeVersion {
 public final class ServeLifecycleState: @unchecked Sendable {
     private let lock = NSLock()
     private var _draining = false
+    private var _started = false
 
     public init() {}
 
     public var isDraining: Bool { lock.withLock { _draining } }
+
+    /// True once the backend's start-up load has finished (well or not).
+    public var hasStarted: Bool { lock.withLock { _started } }
+
+    public func markStarted() {
+        lock.withLock { _started = true }
+    }
 
     public func beginDraining() {
         lock.withLock { _draining = true }

@@ -1,6 +1,8 @@
 import DLJobs
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -35,6 +37,7 @@ public struct ServeDaemon: Sendable {
         let logger = self.logger
         return Application(
             router: api.makeRouter(),
+            server: try Self.serverBuilder(settings),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "dlserve/\(DLServeVersion.current)"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
@@ -60,9 +63,9 @@ public struct ServeDaemon: Sendable {
         // the queue at their next batch and event streams end, so the HTTP drain
         // does not wait for followers; promotion still finds the backend up.
         let services: [any Service] = [
-            BackendService(backend: backend, notifier: notifier, logger: logger),
+            BackendService(backend: backend, state: state, notifier: notifier, logger: logger),
             WatchdogService(notifier: notifier),
-            ModelPollerService(backend: backend, interval: .milliseconds(Int64(settings.pollInterval * 1000)), logger: logger),
+            ModelPollerService(backend: backend, state: state, interval: .milliseconds(Int64(settings.pollInterval * 1000)), logger: logger),
             app,
         ] + (jobs.map { [$0] } ?? []) + [
             ShutdownAnnouncerService(state: state, notifier: notifier, logger: logger),
@@ -71,6 +74,27 @@ public struct ServeDaemon: Sendable {
         configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(settings.drainTimeout * 1000))
         configuration.maximumCancellationDuration = .seconds(5)
         return ServiceGroup(configuration: configuration)
+    }
+
+    /// HTTP/1.1, over TLS when a certificate and key are configured.
+    static func serverBuilder(_ settings: ServeSettings) throws -> HTTPServerBuilder {
+        guard let certPath = settings.tlsCert, let keyPath = settings.tlsKey else { return .http1() }
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certPath)
+        } catch {
+            throw SettingsError("cannot read TLS certificate \(certPath): \(error)")
+        }
+        do {
+            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } catch {
+            throw SettingsError("cannot read TLS key \(keyPath): \(error)")
+        }
+        guard !chain.isEmpty else { throw SettingsError("TLS certificate \(certPath) holds no certificate") }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        return try .tls(.http1(), tlsConfiguration: tls)
     }
 
     /// A bare Hummingbird app with one constant route, for measuring the

@@ -51,7 +51,7 @@ public final class ServeMetrics: Sendable {
 
     /// Refreshes the gauges read at scrape time: model states and memory.
     public func refresh(models: [ModelStatus]) {
-        let states = ["loading", "ready", "unavailable", "failed", "unloaded"]
+        let states = ["loading", "ready", "unavailable", "failed", "unloaded"]  // DLServing.ModelStatus.state
         for model in models {
             for state in states {
                 registry.makeGauge(
@@ -68,6 +68,14 @@ public final class ServeMetrics: Sendable {
             residentMemory.set(Double(memory.residentBytes))
             virtualMemory.set(Double(memory.virtualBytes))
         }
+    }
+
+    /// A swift-metrics factory writing to this registry (for the engine's metrics).
+    public var factory: PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = Self.latencyBuckets.map { .nanoseconds(Int64($0 * 1e9)) }
+        factory.valueHistogramBuckets["dlserve_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+        return factory
     }
 
     /// The Prometheus text exposition.

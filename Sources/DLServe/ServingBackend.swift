@@ -49,32 +49,42 @@ public struct ModelStatus: Codable, Sendable, Equatable {
     public var versions: [VersionStatus]
     /// The most recent load error, if any.
     public var error: String?
+    /// Requests waiting in the model's queue.
+    public var queueDepth: Int?
 
-    public init(name: String, task: String, servingVersion: Int?, state: String, versions: [VersionStatus], error: String? = nil) {
+    public init(
+        name: String, task: String, servingVersion: Int?, state: String, versions: [VersionStatus], error: String? = nil,
+        queueDepth: Int? = nil
+    ) {
         self.name = name
         self.task = task
         self.servingVersion = servingVersion
         self.state = state
         self.versions = versions
         self.error = error
+        self.queueDepth = queueDepth
     }
 
     enum CodingKeys: String, CodingKey {
         case name, task, state, versions, error
         case servingVersion = "serving_version"
+        case queueDepth = "queue_depth"
     }
 }
 
 public struct VersionStatus: Codable, Sendable, Equatable {
     public var version: Int
-    /// One of: loading, ready, failed, unloaded, retired.
+    /// One of: unloaded, loading, ready, failed, unloading.
     public var state: String
     public var error: String?
+    /// True when this version answers requests (the default one, or a pinned one the policy keeps).
+    public var serving: Bool?
 
-    public init(version: Int, state: String, error: String? = nil) {
+    public init(version: Int, state: String, error: String? = nil, serving: Bool? = nil) {
         self.version = version
         self.state = state
         self.error = error
+        self.serving = serving
     }
 }
 

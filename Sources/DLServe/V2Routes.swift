@@ -54,7 +54,7 @@ extension ServeAPI {
         let inputs = try v2.tensors(binary: binaryPart)
         let requestID = v2.id ?? context.requestID
 
-        let result = try await withDeadline {
+        let result = try await withDeadline(context) {
             try await self.backend.infer(
                 TensorInferRequest(model: name, version: version, inputs: inputs, outputs: (v2.outputs ?? []).map(\.name), requestID: requestID))
         }

@@ -19,24 +19,7 @@ public enum Broadcast {
         let n = outShape.count
         let padded = [Int](repeating: 1, count: n - src.count) + src
         let srcStrides = Tensor.strides(of: padded).enumerated().map { padded[$0.offset] == 1 ? 0 : $0.element }
-        let total = outShape.product
-        var map = [Int](repeating: 0, count: total)
-        if total == 0 { return map }
-        var idx = [Int](repeating: 0, count: n)
-        var off = 0
-        for i in 0..<total {
-            map[i] = off
-            var d = n - 1
-            while d >= 0 {
-                idx[d] += 1
-                off += srcStrides[d]
-                if idx[d] < outShape[d] { break }
-                off -= srcStrides[d] * idx[d]
-                idx[d] = 0
-                d -= 1
-            }
-        }
-        return map
+        return Tensor.stridedIndexMap(shape: outShape, strides: srcStrides)
     }
 }
 

@@ -19,7 +19,8 @@ import Foundation
 ///
 /// `model` is exactly one of `preset` (a `ModelPreset`), `architecture` (a
 /// model.json `ModelSpec` inline) or `base` (an existing model to fine-tune,
-/// with an optional `version`). Dropout is part of the architecture (dropout
+/// with an optional `version`); an inline architecture may leave out
+/// "format" and "output" (default: the last layer). Dropout is part of the architecture (dropout
 /// layers, or a preset's `keep_prob`). `l2` is the course's lambda (the
 /// gradient gains lambda / m * W with m the training-set size).
 ///
@@ -79,6 +80,32 @@ public struct Recipe: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey { case preset, width, architecture, base, version, keepProb = "keep_prob" }
+
+        public init(from d: Decoder) throws {
+            let c = try d.container(keyedBy: CodingKeys.self)
+            preset = try c.decodeIfPresent(String.self, forKey: .preset)
+            width = try c.decodeIfPresent(Int.self, forKey: .width)
+            keepProb = try c.decodeIfPresent(Float.self, forKey: .keepProb)
+            base = try c.decodeIfPresent(String.self, forKey: .base)
+            version = try c.decodeIfPresent(Int.self, forKey: .version)
+            // An inline architecture may leave out model.json's "format".
+            if case .object(var o)? = try c.decodeIfPresent(JSONValue.self, forKey: .architecture) {
+                if o["format"] == nil { o["format"] = .string(GraphModel.specFormat) }
+                // and its "output" (default: the last layer).
+                if o["output"] == nil, case .array(let layers)? = o["layers"], case .object(let last)? = layers.last,
+                   let name = last["name"] { o["output"] = name }
+                do {
+                    architecture = try JSONDecoder().decode(ModelSpec.self, from: JSONEncoder().encode(JSONValue.object(o)))
+                } catch let e as DecodingError {
+                    throw TrainingError.invalidRecipe(JSONFile.describe(e).replacingOccurrences(of: "field '", with: "field 'model.architecture."))
+                }
+                guard architecture?.format == GraphModel.specFormat else {
+                    throw TrainingError.invalidRecipe("model.architecture.format must be '\(GraphModel.specFormat)'")
+                }
+            } else {
+                architecture = try c.decodeIfPresent(ModelSpec.self, forKey: .architecture)
+            }
+        }
     }
 
     public struct ScheduleSection: Codable, Equatable, Sendable {

@@ -1,10 +1,11 @@
 import ArgumentParser
 
+/// `dlserve`: train, evaluate and serve deep-learning models.
+/// (Named DLServeCommand: a type named `DLServe` would shadow the DLServe module that `serve` imports.)
 @main
 struct DLServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlserve",
-        abstract: "A deep-learning engine, model server and training queue.",
-        subcommands: [Serve.self, TrainCommand.self, EvalCommand.self, PredictCommand.self, JobsCommand.self]
-    )
+        abstract: "Train, evaluate and serve deep-learning models.",
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, Serve.self, JobsCommand.self])
 }

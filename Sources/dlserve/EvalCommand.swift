@@ -9,7 +9,7 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate a model version on a dataset and print the metrics as JSON.",
-        discussion: "Prints accuracy, loss (softmax cross-entropy), per-class accuracy and the confusion matrix.")
+        discussion: "Prints accuracy, loss (softmax cross-entropy) and per-class accuracy; with --confusion also the confusion matrix.")
 
     @OptionGroup var model: ModelOptions
 
@@ -18,6 +18,9 @@ struct EvalCommand: ParsableCommand {
 
     @Option(name: .long, help: "Evaluate only the first N images.")
     var limit: Int?
+
+    @Flag(name: .long, help: "Include the confusion matrix (rows: true class, columns: predicted).")
+    var confusion = false
 
     @OptionGroup var compute: ComputeOptions
 
@@ -33,23 +36,17 @@ struct EvalCommand: ParsableCommand {
         let loaded = try model.load()
         var data = try compute.registry.load(ref)
         if let l = limit { data = data.prefix(l) }
-        let input = loaded.config.input
-        guard data.imageShape == input.shape else {
-            throw ValidationError("the images of \(ref) are \(data.imageShape), model '\(loaded.name)' takes \(input.shape)")
-        }
-        guard data.classes.count == loaded.config.labels.count else {
-            throw ValidationError("\(ref) has \(data.classes.count) classes, model '\(loaded.name)' has \(loaded.config.labels.count) labels")
-        }
         Kernels.setBLASThreads(compute.threadCount)
         let start = Date()
-        // Preprocess exactly as serving does, then evaluate without further normalization.
-        let prepared = try Dataset(images: input.preprocessing.apply(to: data.images), labels: data.labels, classes: loaded.config.labels)
-        let e = Evaluator.evaluate(loaded.model, on: prepared, normalization: nil)
+        let e: Evaluation
+        do { e = try Evaluator.evaluate(loaded, on: data) } catch TrainingError.dataset(let m) {
+            throw ValidationError("\(ref): \(m)")
+        }
         let seconds = Date().timeIntervalSince(start)
         print(try jsonString(Output(
             model: loaded.name, version: loaded.version, dataset: ref.description, count: e.count, accuracy: e.accuracy,
             loss: e.loss, perClassAccuracy: Dictionary(uniqueKeysWithValues: e.perClass.map { ($0.label, $0.accuracy) }),
-            confusion: e.confusion, seconds: seconds)))
+            confusion: confusion ? e.confusion : nil, seconds: seconds)))
     }
 
     struct Output: Encodable {
@@ -60,7 +57,7 @@ struct EvalCommand: ParsableCommand {
         var accuracy: Float
         var loss: Float
         var perClassAccuracy: [String: Float]
-        var confusion: [[Int]]
+        var confusion: [[Int]]?
         var seconds: Double
 
         enum CodingKeys: String, CodingKey {

@@ -3,6 +3,7 @@ import DLKernels
 import DLNN
 import DLTensor
 import DLTrain
+import DLVision
 import Foundation
 
 /// `dlserve predict --model models/NAME FILE...`: classifies image files.
@@ -11,9 +12,10 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Classify image files with a model version.",
         discussion: """
-            Reads PGM images (P2/P5, the model's size) and IDX image files (every image in the file, \
-            gzip-compressed or not). Prints one JSON object per image: the file, the top labels and \
-            their probabilities.
+            Reads PNG, JPEG and PGM images, and IDX image files (every image in the file, gzip-compressed \
+            or not). Each image is converted, resized and normalized exactly as the server does, from the \
+            model's config.json. Prints one JSON object per image: the file, the top labels and their \
+            probabilities.
             """)
 
     @OptionGroup var model: ModelOptions
@@ -32,21 +34,29 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try model.load()
-        let shape = loaded.config.input.shape
+        let input = loaded.config.input
+        guard input.shape.count == 3 else { throw ValidationError("model '\(loaded.name)' does not take images (input \(input.shape))") }
+        let p = input.preprocessing
+        let preprocessing = try ImagePreprocessing(
+            channels: input.shape[0], height: input.shape[1], width: input.shape[2],
+            resize: ResizeMethod(rawValue: p.resize.rawValue) ?? .auto, scale: p.scale, mean: p.mean, std: p.std, invert: p.invert)
         let labels = loaded.config.labels
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         for file in files {
-            let images = try ImageFiles.read(URL(fileURLWithPath: file), shape: shape)
-            let x = loaded.config.input.preprocessing.apply(to: images.tensor)
-            let logits = loaded.model.infer(x)
-            let k = labels.count
-            for i in 0..<images.names.count {
-                let p = softmax(Array(logits.data[(i * k)..<((i + 1) * k)]))
-                let top = p.indices.sorted { p[$0] > p[$1] }.prefix(topK)
-                let line = Line(file: images.names[i], model: loaded.name, version: loaded.version,
-                                predictions: top.map { .init(label: labels[$0], probability: p[$0]) })
-                print(String(decoding: try encoder.encode(line), as: UTF8.self))
+            let images = try ImageFiles.read(URL(fileURLWithPath: file))
+            for start in stride(from: 0, to: images.count, by: 256) {
+                let batch = images[start..<min(start + 256, images.count)]
+                let x = Tensor.concat(batch.map { preprocessing.tensor(from: $0.image) }, axis: 0)
+                let logits = loaded.model.infer(x)
+                let k = labels.count
+                for (i, item) in batch.enumerated() {
+                    let probs = softmax(Array(logits.data[(i * k)..<((i + 1) * k)]))
+                    let top = probs.indices.sorted { probs[$0] > probs[$1] }.prefix(topK)
+                    let line = Line(file: item.name, model: loaded.name, version: loaded.version,
+                                    predictions: top.map { Line.Prediction(label: labels[$0], probability: probs[$0]) })
+                    print(String(decoding: try encoder.encode(line), as: UTF8.self))
+                }
             }
         }
     }
@@ -67,35 +77,38 @@ struct PredictCommand: ParsableCommand {
     }
 }
 
-/// Image files the command line reads without an image library: binary and
-/// ASCII PGM, and IDX image files. Pixels are scaled to [0, 1] (v / maxval).
+/// The image files the command line reads: PNG and JPEG (DLVision), binary
+/// and ASCII PGM, and IDX image files ([N, H, W] grey or [N, C, H, W]).
 enum ImageFiles {
-    struct Images {
-        var names: [String]
-        /// [N, C, H, W] in [0, 1].
-        var tensor: Tensor
-    }
-
-    static func read(_ url: URL, shape: [Int]) throws -> Images {
+    static func read(_ url: URL) throws -> [(name: String, image: Image)] {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw ValidationError("cannot read \(url.path): \(error.localizedDescription)") }
         if data.starts(with: [0x50, 0x35]) || data.starts(with: [0x50, 0x32]) {  // "P5", "P2"
             let (w, h, pixels) = try pgm([UInt8](data), what: url.path)
-            guard shape == [1, h, w] else {
-                throw ValidationError("\(url.path) is a \(w)x\(h) grey image, the model takes \(shape) (resize it first)")
+            return [(url.path, Image(width: w, height: h, channels: 1, pixels: pixels.map { UInt8(($0 * 255).rounded()) }))]
+        }
+        let isIDX = Gzip.isGzip(data) || data.starts(with: [0, 0, 0x08])
+        guard isIDX else {
+            do { return [(url.path, try ImageDecoder().decode(data))] } catch {
+                throw ValidationError("\(url.path): \(error)")
             }
-            return Images(names: [url.path], tensor: Tensor(shape: [1, 1, h, w], data: pixels))
         }
         let idx = try IDXFile.read(url)
-        let dims = idx.dims.count == 3 ? [idx.dims[0], 1, idx.dims[1], idx.dims[2]] : idx.dims
-        guard dims.count == 4, Array(dims.dropFirst()) == shape else {
-            throw ValidationError("\(url.path): IDX images \(idx.dims) do not fit the model's input \(shape)")
+        guard idx.dims.count == 3 || (idx.dims.count == 4 && [1, 3].contains(idx.dims[1])) else {
+            throw ValidationError("\(url.path): IDX data \(idx.dims) is not a list of images")
         }
-        return Images(names: (0..<dims[0]).map { "\(url.path)#\($0)" },
-                      tensor: Tensor(shape: dims, data: idx.bytes.map { Float($0) / 255 }))
+        let (n, c, h, w) = idx.dims.count == 3 ? (idx.dims[0], 1, idx.dims[1], idx.dims[2]) : (idx.dims[0], idx.dims[1], idx.dims[2], idx.dims[3])
+        let size = c * h * w
+        return (0..<n).map { i in
+            let chw = idx.bytes[(i * size)..<((i + 1) * size)]
+            // DLVision images are interleaved (HWC).
+            var hwc = [UInt8](repeating: 0, count: size)
+            for ch in 0..<c { for p in 0..<(h * w) { hwc[p * c + ch] = chw[chw.startIndex + ch * h * w + p] } }
+            return ("\(url.path)#\(i)", Image(width: w, height: h, channels: c, pixels: hwc))
+        }
     }
 
-    /// Netpbm PGM: "P5" or "P2", width, height, maxval (<= 65535), then pixels.
+    /// Netpbm PGM: "P5" or "P2", width, height, maxval (<= 65535), then pixels, scaled to [0, 1].
     static func pgm(_ b: [UInt8], what: String) throws -> (Int, Int, [Float]) {
         var i = 2
         func token() throws -> Int {

@@ -2,7 +2,8 @@ import DLTrain
 import Foundation
 
 /// The training progress bar on standard error: one line redrawn in place
-/// (at most 10 times a second) on a terminal, and one line per epoch always.
+/// (at most 10 times a second) on a terminal, a plain line every tenth of an
+/// epoch otherwise (logs), and one line per epoch always.
 ///
 ///     epoch  3/12 [=========>          ]  420/860  loss 0.3124  acc 88.91%  1234 img/s  eta 0:35
 ///     epoch  3/12  train loss 0.3011 acc 89.20% | dev loss 0.2710 acc 90.12% | lr 0.00128 | 52.1 s, 1056 img/s
@@ -28,9 +29,17 @@ final class ProgressBar {
     }
 
     func batch(_ b: BatchProgress) {
-        guard interactive else { return }
         let now = Date()
         if b.batch == 1 { epochStart = now }
+        guard interactive else {
+            // Logs get a line at every tenth of an epoch instead of a redrawn bar.
+            let tenth = max(1, b.batches / 10)
+            if b.batch % tenth == 0 && b.batch < b.batches {
+                let elapsed = now.timeIntervalSince(epochStart)
+                printError(Self.barLine(b, width: width, eta: elapsed / Double(b.batch) * Double(b.batches - b.batch)))
+            }
+            return
+        }
         guard b.batch == b.batches || now.timeIntervalSince(lastDraw) >= 0.1 else { return }
         lastDraw = now
         let elapsed = now.timeIntervalSince(epochStart)
@@ -63,6 +72,7 @@ final class ProgressBar {
         var s = String(format: "epoch %3d  train loss %.4f acc %.2f%%", m.epoch, m.trainLoss, m.trainAccuracy * 100)
         if let l = m.devLoss, let a = m.devAccuracy { s += String(format: " | dev loss %.4f acc %.2f%%", l, a * 100) }
         s += String(format: " | lr %.3g | %.1f s, %.0f img/s", m.learningRate, m.seconds, m.imagesPerSecond)
+        if let c = m.cpuSeconds { s += String(format: ", cpu %.1f s", c) }
         return s
     }
 

@@ -88,10 +88,11 @@ struct Serve: AsyncParsableCommand {
             return
         }
 
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let metrics = ServeMetrics(registry: registry)
-        let backend = try makeBackend(settings: settings, logger: logger)
+        let metrics = ServeMetrics()
+        // Engine metrics go to the daemon's registry through the factory the
+        // engine is given; anything else using swift-metrics lands there too.
+        MetricsSystem.bootstrap(metrics.factory)
+        let backend = try makeBackend(settings: settings, metrics: metrics, logger: logger)
         let jobs = try makeJobQueue(settings: settings, backend: backend, logger: logger)
         let daemon = ServeDaemon(settings: settings, backend: backend, metrics: metrics, logger: logger, jobs: jobs)
         logger.notice(

@@ -67,21 +67,6 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-extension ModelConfig.Preprocessing {
-    /// Applies the config's preprocessing to dataset images already scaled to
-    /// [0, 1] (v / 255): ((invert ? 255 - v : v) * scale - mean) / std.
-    func apply(to images: Tensor) -> Tensor {
-        let c = images.shape[1], plane = images.shape[2] * images.shape[3]
-        var out = images.data
-        for i in 0..<out.count {
-            let ch = (i / plane) % c
-            let v = (invert ? 1 - out[i] : out[i]) * 255
-            out[i] = (v * scale - mean[mean.count == 1 ? 0 : ch]) / std[std.count == 1 ? 0 : ch]
-        }
-        return Tensor(shape: images.shape, data: out)
-    }
-}
-
 /// Writes to standard error.
 func printError(_ s: String, terminator: String = "\n") {
     FileHandle.standardError.write(Data((s + terminator).utf8))

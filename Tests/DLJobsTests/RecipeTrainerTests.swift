@@ -101,6 +101,7 @@ final class RecipeTrainerTests: XCTestCase {
         XCTAssertEqual(resumed.job.metrics, straight.job.metrics.map { m in
             var m = m
             m.seconds = resumed.job.metrics[m.epoch - 1].seconds
+            m.cpuSeconds = resumed.job.metrics[m.epoch - 1].cpuSeconds
             m.imagesPerSecond = resumed.job.metrics[m.epoch - 1].imagesPerSecond
             return m
         }, "the resumed run's losses and accuracies equal the uninterrupted run's")

@@ -4,7 +4,7 @@ import DLTesting
 import Foundation
 import XCTest
 
-/// Conv2D, ConvTranspose2D and pooling against NumPy references
+/// Conv2D, ConvTranspose2D, pooling and the mobile blocks (in training mode) against NumPy references
 /// (scripts/fixtures/conv_fixtures.py, PyTorch semantics): forward output and,
 /// for the loss L = sum(out * gy), the gradients of x, weight and bias, within 1e-4.
 final class ConvolutionFixtureTests: XCTestCase {
@@ -23,7 +23,7 @@ final class ConvolutionFixtureTests: XCTestCase {
 
     func testEveryCaseMatchesNumPy() throws {
         let (cases, t) = try fixtures()
-        XCTAssertEqual(cases.count, 26)
+        XCTAssertEqual(cases.count, 31)
         var kinds: Set<String> = []
         for (name, c) in cases.sorted(by: { $0.key < $1.key }) {
             kinds.insert(c.type)
@@ -33,9 +33,11 @@ final class ConvolutionFixtureTests: XCTestCase {
             let expectedOut = try XCTUnwrap(t["\(name).out"], name)
             XCTAssertEqual(try layer.outputShape([inShape]), Array(expectedOut.shape.dropFirst()), "\(name) outputShape")
 
-            // Load the reference weights into the layer's own parameters.
+            // Load the reference weights into the layer's own parameters; the
+            // fixture has a gradient for exactly those.
             let params = Dictionary(uniqueKeysWithValues: layer.parameters.map { ($0.name, $0.tensor) })
-            XCTAssertEqual(Set(params.keys), Set(["weight", "bias"].filter { t["\(name).\($0)"] != nil }), "\(name) parameters")
+            let gradKeys = t.keys.filter { $0.hasPrefix("\(name).g") && $0 != "\(name).gx" && $0 != "\(name).gy" }
+            XCTAssertEqual(Set(gradKeys), Set(params.keys.map { "\(name).g\($0)" }), "\(name) parameters")
             for (key, p) in params {
                 let ref = try XCTUnwrap(t["\(name).\(key)"])
                 XCTAssertEqual(p.shape, ref.shape, "\(name).\(key) shape")
@@ -47,13 +49,17 @@ final class ConvolutionFixtureTests: XCTestCase {
             x.grad = nil
             let out = layer([x], ForwardContext(training: true))
             assertClose(out, expectedOut, rtol: 1e-4, atol: 1e-4, "\(name) forward")
+            // Batch norm's running statistics after one training step (mobile blocks).
+            for (key, b) in layer.buffers {
+                assertClose(b, try XCTUnwrap(t["\(name).\(key)"], "\(name).\(key)"), rtol: 1e-4, atol: 1e-5, "\(name).\(key)")
+            }
             (out * t["\(name).gy"]!).sum().backward()
             assertClose(Tensor(shape: x.shape, data: x.grad ?? []), t["\(name).gx"]!, rtol: 1e-4, atol: 1e-4, "\(name) gx")
             for (key, p) in params {
                 assertClose(Tensor(shape: p.shape, data: p.grad ?? []), t["\(name).g\(key)"]!, rtol: 1e-4, atol: 1e-4, "\(name) g\(key)")
             }
         }
-        XCTAssertEqual(kinds, ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d"])
+        XCTAssertEqual(kinds, ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "depthwise_separable", "inverted_residual"])
     }
 
     func testInferenceModeGivesTheSameValuesAndRecordsNothing() throws {

@@ -157,5 +157,11 @@ final class ConvolutionTests: XCTestCase {
             LayerSpec(name: "c2", type: "conv2d", inputs: ["c1"], attrs: ["out_channels": 2, "kernel_size": 5]),
         ])
         shapeError { try GraphModel(spec: spec) }
+        XCTAssertThrowsError(try GraphModel(spec: spec)) { e in
+            XCTAssertEqual("\(e)", "shape mismatch: conv2d 'c2': input 4x4 with padding \"valid\" is smaller than the 5x5 kernel")
+        }
+        XCTAssertThrowsError(try c.outputShape([[2, 8, 8]])) { e in
+            XCTAssertEqual("\(e)", "shape mismatch: conv2d 'c': expects 3 input channels, got 2 (input [2, 8, 8])")
+        }
     }
 }

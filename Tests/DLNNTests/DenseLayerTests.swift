@@ -1,4 +1,3 @@
-import DLKernels
 import DLNN
 import DLTensor
 import DLTesting

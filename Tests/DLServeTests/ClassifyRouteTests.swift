@@ -90,7 +90,7 @@ final class ClassifyRouteTests: XCTestCase {
 
     func testErrorsOfTheRequest() async throws {
         let pixels = TestJSON.body(["pixels": uniformPixels(0.3)])
-        try await classify(uri: "/v1/models/nope/classify", body: pixels) { try assertError($0, .notFound, "model_not_found") }
+        try await classify(uri: "/v1/models/nope/classify", body: pixels) { try assertError($0, .notFound, "unknown_model") }
         try await classify(uri: "/v1/models/fashion/versions/9/classify", body: pixels) { try assertError($0, .notFound, "version_not_found") }
         try await classify(uri: "/v1/models/fashion/versions/abc/classify", body: pixels) { try assertError($0, .badRequest, "bad_request") }
         try await classify(uri: "/v1/models/fashion/classify?top_k=0", body: pixels) { try assertError($0, .badRequest, "bad_request") }
@@ -140,7 +140,7 @@ final class ClassifyRouteTests: XCTestCase {
     func testUnloadedModelAnswers503() async throws {
         let backend = FakeBackend(models: [.init(name: "fashion", versions: [1: "unloaded"], serving: nil)])
         try await classify(backend, body: TestJSON.body(["pixels": uniformPixels(0.3)])) { response in
-            try assertError(response, .serviceUnavailable, "model_unavailable")
+            try assertError(response, .serviceUnavailable, "model_not_ready")
         }
     }
 }

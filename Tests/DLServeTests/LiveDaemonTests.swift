@@ -115,3 +115,47 @@ final class LiveDaemonTests: XCTestCase {
         try await live.stop()
     }
 }
+
+/// TLS with a certificate and key made by openssl for the test.
+final class TLSTests: XCTestCase {
+    func testServesOverTLSWithCertificateAndKey() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dlserve-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cert = dir.appendingPathComponent("cert.pem").path
+        let key = dir.appendingPathComponent("key.pem").path
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") else { throw XCTSkip("no openssl to make a certificate") }
+        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"]
+        openssl.standardError = FileHandle.nullDevice
+        openssl.standardOutput = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        XCTAssertEqual(openssl.terminationStatus, 0)
+
+        var settings = LiveDaemon.settings()
+        settings.tlsCert = cert
+        settings.tlsKey = key
+        let live = try await LiveDaemon.start(backend: FakeBackend(), settings: settings)
+        let response = try await live.requestTLS("/v2/health/live")
+        XCTAssertEqual(response.status, .ok)
+        // Plain HTTP to the TLS port gets no HTTP answer.
+        do {
+            let plain = try await live.request("/v2/health/live")
+            XCTAssertNotEqual(plain.status, .ok)
+        } catch {}
+        try await live.stop()
+    }
+
+    func testMissingCertificateFileIsASettingsError() throws {
+        var settings = LiveDaemon.settings()
+        settings.tlsCert = "/nonexistent/cert.pem"
+        settings.tlsKey = "/nonexistent/key.pem"
+        let daemon = ServeDaemon(settings: settings, backend: FakeBackend(), metrics: ServeMetrics(), logger: .init(label: "t"))
+        XCTAssertThrowsError(try daemon.makeServiceGroup()) { error in
+            XCTAssertTrue("\(error)".contains("cannot read TLS certificate"), "\(error)")
+        }
+    }
+}
+

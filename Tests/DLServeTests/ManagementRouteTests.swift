@@ -29,7 +29,7 @@ final class ManagementRouteTests: XCTestCase {
                 XCTAssertEqual(object["serving_version"] as? Int, 2)
                 XCTAssertEqual(object["state"] as? String, "ready")
             }
-            try await client.execute(uri: "/v1/models/nope", method: .get) { try assertError($0, .notFound, "model_not_found") }
+            try await client.execute(uri: "/v1/models/nope", method: .get) { try assertError($0, .notFound, "unknown_model") }
         }
     }
 
@@ -41,7 +41,7 @@ final class ManagementRouteTests: XCTestCase {
                 XCTAssertEqual(try TestJSON.decode(ModelStatus.self, response.body).state, "unloaded")
             }
             try await client.execute(uri: "/v1/models/fashion/classify", method: .post, headers: TestJSON.headers, body: TestJSON.body(["pixels": uniformPixels(0.3)])) {
-                try assertError($0, .serviceUnavailable, "model_unavailable")
+                try assertError($0, .serviceUnavailable, "model_not_ready")
             }
             try await client.execute(uri: "/v1/models/fashion/load", method: .post) { response in
                 XCTAssertEqual(response.status, .ok)
@@ -49,7 +49,7 @@ final class ManagementRouteTests: XCTestCase {
                 XCTAssertEqual(status.state, "ready")
                 XCTAssertEqual(status.servingVersion, 2)
             }
-            try await client.execute(uri: "/v1/models/nope/load", method: .post) { try assertError($0, .notFound, "model_not_found") }
+            try await client.execute(uri: "/v1/models/nope/load", method: .post) { try assertError($0, .notFound, "unknown_model") }
         }
     }
 
@@ -77,7 +77,7 @@ final class ManagementRouteTests: XCTestCase {
             try await client.execute(
                 uri: "/v1/models/fashion/versions/1/classify", method: .post, headers: TestJSON.headers,
                 body: TestJSON.body(["pixels": uniformPixels(0.3)])
-            ) { try assertError($0, .serviceUnavailable, "model_unavailable") }
+            ) { try assertError($0, .serviceUnavailable, "model_not_ready") }
         }
     }
 

@@ -46,8 +46,8 @@ final class V2RouteTests: XCTestCase {
                 XCTAssertEqual(object["ready"] as? Bool, true)
             }
             try await client.execute(uri: "/v2/models/fashion/versions/2/ready", method: .get) { XCTAssertEqual($0.status, .ok) }
-            try await client.execute(uri: "/v2/models/nope", method: .get) { try assertError($0, .notFound, "model_not_found") }
-            try await client.execute(uri: "/v2/models/nope/ready", method: .get) { try assertError($0, .notFound, "model_not_found") }
+            try await client.execute(uri: "/v2/models/nope", method: .get) { try assertError($0, .notFound, "unknown_model") }
+            try await client.execute(uri: "/v2/models/nope/ready", method: .get) { try assertError($0, .notFound, "unknown_model") }
             try await client.execute(uri: "/v2/models/fashion/versions/7", method: .get) { try assertError($0, .notFound, "version_not_found") }
             try await client.execute(uri: "/v2/models/fashion/versions/7/ready", method: .get) { try assertError($0, .notFound, "version_not_found") }
         }
@@ -56,7 +56,7 @@ final class V2RouteTests: XCTestCase {
     func testModelNotReadyIs503() async throws {
         let backend = FakeBackend(models: [.init(name: "fashion", versions: [1: "loading"], serving: nil)])
         try await run(backend) { client in
-            try await client.execute(uri: "/v2/models/fashion/ready", method: .get) { try assertError($0, .serviceUnavailable, "model_unavailable") }
+            try await client.execute(uri: "/v2/models/fashion/ready", method: .get) { try assertError($0, .serviceUnavailable, "model_not_ready") }
         }
     }
 
@@ -187,7 +187,7 @@ final class V2RouteTests: XCTestCase {
                 try assertError($0, .unsupportedMediaType, "unsupported_media_type")
             }
             try await client.execute(uri: "/v2/models/nope/infer", method: .post, headers: TestJSON.headers, body: input([1, 784], data: [Float](repeating: 0, count: 784))) {
-                try assertError($0, .notFound, "model_not_found")
+                try assertError($0, .notFound, "unknown_model")
             }
         }
     }

@@ -13,7 +13,7 @@ final class DenseKernelTests: XCTestCase {
     }
 
     func testLinearMatchesReference() {
-        for (n, i, o) in [(5, 7, 3), (1, 16, 9), (8, 1, 1)] {
+        for (n, i, o) in [(5, 7, 3), (1, 16, 9), (1, 400, 120), (8, 1, 1)] {
             let x = randn(n * i), w = randn(o * i), b = randn(o), gy = randn(n * o)
             var y = [Float](repeating: 0, count: n * o), yRef = y
             Kernels.linearForward(x: x, weight: w, bias: b, y: &y, n: n, inFeatures: i, outFeatures: o)
@@ -65,6 +65,28 @@ final class DenseKernelTests: XCTestCase {
                 assertClose(gb, gbR, rtol: 1e-4, atol: 1e-4, "beta batch=\(batch) \((n, c, s))")
             }
         }
+    }
+
+    func testBatchNormThreadsGiveIdenticalResults() {
+        // 8 x 16 x 1024 values: above the size where channels split across threads.
+        let (n, c, s) = (8, 16, 1024)
+        let x = randn(n * c * s, std: 2, mean: 1), gy = randn(n * c * s)
+        let gamma = randn(c, std: 0.5, mean: 1), beta = randn(c)
+        func run(threads: Int) -> [[Float]] {
+            let saved = Kernels.blasThreads
+            Kernels.setBLASThreads(threads)
+            defer { Kernels.setBLASThreads(saved) }
+            var mean = [Float](repeating: 0, count: c), variance = mean, gg = mean, gb = mean
+            var y = [Float](repeating: 0, count: x.count), gx = y
+            Kernels.batchNormStatistics(x, n: n, c: c, s: s, mean: &mean, variance: &variance)
+            let rstd = variance.map { 1 / ($0 + 1e-5).squareRoot() }
+            Kernels.batchNormNormalize(x, &y, n: n, c: c, s: s, mean: mean, rstd: rstd, gamma: gamma, beta: beta)
+            Kernels.batchNormBackward(x: x, gy: gy, n: n, c: c, s: s, mean: mean, rstd: rstd, gamma: gamma,
+                                      batchStatistics: true, gx: &gx, gGamma: &gg, gBeta: &gb)
+            return [mean, variance, y, gx, gg, gb]
+        }
+        // Each channel is computed by one thread in the same order: bitwise equal.
+        XCTAssertEqual(run(threads: 1), run(threads: 2))
     }
 
     func testSoftmaxCrossEntropyMatchesReference() {

@@ -1,3 +1,4 @@
+import DLNN
 import DLTensor
 import DLTesting
 @testable import DLTrain
@@ -147,6 +148,16 @@ final class DataTests: XCTestCase {
         let after = Normalization.fit(norm(ds.images))
         assertClose(after.mean, [0, 0], rtol: 0, atol: 1e-5)
         assertClose(after.std, [1, 1], rtol: 0, atol: 1e-4)
+    }
+
+    func testConfigPreprocessingMatchesTrainingNormalization() throws {
+        let ds = try smallDataset(4, c: 2, h: 3, w: 3)
+        let norm = Normalization(mean: [0.3, 0.5], std: [0.2, 0.4])
+        let pre = ModelConfig.Preprocessing(scale: 1.0 / 255, mean: norm.mean, std: norm.std)
+        assertClose(pre.apply(toUnitImages: ds.images), norm(ds.images), rtol: 1e-5, atol: 1e-5)
+        // Inverted: v -> 255 - v, i.e. x -> 1 - x.
+        let inv = ModelConfig.Preprocessing(scale: 1.0 / 255, mean: [0], std: [1], invert: true)
+        assertClose(inv.apply(toUnitImages: ds.images).data, ds.images.data.map { 1 - $0 }, rtol: 0, atol: 1e-6)
     }
 
     func testFlipTwiceIsIdentityAndMirrors() throws {

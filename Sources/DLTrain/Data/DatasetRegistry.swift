@@ -62,6 +62,36 @@ public struct DatasetRegistry: Sendable {
         return try IDXDataset.load(images: files.images, labels: files.labels, classes: classes)
     }
 
+    /// What a dataset split holds, read from the file headers without loading
+    /// the images (for validating a recipe when a job is submitted).
+    public struct Info: Equatable, Sendable {
+        /// [C, H, W].
+        public var imageShape: [Int]
+        public var classes: [String]
+        public var count: Int
+    }
+
+    public func describe(_ ref: DatasetReference) throws -> Info {
+        try validate(ref)
+        let files: (images: URL, labels: URL)
+        let classes: [String]
+        if ref.name == "fashion-mnist" {
+            let p = ref.split == .train ? "train" : "t10k"
+            files = (fashionMNISTRoot.appendingPathComponent("\(p)-images-idx3-ubyte.gz"),
+                     fashionMNISTRoot.appendingPathComponent("\(p)-labels-idx1-ubyte.gz"))
+            classes = FashionMNIST.classes
+        } else {
+            let dir = try directory(ref.name)
+            files = try idxFiles(in: dir, split: ref.split)
+            classes = try classNames(in: dir, labels: files.labels)
+        }
+        let dims = try IDXFile.readDims(files.images), labelDims = try IDXFile.readDims(files.labels)
+        guard dims.count == 3 || dims.count == 4, labelDims.count == 1, labelDims[0] == dims[0] else {
+            throw TrainingError.dataset("\(ref): images \(dims) and labels \(labelDims) do not form a dataset")
+        }
+        return Info(imageShape: dims.count == 3 ? [1, dims[1], dims[2]] : Array(dims.dropFirst()), classes: classes, count: dims[0])
+    }
+
     /// Checks that a dataset exists without loading it (recipe validation).
     public func validate(_ ref: DatasetReference) throws {
         if ref.name == "fashion-mnist" {

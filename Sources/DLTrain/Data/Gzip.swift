@@ -12,21 +12,22 @@ public enum Gzip {
     }
 
     /// Decompresses a gzip stream; `maxBytes` bounds the output (a defence
-    /// against decompression bombs in uploaded datasets).
-    public static func decompress(_ input: Data, maxBytes: Int = 1 << 31, what: String = "gzip data") throws -> [UInt8] {
+    /// against decompression bombs in uploaded datasets). With `prefix`, stops
+    /// once that many bytes are out (to read a header) and returns them.
+    public static func decompress(_ input: Data, maxBytes: Int = 1 << 31, prefix: Int? = nil, what: String = "gzip data") throws -> [UInt8] {
         guard isGzip(input) else { throw TrainingError.dataset("\(what): not a gzip stream (bad magic number)") }
         var out = [UInt8]()
         // ISIZE (the last 4 bytes) is the size mod 2^32 of the last member: a hint only.
         if input.count >= 18 {
             let tail = input.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) }
-            out.reserveCapacity(min(tail, maxBytes))
+            out.reserveCapacity(min(tail, maxBytes, prefix ?? Int.max))
         }
         var stream = z_stream()
         guard inflateInit2_(&stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw TrainingError.dataset("\(what): zlib could not initialize")
         }
         defer { inflateEnd(&stream) }
-        let chunk = 1 << 20
+        let chunk = min(1 << 20, max(prefix ?? Int.max, 64))
         var buffer = [UInt8](repeating: 0, count: chunk)
         try input.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
             let base = raw.bindMemory(to: UInt8.self).baseAddress!
@@ -40,6 +41,7 @@ public enum Gzip {
                 }
                 let produced = chunk - Int(stream.avail_out)
                 out.append(contentsOf: buffer[0..<produced])
+                if let prefix, out.count >= prefix { out.removeLast(out.count - prefix); return }
                 guard out.count <= maxBytes else {
                     throw TrainingError.dataset("\(what): decompresses to more than \(maxBytes) bytes")
                 }

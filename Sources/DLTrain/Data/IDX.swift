@@ -29,6 +29,26 @@ public struct IDXFile: Equatable, Sendable {
         return try parse(raw, what: url.path)
     }
 
+    /// Reads only the header of a file: its dimensions (for validation without
+    /// loading the data). Checks the magic number, the type and the dimensions;
+    /// that the data is complete is checked only by `read`.
+    public static func readDims(_ url: URL) throws -> [Int] {
+        guard let h = FileHandle(forReadingAtPath: url.path) else {
+            throw TrainingError.dataset("\(url.path): cannot read")
+        }
+        defer { try? h.close() }
+        let head = (try? h.read(upToCount: 1 << 16)) ?? Data()
+        let raw = Gzip.isGzip(head) ? try Gzip.decompress(head, prefix: 20, what: url.path) : [UInt8](head.prefix(20))
+        guard raw.count >= 4, raw[0] == 0, raw[1] == 0, raw[2] == 0x08, (1...4).contains(Int(raw[3])),
+              raw.count >= 4 + 4 * Int(raw[3]) else {
+            throw TrainingError.dataset("\(url.path): not an IDX file of unsigned bytes")
+        }
+        return (0..<Int(raw[3])).map { d in
+            let o = 4 + 4 * d
+            return Int(raw[o]) << 24 | Int(raw[o + 1]) << 16 | Int(raw[o + 2]) << 8 | Int(raw[o + 3])
+        }
+    }
+
     /// Parses the uncompressed bytes of an IDX file.
     public static func parse(_ raw: [UInt8], what: String = "IDX data") throws -> IDXFile {
         guard raw.count >= 4 else { throw TrainingError.dataset("\(what): \(raw.count) bytes is too short for an IDX header") }

@@ -83,11 +83,12 @@ public final class Trainer {
         return TrainingSummary(
             history: history, bestEpoch: (config.earlyStoppingPatience != nil ? best?.epoch : nil) ?? epochsCompleted,
             stoppedEarly: stoppedEarly, seconds: seconds,
-            imagesPerSecond: trainSeconds > 0 ? Double(train.count * history.count) / trainSeconds : 0)
+            imagesPerSecond: trainSeconds > 0 ? Double(train.count * history.count) / trainSeconds : 0,
+            cpuSeconds: history.reduce(0) { $0 + ($1.cpuSeconds ?? 0) })
     }
 
     func runEpoch(_ epoch: Int) throws -> EpochMetrics {
-        let start = Date()
+        let start = Date(), startCPU = Trainer.processCPUSeconds()
         let lr = config.schedule.learningRate(config.learningRate, epoch: epoch)
         optimizer.learningRate = lr
         var shuffleRNG = SeedStream.generator(config.seed, .shuffle, epoch: epoch)
@@ -135,7 +136,16 @@ public final class Trainer {
             epoch: epoch + 1, learningRate: lr,
             trainLoss: Float(lossSum / Double(max(seen, 1))), trainAccuracy: Float(correct) / Float(max(seen, 1)),
             devLoss: devLoss, devAccuracy: devAccuracy, seconds: Date().timeIntervalSince(start),
-            imagesPerSecond: trainSeconds > 0 ? Double(seen) / trainSeconds : 0)
+            imagesPerSecond: trainSeconds > 0 ? Double(seen) / trainSeconds : 0,
+            cpuSeconds: Trainer.processCPUSeconds() - startCPU)
+    }
+
+    /// User + system CPU time of this process so far.
+    static func processCPUSeconds() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return s(u.ru_utime) + s(u.ru_stime)
     }
 
     /// Tracks the best dev loss and decides whether patience has run out.

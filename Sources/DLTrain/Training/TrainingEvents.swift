@@ -12,9 +12,27 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     public var seconds: Double
     /// Training images per second over the epoch (excluding dev evaluation).
     public var imagesPerSecond: Double
+    /// CPU time of the whole process during the epoch (user + system, every
+    /// thread): with other work on the machine, seconds / cpuSeconds shows how
+    /// much of it the run got.
+    public var cpuSeconds: Double?
+
+    public init(epoch: Int, learningRate: Float, trainLoss: Float, trainAccuracy: Float, devLoss: Float? = nil,
+                devAccuracy: Float? = nil, seconds: Double, imagesPerSecond: Double, cpuSeconds: Double? = nil) {
+        self.epoch = epoch
+        self.learningRate = learningRate
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.devLoss = devLoss
+        self.devAccuracy = devAccuracy
+        self.seconds = seconds
+        self.imagesPerSecond = imagesPerSecond
+        self.cpuSeconds = cpuSeconds
+    }
 
     enum CodingKeys: String, CodingKey {
         case epoch, seconds
+        case cpuSeconds = "cpu_seconds"
         case learningRate = "learning_rate", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
         case devLoss = "dev_loss", devAccuracy = "dev_accuracy", imagesPerSecond = "images_per_second"
     }
@@ -32,6 +50,18 @@ public struct BatchProgress: Codable, Equatable, Sendable {
     public var accuracy: Float
     public var imagesPerSecond: Double
     public var learningRate: Float
+
+    public init(epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Float, accuracy: Float,
+                imagesPerSecond: Double, learningRate: Float) {
+        self.epoch = epoch
+        self.epochs = epochs
+        self.batch = batch
+        self.batches = batches
+        self.loss = loss
+        self.accuracy = accuracy
+        self.imagesPerSecond = imagesPerSecond
+        self.learningRate = learningRate
+    }
 
     enum CodingKeys: String, CodingKey {
         case epoch, epochs, batch, batches, loss, accuracy
@@ -60,9 +90,12 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
     /// Wall time of the training epochs, including dev evaluation.
     public var seconds: Double
     public var imagesPerSecond: Double
+    /// Process CPU time of the epochs (see `EpochMetrics.cpuSeconds`).
+    public var cpuSeconds: Double
 
     enum CodingKeys: String, CodingKey {
         case history, seconds
+        case cpuSeconds = "cpu_seconds"
         case bestEpoch = "best_epoch", stoppedEarly = "stopped_early", imagesPerSecond = "images_per_second"
     }
 }

@@ -53,25 +53,8 @@ public struct TrainingPlan: @unchecked Sendable {
             test = try datasets.load(DatasetReference(name: ref.name, split: .test))
             if let l = recipe.dataset.testLimit { test = test!.prefix(l) }
         }
-        let labels = try Self.labels(recipe, dataset: full)
-
-        // The model: preset, inline architecture or base.
-        let built = try Self.buildModel(recipe, imageShape: full.imageShape, classes: labels.count, repository: repository)
-        guard built.model.parameterCount <= limits.maxParameters else {
-            throw TrainingError.invalidRecipe("model has \(built.model.parameterCount) parameters, more than the maximum of \(limits.maxParameters)")
-        }
-
-        // Normalization and config.json.
-        let existing = try repository.flatMap { repo -> ModelConfig? in
-            guard (try? repo.config(of: recipe.name)) != nil else { return nil }
-            return try repo.config(of: recipe.name)
-        }
-        if let existing {
-            if existing.labels != labels {
-                throw TrainingError.invalidRecipe("labels: model '\(recipe.name)' already has labels \(existing.labels), this recipe gives \(labels)")
-            }
-            if let m = existing.mismatch(with: built.model) { throw TrainingError.invalidRecipe("model: \(m) (model '\(recipe.name)' already exists)") }
-        }
+        let (labels, built, existing) = try Self.resolve(
+            recipe, imageShape: full.imageShape, classes: full.classes, repository: repository, limits: limits)
         let channels = full.imageShape[0]
         let normalization: Normalization?
         if let pre = (existing ?? built.baseConfig)?.input.preprocessing {
@@ -103,14 +86,61 @@ public struct TrainingPlan: @unchecked Sendable {
             augmentation: recipe.augmentation ?? Augmentation(), normalization: normalization)
     }
 
+    /// The model's config.json, nil when the model does not exist yet (a bad config is an error).
+    static func existingConfig(_ name: String, in repo: ModelRepository) throws -> ModelConfig? {
+        let file = try repo.directory(of: name).appendingPathComponent(ModelRepository.configFileName)
+        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+        return try repo.config(of: name)
+    }
+
     static func perChannel(_ v: [Float], _ c: Int) -> [Float] { v.count == c ? v : [Float](repeating: v[0], count: c) }
 
-    static func labels(_ recipe: Recipe, dataset: Dataset) throws -> [String] {
-        guard let l = recipe.labels else { return dataset.classes }
-        guard l.count == dataset.classes.count else {
-            throw TrainingError.invalidRecipe("labels: \(l.count) names for the \(dataset.classes.count) classes of '\(recipe.dataset.name)'")
+    /// Checks a recipe against the datasets and the repository without loading
+    /// any image: the fields, that the dataset exists and is within the limits,
+    /// and that the model builds, fits the images and has one output per class.
+    /// What `POST /v1/jobs` calls before accepting a job (it answers 400 with
+    /// the message, which names the field).
+    public static func check(_ recipe: Recipe, datasets: DatasetRegistry, repository: ModelRepository? = nil,
+                             limits: RecipeLimits = .default) throws {
+        try recipe.validate(limits: limits)
+        let info: DatasetRegistry.Info
+        do { info = try datasets.describe(DatasetReference(name: recipe.dataset.name, split: .train)) } catch TrainingError.dataset(let m) {
+            throw TrainingError.invalidRecipe("dataset.name: \(m)")
         }
-        return l
+        let count = min(recipe.dataset.limit ?? info.count, info.count)
+        guard count <= limits.maxTrainImages else {
+            throw TrainingError.invalidRecipe(
+                "dataset '\(recipe.dataset.name)' has \(count) training images, more than the maximum of \(limits.maxTrainImages) (set dataset.limit)")
+        }
+        _ = try resolve(recipe, imageShape: info.imageShape, classes: info.classes, repository: repository, limits: limits)
+    }
+
+    /// Labels, the model and the existing config.json, checked against each other.
+    static func resolve(_ recipe: Recipe, imageShape: [Int], classes: [String], repository: ModelRepository?, limits: RecipeLimits)
+        throws -> (labels: [String], built: (model: GraphModel, baseVersion: Int?, baseConfig: ModelConfig?), existing: ModelConfig?)
+    {
+        var labels = classes
+        if let l = recipe.labels {
+            guard l.count == classes.count else {
+                throw TrainingError.invalidRecipe("labels: \(l.count) names for the \(classes.count) classes of '\(recipe.dataset.name)'")
+            }
+            labels = l
+        }
+        let built = try buildModel(recipe, imageShape: imageShape, classes: labels.count, repository: repository)
+        guard built.model.parameterCount <= limits.maxParameters else {
+            throw TrainingError.invalidRecipe("model has \(built.model.parameterCount) parameters, more than the maximum of \(limits.maxParameters)")
+        }
+        let existing: ModelConfig?
+        do { existing = try repository.flatMap { try existingConfig(recipe.name, in: $0) } } catch let e as RepositoryError {
+            throw TrainingError.invalidRecipe("name: \(e)")
+        }
+        if let existing {
+            if existing.labels != labels {
+                throw TrainingError.invalidRecipe("labels: model '\(recipe.name)' already has labels \(existing.labels), this recipe gives \(labels)")
+            }
+            if let m = existing.mismatch(with: built.model) { throw TrainingError.invalidRecipe("model: \(m) (model '\(recipe.name)' already exists)") }
+        }
+        return (labels, built, existing)
     }
 
     static func buildModel(_ recipe: Recipe, imageShape: [Int], classes: Int, repository: ModelRepository?) throws
@@ -157,13 +187,29 @@ public struct TrainingPlan: @unchecked Sendable {
         return (model, nil, nil)
     }
 
-    /// "model.architecture.layers[3] ('fc'): <message>" when the error names a layer.
+    /// "model.architecture.layers[3] ('fc'): <message>": the layer is the one the
+    /// message names, or else the first that fails when the graph's shapes are
+    /// inferred again layer by layer.
     static func locate(_ e: ModelError, in spec: ModelSpec, field: String) -> String {
         let m = "\(e)"
-        if let i = spec.layers.firstIndex(where: { m.contains("'\($0.name)'") }) {
-            return "\(field).layers[\(i)] ('\(spec.layers[i].name)'): \(m)"
+        let index = spec.layers.firstIndex(where: { m.contains("'\($0.name)'") }) ?? failingLayer(spec)
+        guard let i = index else { return "\(field): \(m)" }
+        return "\(field).layers[\(i)] ('\(spec.layers[i].name)'): \(m)"
+    }
+
+    static func failingLayer(_ spec: ModelSpec) -> Int? {
+        var shapes: [String: [Int]] = ["input": spec.inputShape]
+        var pending = Array(spec.layers.indices)
+        let rng = SeededGeneratorBox(seed: 0)
+        while let k = pending.firstIndex(where: { spec.layers[$0].inputs.allSatisfy { shapes[$0] != nil } }) {
+            let i = pending.remove(at: k), l = spec.layers[i]
+            let ins = l.inputs.map { shapes[$0]! }
+            guard let layer = try? LayerRegistry.make(l, inputShapes: ins, rng: rng), let out = try? layer.outputShape(ins) else {
+                return i
+            }
+            shapes[l.name] = out
         }
-        return "\(field): \(m)"
+        return pending.first
     }
 
     /// A trainer for this plan (hooks unset). `blasThreads` as in `TrainingConfig`.

@@ -22,6 +22,8 @@ public struct TrainingReport: Codable, Equatable, Sendable {
     /// Wall time of training (epochs including dev evaluation).
     public var trainingSeconds: Double
     public var imagesPerSecond: Double
+    /// Process CPU time of training (user + system, every thread).
+    public var cpuSeconds: Double
     public var history: [EpochMetrics]
     public var seed: UInt64
     public var baseVersion: Int?
@@ -32,7 +34,7 @@ public struct TrainingReport: Codable, Equatable, Sendable {
         case testAccuracy = "test_accuracy", testLoss = "test_loss", perClassAccuracy = "per_class_accuracy"
         case trainImages = "train_images", devImages = "dev_images", testImages = "test_images"
         case bestEpoch = "best_epoch", stoppedEarly = "stopped_early", trainingSeconds = "training_seconds"
-        case imagesPerSecond = "images_per_second", baseVersion = "base_version", createdAt = "created_at"
+        case imagesPerSecond = "images_per_second", cpuSeconds = "cpu_seconds", baseVersion = "base_version", createdAt = "created_at"
     }
 }
 
@@ -48,6 +50,7 @@ extension TrainingPlan {
             test: test, dev: dev, trainImages: train.count, devImages: self.dev?.count ?? 0, testImages: self.test?.count ?? 0,
             parameters: model.parameterCount, epochs: summary.history.count, bestEpoch: summary.bestEpoch,
             stoppedEarly: summary.stoppedEarly, trainingSeconds: summary.seconds, imagesPerSecond: summary.imagesPerSecond,
+            cpuSeconds: summary.cpuSeconds,
             history: summary.history, seed: recipe.seed, baseVersion: baseVersion, createdAt: f.string(from: now))
     }
 
@@ -56,7 +59,7 @@ extension TrainingPlan {
     /// atomically. Returns the version number.
     @discardableResult
     public func publish(_ model: GraphModel, report: TrainingReport, to repository: ModelRepository) throws -> Int {
-        if (try? repository.config(of: recipe.name)) == nil {
+        if try Self.existingConfig(recipe.name, in: repository) == nil {
             try repository.writeConfig(modelConfig)
         }
         return try repository.publish(name: recipe.name, model: model, metrics: report, recipe: recipe)

@@ -1,0 +1,147 @@
+import CoreMetrics
+import DLTensor
+import DequeModule
+import Foundation
+
+/// One request between `infer` and its answer. Mutable fields are guarded by
+/// the scheduler's lock; the continuation is resumed exactly once, by
+/// whichever of worker, deadline keeper or cancellation gets there first.
+final class PendingRequest: @unchecked Sendable {
+    enum Phase { case new, queued, running, done }
+
+    /// [rows, ...inputShape].
+    let input: Tensor
+    let rows: Int
+    let submitted: ContinuousClock.Instant
+    let deadline: ContinuousClock.Instant
+    let requestID: String?
+    /// Holding the version keeps it alive until the request is answered,
+    /// even if it is retired from the routing table meanwhile.
+    let instance: ServedVersion
+
+    var phase = Phase.new
+    var cancelled = false
+    var continuation: CheckedContinuation<InferenceResult, Error>?
+
+    init(input: Tensor, instance: ServedVersion, deadline: ContinuousClock.Instant, requestID: String?,
+         submitted: ContinuousClock.Instant = .now) {
+        self.input = input
+        self.rows = input.shape[0]
+        self.instance = instance
+        self.deadline = deadline
+        self.requestID = requestID
+        self.submitted = submitted
+    }
+
+    var queue: BatchQueue { instance.queue }
+}
+
+/// Requests queued for one model, shared by all its versions: the bound on
+/// queued requests is per model.
+final class QueueGroup: @unchecked Sendable {
+    let model: String
+    /// Queued (not yet running) requests, all versions. Guarded by the scheduler's lock.
+    var pending = 0 {
+        didSet { depth?.record(pending) }
+    }
+    /// `dlserve_queue_depth{model}`.
+    let depth: Gauge?
+
+    init(model: String, depth: Gauge? = nil) {
+        self.model = model
+        self.depth = depth
+    }
+}
+
+/// The queue of one served version (model + version + instance). Requests
+/// here are batched together. Guarded by the scheduler's lock.
+final class BatchQueue: @unchecked Sendable {
+    let model: any InferenceModel
+    let name: String
+    let version: Int
+    let maxBatchSize: Int
+    let maxQueueDelay: Duration
+    let capacity: Int
+    let group: QueueGroup
+
+    var items: Deque<PendingRequest> = []
+    /// Sum of `rows` over `items`.
+    var rows = 0
+    /// In the scheduler's list of queues with work.
+    var isActive = false
+    /// Moving average of a batch's compute time, for Retry-After estimates.
+    var averageBatchSeconds = 0.005
+
+    init(model: any InferenceModel, name: String, version: Int, config: ServingConfig, group: QueueGroup) {
+        self.model = model
+        self.name = name
+        self.version = version
+        self.maxBatchSize = config.maxBatchSize
+        self.maxQueueDelay = config.maxQueueDelay
+        self.capacity = config.maxQueueSize
+        self.group = group
+    }
+
+    /// When the head request's batch may leave without being full.
+    var readyAt: ContinuousClock.Instant? { items.first.map { $0.submitted + maxQueueDelay } }
+
+    /// Full batch waiting, or the head has waited long enough.
+    func isReady(now: ContinuousClock.Instant) -> Bool {
+        guard let at = readyAt else { return false }
+        return rows >= maxBatchSize || now >= at
+    }
+
+    /// Takes the head and as many following requests as fit in `maxBatchSize`
+    /// rows (always at least one, so an oversized request runs alone).
+    func takeBatch() -> [PendingRequest] {
+        var batch: [PendingRequest] = []
+        var taken = 0
+        while let head = items.first, batch.isEmpty || taken + head.rows <= maxBatchSize {
+            items.removeFirst()
+            taken += head.rows
+            batch.append(head)
+        }
+        rows -= taken
+        group.pending -= batch.count
+        return batch
+    }
+
+    func remove(_ request: PendingRequest) -> Bool {
+        guard let i = items.firstIndex(where: { $0 === request }) else { return false }
+        items.remove(at: i)
+        rows -= request.rows
+        group.pending -= 1
+        return true
+    }
+}
+
+/// A loaded version in the routing table: the model, its settings, its
+/// queue. Requests hold it while they run; when the last holder lets go
+/// after it was retired, `deinit` reports the release (memory is free).
+final class ServedVersion: @unchecked Sendable {
+    let name: String
+    let version: Int
+    let token: Int
+    let loaded: ServableVersion
+    let queue: BatchQueue
+    let loadedAt: Date
+    let fingerprint: String
+    private let onRelease: @Sendable (String, Int, Int) -> Void
+
+    init(name: String, version: Int, token: Int, loaded: ServableVersion, group: QueueGroup, fingerprint: String,
+         onRelease: @escaping @Sendable (String, Int, Int) -> Void) {
+        self.name = name
+        self.version = version
+        self.token = token
+        self.loaded = loaded
+        self.queue = BatchQueue(model: loaded.model, name: name, version: version, config: loaded.config, group: group)
+        self.loadedAt = Date()
+        self.fingerprint = fingerprint
+        self.onRelease = onRelease
+    }
+
+    var config: ServingConfig { loaded.config }
+    var model: any InferenceModel { loaded.model }
+
+    deinit { onRelease(name, version, token) }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import DLVision
+
+/// Every error the serving core throws to a client-facing layer. Each case has
+/// a human `message` and a stable machine `code` (snake_case, never changes
+/// once released), and `httpStatus` suggests the status code so the HTTP layer
+/// can map errors in one place:
+///
+/// | case                  | code                    | HTTP |
+/// |-----------------------|-------------------------|------|
+/// | unknownModel          | unknown_model           | 404  |
+/// | versionNotFound       | version_not_found       | 404  |
+/// | modelNotReady         | model_not_ready         | 503  |
+/// | queueFull             | queue_full              | 429 (+ Retry-After) |
+/// | timeout               | timeout                 | 504  |
+/// | cancelled             | cancelled               | 499 (client closed; usually nothing is sent) |
+/// | invalidInput          | invalid_input           | 400  |
+/// | imageTooLarge         | image_too_large         | 413  |
+/// | unsupportedMediaType  | unsupported_media_type  | 415  |
+/// | unsupportedTask       | unsupported_task        | 400  |
+/// | loadFailed            | load_failed             | 500  |
+/// | shuttingDown          | shutting_down           | 503  |
+/// | repositoryUnavailable | repository_unavailable  | 503  |
+/// | internal              | internal                | 500  |
+public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No model of that name in the repository.
+    case unknownModel(String)
+    /// The model exists but that version is not present or not loaded.
+    case versionNotFound(model: String, version: Int)
+    /// The model (or the pinned version) exists but cannot serve now: loading,
+    /// unloaded, or every version failed. `reason` says which.
+    case modelNotReady(model: String, reason: String)
+    /// The model's queue is full; retry after the given number of seconds (>= 1).
+    case queueFull(model: String, retryAfterSeconds: Int)
+    /// The request's deadline passed before it finished.
+    case timeout(model: String, after: Duration)
+    /// The caller's task was cancelled (client disconnected); its queued work was dropped.
+    case cancelled
+    /// The request's input does not fit the model (shape, values, JSON...).
+    case invalidInput(String)
+    /// An image whose declared size exceeds the limit (a decompression bomb or simply too big).
+    case imageTooLarge(width: Int, height: Int, maxPixels: Int)
+    /// A body that is not a decodable PNG or JPEG (or a media type we do not read).
+    case unsupportedMediaType(String)
+    /// The model's task does not offer that operation (e.g. classify on a non-classifier).
+    case unsupportedTask(model: String, task: String, operation: String)
+    /// An explicit load found no version that could be loaded; the message has the errors.
+    case loadFailed(model: String, message: String)
+    /// The engine is draining or stopped.
+    case shuttingDown
+    /// The model repository cannot be listed (missing or unreadable directory).
+    case repositoryUnavailable(String)
+    /// A bug or an unexpected engine failure; details are in the logs.
+    case `internal`(String)
+
+    /// Stable machine-readable code.
+    public var code: String {
+        switch self {
+        case .unknownModel: return "unknown_model"
+        case .versionNotFound: return "version_not_found"
+        case .modelNotReady: return "model_not_ready"
+        case .queueFull: return "queue_full"
+        case .timeout: return "timeout"
+        case .cancelled: return "cancelled"
+        case .invalidInput: return "invalid_input"
+        case .imageTooLarge: return "image_too_large"
+        case .unsupportedMediaType: return "unsupported_media_type"
+        case .unsupportedTask: return "unsupported_task"
+        case .loadFailed: return "load_failed"
+        case .shuttingDown: return "shutting_down"
+        case .repositoryUnavailable: return "repository_unavailable"
+        case .internal: return "internal"
+        }
+    }
+
+    /// One-line message for the `error` field of a response.
+    public var message: String {
+        switch self {
+        case .unknownModel(let m): return "unknown model '\(m)'"
+        case .versionNotFound(let m, let v): return "model '\(m)' has no loaded version \(v)"
+        case .modelNotReady(let m, let r): return "model '\(m)' is not ready: \(r)"
+        case .queueFull(let m, let s): return "the queue of model '\(m)' is full; retry after \(s) s"
+        case .timeout(let m, let d): return "request to model '\(m)' timed out after \(Self.format(d))"
+        case .cancelled: return "request cancelled"
+        case .invalidInput(let m): return "invalid input: \(m)"
+        case .imageTooLarge(let w, let h, let max):
+            return "image of \(w)x\(h) pixels exceeds the limit of \(max) pixels"
+        case .unsupportedMediaType(let m): return "unsupported media type: \(m)"
+        case .unsupportedTask(let m, let t, let op): return "model '\(m)' has task '\(t)', which does not support \(op)"
+        case .loadFailed(let m, let e): return "loading model '\(m)' failed: \(e)"
+        case .shuttingDown: return "the server is shutting down"
+        case .repositoryUnavailable(let m): return "the model repository is unavailable: \(m)"
+        case .internal(let m): return "internal error: \(m)"
+        }
+    }
+
+    /// The suggested HTTP status code.
+    public var httpStatus: Int {
+        switch self {
+        case .unknownModel, .versionNotFound: return 404
+        case .modelNotReady, .shuttingDown, .repositoryUnavailable: return 503
+        case .queueFull: return 429
+        case .timeout: return 504
+        case .cancelled: return 499
+        case .invalidInput, .unsupportedTask: return 400
+        case .imageTooLarge: return 413
+        case .unsupportedMediaType: return 415
+        case .loadFailed, .internal: return 500
+        }
+    }
+
+    /// Seconds for a Retry-After header, when the client should retry.
+    public var retryAfterSeconds: Int? {
+        if case .queueFull(_, let s) = self { return s }
+        return nil
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    /// Maps an image decoding error to the client-facing error.
+    public init(_ error: ImageError) {
+        switch error {
+        case .tooLarge(let w, let h, let max): self = .imageTooLarge(width: w, height: h, maxPixels: max)
+        case .unsupportedFormat(let m): self = .unsupportedMediaType(m)
+        case .corrupt, .unsupportedFeature, .invalidPixels, .empty: self = .invalidInput(error.description)
+        }
+    }
+
+    static func format(_ d: Duration) -> String {
+        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        return ms >= 1000 ? String(format: "%.1f s", ms / 1000) : String(format: "%.0f ms", ms)
+    }
+}

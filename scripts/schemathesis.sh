@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Checks the daemon's responses against openapi.yaml with schemathesis:
+# installs schemathesis (PyPI), starts `dlserve serve` on a free loopback port
+# with a test model repository (models/ when it has models, else a prototype
+# model written by scripts/make_test_repository.py), runs
+# `schemathesis run openapi.yaml --url ...` with the response conformance
+# checks and "no 5xx", and stops the daemon. Exit status: schemathesis's.
+#
+# Env: DLSERVE_BIN (default: the debug build, built if missing),
+#      SCHEMATHESIS_MAX_EXAMPLES (default 30), MODELS (a repository to use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! python3 -m schemathesis.cli --version >/dev/null 2>&1 && ! command -v schemathesis >/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'schemathesis>=4,<5'
+fi
+st=(schemathesis)
+command -v schemathesis >/dev/null || st=(python3 -m schemathesis.cli)
+
+bin=${DLSERVE_BIN:-}
+if [[ -z $bin ]]; then
+  [[ -x .build/debug/dlserve ]] || swift build --product dlserve
+  bin=.build/debug/dlserve
+fi
+
+work=$(mktemp -d)
+pid=
+cleanup() {
+  if [[ -n $pid ]]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+models=${MODELS:-}
+if [[ -z $models ]]; then
+  if compgen -G "models/*/config.json" >/dev/null; then
+    models=models
+  else
+    python3 scripts/make_test_repository.py "$work/models" --name fashion
+    models=$work/models
+  fi
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$bin" serve --host 127.0.0.1 --port "$port" --models "$models" --state "$work/var" --log-level warning >"$work/daemon.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do
+  curl -fsS "http://127.0.0.1:$port/v2/health/ready" >/dev/null 2>&1 && break
+  kill -0 "$pid" 2>/dev/null || { echo "daemon exited:" >&2; cat "$work/daemon.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+status=0
+"${st[@]}" run openapi.yaml --url "http://127.0.0.1:$port" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-30}" \
+  --exclude-path /v1/models/{name}/unload \
+  --generation-deterministic \
+  --no-color || status=$?
+
+if ! kill -0 "$pid" 2>/dev/null; then
+  echo "the daemon died during the run:" >&2
+  cat "$work/daemon.log" >&2
+  exit 1
+fi
+if grep -q " error " "$work/daemon.log"; then
+  echo "daemon errors during the run:" >&2
+  grep " error " "$work/daemon.log" | head -20 >&2
+fi
+exit $status
