@@ -130,13 +130,14 @@ final class JobsLiveTests: XCTestCase {
         var d = try startDaemon()
         let epochs = 6
         let killed = try await d.submit(Self.recipe("resumed", dataset: ["name": "fm2000"], epochs: epochs, width: 128), token: token)
-        // Wait for a checkpoint (not the last epoch), then kill -9.
+        // Wait until epoch 2 is checkpointed and epoch 3 is under way, then kill -9.
         var before: Job!
         let deadline = Date() + 300
         repeat {
             try await Task.sleep(for: .milliseconds(20))
             before = try await d.job(killed, token: token)
-        } while before.checkpointEpoch < 2 && before.state != .succeeded && Date() < deadline
+        } while !(before.checkpointEpoch >= 2 && before.progress.epoch > before.checkpointEpoch) && before.state != .succeeded
+            && Date() < deadline
         XCTAssertLessThan(before.checkpointEpoch, epochs, "the job ended before the kill; make it longer")
         d.kill()
         print("SIGKILL after the checkpoint of epoch \(before.checkpointEpoch) of \(epochs) (epoch \(before.progress.epoch), batch \(before.progress.batch))")
