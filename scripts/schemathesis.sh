@@ -34,7 +34,9 @@ trap cleanup EXIT
 models=${MODELS:-}
 if [[ -z $models ]]; then
   if compgen -G "models/*/config.json" >/dev/null; then
-    models=models
+    # A copy: jobs the run submits publish new versions into it.
+    cp -r models "$work/models"
+    models=$work/models
   else
     python3 scripts/make_test_repository.py "$work/models" --name fashion
     models=$work/models
@@ -42,7 +44,10 @@ if [[ -z $models ]]; then
 fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" serve --host 127.0.0.1 --port "$port" --models "$models" --state "$work/var" --log-level warning >"$work/daemon.log" 2>&1 &
+# --job-max-epochs 1: the POST /v1/jobs example (2 epochs) is refused, so no
+# job trains and writes into the model repository during the run.
+"$bin" serve --host 127.0.0.1 --port "$port" --models "$models" --state "$work/var" --log-level warning \
+  --job-max-epochs 1 >"$work/daemon.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do
   curl -fsS "http://127.0.0.1:$port/v2/health/ready" >/dev/null 2>&1 && break

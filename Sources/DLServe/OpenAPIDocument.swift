@@ -335,8 +335,17 @@ paths:
                 data: {"job":"01KDV...","seq":3,"time":"2026-11-27T06:00:01.250Z","kind":"progress","state":"running","progress":{"epoch":1,"total_epochs":2,"batch":12,"total_batches":29,"loss":0.81,"accuracy":0.71,"images_per_second":5400}}
           content:
             text/event-stream:
-              schema: { type: string }
-              x-event-data: { $ref: '#/components/schemas/JobEvent' }
+              # Before OpenAPI 3.2's itemSchema, `schema` describes each event.
+              schema:
+                type: object
+                properties:
+                  id: { type: string, pattern: '^[0-9]+$' }
+                  event: { type: string, enum: [state, progress, epoch] }
+                  data:
+                    type: string
+                    contentMediaType: application/json
+                    contentSchema: { $ref: '#/components/schemas/JobEvent' }
+                  retry: { type: integer }
         '400': { $ref: '#/components/responses/BadRequest' }
         '401': { $ref: '#/components/responses/Unauthorized' }
         '404': { $ref: '#/components/responses/NotFound' }
