@@ -4,7 +4,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: deps build release test serve bench bench-http train-fashion-mnist fixtures clean
+.PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean
 
 deps:
 	./scripts/install-deps.sh
@@ -36,6 +36,11 @@ bench:
 bench-http: release
 	./scripts/install-deps.sh --bench
 	./scripts/bench-http.sh
+
+# Serving latency while a training job runs in the same daemon.
+bench-jobs: release
+	./scripts/install-deps.sh --bench
+	BUILD=0 ./scripts/bench-jobs.sh
 
 train-fashion-mnist: release
 	.build/release/dlserve train recipes/fashion-mnist.json --models ./models
