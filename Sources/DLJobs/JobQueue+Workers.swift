@@ -46,6 +46,7 @@ extension JobQueue {
                     hub.notify(job.id)
                     guard case .train(let resumeFrom) = action else { continue }
                     execute(job, resumeFromEpoch: resumeFrom)
+                    prune()
                     continue
                 }
             } catch {

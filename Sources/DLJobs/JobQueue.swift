@@ -104,7 +104,13 @@ public final class JobQueue: Service, @unchecked Sendable {
     // MARK: - Service
 
     public func run() async throws {
-        try start()
+        do {
+            try start()
+        } catch {
+            // A broken job store must not take serving down: the daemon keeps
+            // serving, and job requests answer with the store's error.
+            logger.error("the job queue cannot start: \(error)")
+        }
         await withTaskCancellationOrGracefulShutdownHandler {
             await self.waitUntilStopped()
         } onCancelOrGracefulShutdown: {
@@ -121,7 +127,18 @@ public final class JobQueue: Service, @unchecked Sendable {
         started = true
         condition.unlock()
         try recoverInterruptedJobs()
+        prune()
         startWorkers()
+    }
+
+    /// Deletes old progress events of finished jobs (at start-up and after each job).
+    func prune() {
+        do {
+            let n = try store.pruneProgressEvents(finishedBefore: clock.now() - configuration.progressRetention)
+            if n > 0 { logger.debug("pruned \(n) progress events of finished jobs") }
+        } catch {
+            logger.warning("cannot prune old progress events: \(error)")
+        }
     }
 
     /// Stops running jobs at their next batch (back to queued, to resume
@@ -130,8 +147,12 @@ public final class JobQueue: Service, @unchecked Sendable {
         condition.lock()
         stopping = true
         let controls = Array(running.values)
+        // With no worker alive (never started, or start-up failed) nobody else would wake the waiters.
+        let waiters = liveWorkers == 0 ? stoppedWaiters : []
+        if liveWorkers == 0 { stoppedWaiters = [] }
         condition.broadcast()
         condition.unlock()
+        for w in waiters { w.resume() }
         for c in controls { c.interrupt() }
         hub.wakeAll()
     }

@@ -29,9 +29,14 @@ public struct JobQueueConfiguration: Sendable {
     /// this many times; then it fails, so a job that crashes the daemon cannot
     /// crash it forever.
     public var maxRecoveries: Int
+    /// Progress events of finished jobs are deleted after this many seconds
+    /// (state and epoch events are kept), so the store does not grow by
+    /// thousands of rows per training hour forever.
+    public var progressRetention: TimeInterval
 
     public init(stateDirectory: URL, capacity: Int = 16, concurrency: Int = 1, limits: JobLimits = JobLimits(),
-                blasThreads: Int = 1, niceness: Int32 = 10, progressInterval: TimeInterval = 0.5, maxRecoveries: Int = 3) {
+                blasThreads: Int = 1, niceness: Int32 = 10, progressInterval: TimeInterval = 0.5, maxRecoveries: Int = 3,
+                progressRetention: TimeInterval = 86_400) {
         precondition(capacity >= 1 && concurrency >= 1, "JobQueueConfiguration: capacity \(capacity), concurrency \(concurrency)")
         self.stateDirectory = stateDirectory
         self.capacity = capacity
@@ -41,6 +46,7 @@ public struct JobQueueConfiguration: Sendable {
         self.niceness = niceness
         self.progressInterval = progressInterval
         self.maxRecoveries = maxRecoveries
+        self.progressRetention = progressRetention
     }
 
     /// STATE/jobs/ID/

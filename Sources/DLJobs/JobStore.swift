@@ -74,4 +74,10 @@ public protocol JobStore: Sendable {
 
     /// Events of a job with `seq > after`, in order, at most `limit`.
     func events(_ id: JobID, after: Int64, limit: Int) throws -> [JobEventRecord]
+
+    /// Deletes the progress events of jobs that finished before `date` (their
+    /// state and epoch events stay, so a replay still tells the whole story);
+    /// returns how many were deleted.
+    @discardableResult
+    func pruneProgressEvents(finishedBefore date: Date) throws -> Int
 }

@@ -118,6 +118,19 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    public func pruneProgressEvents(finishedBefore date: Date) throws -> Int {
+        try wrap {
+            try pool.write { db in
+                try db.execute(sql: """
+                    DELETE FROM job_events WHERE kind = 'progress' AND job_id IN (
+                        SELECT id FROM jobs
+                        WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?)
+                    """, arguments: [date.timeIntervalSinceReferenceDate])
+                return db.changesCount
+            }
+        }
+    }
+
     // MARK: - Helpers
 
     private static let placeholders = Array(repeating: "?", count: 28).joined(separator: ", ")

@@ -163,4 +163,25 @@ final class SQLiteJobStoreTests: XCTestCase {
             guard case .storage = $0 as? JobError else { return XCTFail("\($0)") }
         }
     }
+
+    func testPruningDropsOldProgressEventsOfFinishedJobsOnly() throws {
+        let store = try openStore()
+        let done = try submit(store), running = try submit(store)
+        for id in [done.id, running.id] {
+            _ = try store.claimNext(now: clock.now()) { try $0.start(now: clock.now()) }
+            for b in 1...3 {
+                try store.update(id, now: clock.now()) { try $0.recordProgress(JobProgress(batch: b), now: clock.now()) }
+            }
+            try store.update(id, now: clock.now()) {
+                try $0.completeEpoch(epochMetrics(1, trainLoss: 0.4, trainAccuracy: 0.9), now: clock.now())
+            }
+        }
+        try store.update(done.id, now: clock.now()) { try $0.succeed(JobResult(model: "fm", version: 1), now: clock.now()) }
+        XCTAssertEqual(try store.pruneProgressEvents(finishedBefore: clock.now() - 10), 0, "finished too recently")
+        clock.advance(by: 100)
+        XCTAssertEqual(try store.pruneProgressEvents(finishedBefore: clock.now() - 10), 3)
+        XCTAssertEqual(try store.events(done.id, after: 0, limit: 100).map(\.event.kind), [.state, .state, .epoch, .state])
+        XCTAssertEqual(try store.events(done.id, after: 0, limit: 100).map(\.seq), [1, 2, 6, 7], "ids keep their values")
+        XCTAssertEqual(try store.events(running.id, after: 0, limit: 100).count, 6, "running jobs keep everything")
+    }
 }
