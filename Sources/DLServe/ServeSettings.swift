@@ -28,6 +28,8 @@ public struct ServeSettings: Sendable, Equatable {
     public var jobWorkers = 1
     public var jobMaxEpochs = 200
     public var jobMaxTrainImages = 100_000
+    /// Nice value of the training threads: 19 lets inference threads run first.
+    public var jobNice = 19
 
     public init() {}
 
@@ -50,6 +52,7 @@ public struct ServeSettings: Sendable, Equatable {
         public var jobWorkers: Int?
         public var jobMaxEpochs: Int?
         public var jobMaxTrainImages: Int?
+        public var jobNice: Int?
 
         public init() {}
 
@@ -67,6 +70,7 @@ public struct ServeSettings: Sendable, Equatable {
             case jobWorkers = "job_workers"
             case jobMaxEpochs = "job_max_epochs"
             case jobMaxTrainImages = "job_max_train_images"
+            case jobNice = "job_nice"
         }
     }
 
@@ -91,6 +95,7 @@ public struct ServeSettings: Sendable, Equatable {
         s.jobWorkers = pick(\.jobWorkers) ?? s.jobWorkers
         s.jobMaxEpochs = pick(\.jobMaxEpochs) ?? s.jobMaxEpochs
         s.jobMaxTrainImages = pick(\.jobMaxTrainImages) ?? s.jobMaxTrainImages
+        s.jobNice = pick(\.jobNice) ?? s.jobNice
         try s.validate()
         return s
     }
@@ -107,6 +112,7 @@ public struct ServeSettings: Sendable, Equatable {
         guard (1...10_000).contains(jobCapacity) else { throw SettingsError("job_capacity must be 1...10000, got \(jobCapacity)") }
         guard (1...64).contains(jobWorkers) else { throw SettingsError("job_workers must be 1...64, got \(jobWorkers)") }
         guard jobMaxEpochs >= 1 else { throw SettingsError("job_max_epochs must be at least 1, got \(jobMaxEpochs)") }
+        guard (0...19).contains(jobNice) else { throw SettingsError("job_nice must be 0...19, got \(jobNice)") }
         guard jobMaxTrainImages >= 1 else { throw SettingsError("job_max_train_images must be at least 1, got \(jobMaxTrainImages)") }
         guard levels.contains(logLevel) else { throw SettingsError("log_level must be one of \(levels.joined(separator: ", ")), got '\(logLevel)'") }
     }
@@ -122,7 +128,8 @@ extension ServeSettings.Layer {
     /// DLSERVE_STATE, DLSERVE_WORKERS, DLSERVE_MAX_BODY_BYTES,
     /// DLSERVE_REQUEST_TIMEOUT, DLSERVE_POLL_INTERVAL, DLSERVE_DRAIN_TIMEOUT,
     /// DLSERVE_TLS_CERT, DLSERVE_TLS_KEY, DLSERVE_TOKEN_FILE, DLSERVE_LOG_LEVEL,
-    /// DLSERVE_JOB_CAPACITY, DLSERVE_JOB_WORKERS, DLSERVE_JOB_MAX_EPOCHS, DLSERVE_JOB_MAX_TRAIN_IMAGES.
+    /// DLSERVE_JOB_CAPACITY, DLSERVE_JOB_WORKERS, DLSERVE_JOB_MAX_EPOCHS, DLSERVE_JOB_MAX_TRAIN_IMAGES,
+    /// DLSERVE_JOB_NICE.
     /// Empty values count as not set.
     public static func environment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> Self {
         func value(_ key: CodingKeys) -> String? {
@@ -158,6 +165,7 @@ extension ServeSettings.Layer {
         layer.jobWorkers = try int(.jobWorkers)
         layer.jobMaxEpochs = try int(.jobMaxEpochs)
         layer.jobMaxTrainImages = try int(.jobMaxTrainImages)
+        layer.jobNice = try int(.jobNice)
         return layer
     }
 

@@ -35,6 +35,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Training jobs that run at once (default 1).") var jobWorkers: Int?
     @Option(help: "Most epochs a job may ask for (default 200).") var jobMaxEpochs: Int?
     @Option(help: "Most training images a job may use (default 100000).") var jobMaxTrainImages: Int?
+    @Option(help: "Nice value of the training threads, 0...19 (default 19: inference runs first).") var jobNice: Int?
     @Flag(help: .hidden) var benchConstantRoute = false
 
     var flagLayer: ServeSettings.Layer {
@@ -56,6 +57,7 @@ struct Serve: AsyncParsableCommand {
         layer.jobWorkers = jobWorkers
         layer.jobMaxEpochs = jobMaxEpochs
         layer.jobMaxTrainImages = jobMaxTrainImages
+        layer.jobNice = jobNice
         return layer
     }
 

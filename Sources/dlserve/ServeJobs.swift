@@ -13,7 +13,8 @@ func makeJobQueue(settings: ServeSettings, backend: any ServingBackend, logger: 
     let repository = ModelRepository(root: URL(fileURLWithPath: settings.models, isDirectory: true))
     let limits = JobLimits(maxEpochs: settings.jobMaxEpochs, maxTrainImages: settings.jobMaxTrainImages)
     let configuration = JobQueueConfiguration(
-        stateDirectory: state, capacity: settings.jobCapacity, concurrency: settings.jobWorkers, limits: limits)
+        stateDirectory: state, capacity: settings.jobCapacity, concurrency: settings.jobWorkers, limits: limits,
+        niceness: Int32(settings.jobNice))
     let store: SQLiteJobStore
     do {
         store = try SQLiteJobStore(stateDirectory: state)

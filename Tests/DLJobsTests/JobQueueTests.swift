@@ -100,9 +100,9 @@ final class JobQueueTests: XCTestCase {
         // The checkpoint directory is gone; training ran on a named low-priority thread.
         XCTAssertFalse(FileManager.default.fileExists(atPath: state.appendingPathComponent("jobs/\(job.id)").path))
         XCTAssertEqual(trainer.threadNames, ["dlserve-job-0"])
-        XCTAssertEqual(trainer.niceValues, [10])
+        XCTAssertEqual(trainer.niceValues, [19])
         XCTAssertEqual(trainer.ranInTask, [false], "not on the cooperative pool")
-        XCTAssertNotEqual(JobWorkerThread.currentNiceness(), 10, "only the worker thread is reniced")
+        XCTAssertNotEqual(JobWorkerThread.currentNiceness(), 19, "only the worker thread is reniced")
 
         // A second job publishes version 2 next to it.
         let second = try queue.submit(recipe: FakeTrainer.recipe("shirts", epochs: 1, batches: 1))
