@@ -116,11 +116,12 @@ let package = Package(
         ),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLTrain", "DLNN", "DLTensor"]),
-        .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLTrain", "DLNN", "DLTensor", "DLTesting"]),
+        .target(name: "DLJobsTesting", dependencies: ["DLJobs", "DLTrain", "DLNN"], path: "Sources/DLJobsTesting"),
+        .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLJobsTesting", "DLTrain", "DLNN", "DLTensor", "DLTesting"]),
         .target(
             name: "DLServeTesting",
             dependencies: [
-                "DLServe", "DLNN", "DLTensor",
+                "DLServe", "DLJobs", "DLNN", "DLTensor",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
             ],
@@ -128,7 +129,8 @@ let package = Package(
         ),
         .testTarget(
             name: "DLServeTests",
-            dependencies: ["DLServe", "DLServeTesting", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["DLServe", "DLServeTesting", "DLJobs", "DLJobsTesting",
+                           .product(name: "HummingbirdTesting", package: "hummingbird")],
             resources: [.copy("Fixtures")]
         ),
     ],

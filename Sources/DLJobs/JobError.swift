@@ -30,7 +30,7 @@ public enum JobError: Error, Equatable, CustomStringConvertible {
     public var code: String {
         switch self {
         case .notFound: return "job_not_found"
-        case .queueFull: return "queue_full"
+        case .queueFull: return "job_queue_full"
         case .invalidRecipe: return "invalid_recipe"
         case .unavailable: return "unavailable"
         case .storage: return "storage_error"

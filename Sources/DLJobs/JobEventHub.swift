@@ -26,6 +26,16 @@ final class JobEventHub: @unchecked Sendable {
         for c in woken.values { c.resume() }
     }
 
+    /// Wakes every follower (the queue is stopping).
+    func wakeAll() {
+        lock.lock()
+        let woken = waiters.values.flatMap(\.values)
+        waiters = [:]
+        for id in generations.keys { generations[id]! &+= 1 }
+        lock.unlock()
+        for c in woken { c.resume() }
+    }
+
     /// Returns when the job's generation differs from `seen`, after `timeout`,
     /// or when the task is cancelled, whichever comes first.
     func wait(_ id: JobID, seen: UInt64, timeout: Duration) async {

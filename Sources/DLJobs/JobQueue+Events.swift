@@ -8,11 +8,13 @@ extension JobQueue {
     ///
     /// Events come from the store, so a client that reconnects with its last
     /// event id (SSE Last-Event-ID), even to a restarted daemon, misses nothing.
+    /// The stream also ends (without a final event) when the queue stops.
     public func follow(_ id: JobID, after: Int64 = 0, pollInterval: Duration = .seconds(2)) throws
         -> AsyncThrowingStream<JobEventRecord, Error>
     {
         _ = try job(id)
         let store = self.store, hub = self.hub
+        let stopping = { [weak self] in self?.isStopping ?? true }
         return AsyncThrowingStream { continuation in
             let task = Task {
                 var last = max(0, after)
@@ -29,8 +31,14 @@ extension JobQueue {
                         }
                         if !batch.isEmpty { continue }
                         if try store.job(id)?.state.isTerminal ?? true {
-                            break  // resumed after the last event of a finished job
+                            // Finished (it may have finished since the read above):
+                            // its log is complete now, so one more read gets the rest.
+                            for record in try store.events(id, after: last, limit: Int.max) {
+                                continuation.yield(record)
+                            }
+                            break
                         }
+                        if stopping() { break }
                         // The poll covers jobs changed by another process sharing the store.
                         await hub.wait(id, seen: seen, timeout: pollInterval)
                     }

@@ -18,8 +18,8 @@ extension JobQueue {
             // CPU-bound work that would otherwise hold a cooperative-pool thread
             // (of which there is one per core) away from the HTTP server.
             let thread = Thread { [self] in
-                WorkerThread.setName("dlserve-job-\(i)")
-                WorkerThread.lowerPriority(to: configuration.niceness, logger: logger)
+                JobWorkerThread.setName("dlserve-job-\(i)")
+                JobWorkerThread.lowerPriority(to: configuration.niceness, logger: logger)
                 workerLoop()
                 workerExited()
             }
@@ -219,11 +219,11 @@ extension JobQueue {
 }
 
 /// Scheduling of a worker thread.
-enum WorkerThread {
+public enum JobWorkerThread {
     /// Raises the calling thread's nice value. Under Linux (NPTL) the nice
     /// value is per thread, and setpriority(PRIO_PROCESS, 0, n) changes the
     /// calling thread only (see setpriority(2), "Bugs").
-    static func lowerPriority(to niceness: Int32, logger: Logger) {
+    public static func lowerPriority(to niceness: Int32, logger: Logger) {
         #if os(Linux)
         if setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) != 0 {
             logger.warning("cannot set the job thread's nice value to \(niceness): errno \(errno)")
@@ -233,14 +233,14 @@ enum WorkerThread {
 
     /// Names the calling thread, as top -H, ps -L and gdb show it (through
     /// /proc/thread-self/comm; Glibc's pthread_setname_np is not visible to Swift).
-    static func setName(_ name: String) {
+    public static func setName(_ name: String) {
         #if os(Linux)
         try? Data(name.prefix(15).utf8).write(to: URL(fileURLWithPath: "/proc/thread-self/comm"))
         #endif
     }
 
     /// The calling thread's name (tests).
-    static func currentName() -> String {
+    public static func currentName() -> String {
         #if os(Linux)
         let data = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/thread-self/comm"))) ?? Data()
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
@@ -250,7 +250,7 @@ enum WorkerThread {
     }
 
     /// The calling thread's nice value (tests).
-    static func currentNiceness() -> Int32 {
+    public static func currentNiceness() -> Int32 {
         #if os(Linux)
         errno = 0
         return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)

@@ -133,6 +133,15 @@ public final class JobQueue: Service, @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
         for c in controls { c.interrupt() }
+        hub.wakeAll()
+    }
+
+    /// True once the queue is stopping: event streams end (clients reconnect
+    /// with Last-Event-ID to the next daemon).
+    public var isStopping: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
     }
 
     /// Returns once every worker thread has exited (after `beginShutdown`).

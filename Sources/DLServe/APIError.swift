@@ -1,4 +1,5 @@
 import DLServing
+import DLJobs
 import Foundation
 import Hummingbird
 
@@ -40,6 +41,10 @@ public struct APIError: Error, Sendable, Equatable {
             self = Self.map(error)
         case let error as HTTPError:
             self = Self.map(error)
+        case let error as JobError:
+            self = Self.map(error)
+        case let error as JobTransitionError:
+            self.init(.conflict, code: "invalid_job_state", error.description)
         case let error as DecodingError:
             self.init(.badRequest, code: "invalid_json", "malformed request body: \(Self.describe(error))")
         case is CancellationError:
@@ -98,6 +103,17 @@ public struct APIError: Error, Sendable, Equatable {
         default: status = HTTPResponse.Status(code: error.httpStatus)  // internal, and cases added later
         }
         return APIError(status, code: error.code, error.message, retryAfterSeconds: retryAfter)
+
+    }
+
+    static func map(_ error: JobError) -> APIError {
+        switch error {
+        case .invalidRecipe: return APIError(.badRequest, code: error.code, error.description)
+        case .notFound: return APIError(.notFound, code: error.code, error.description)
+        case .queueFull: return APIError(.tooManyRequests, code: error.code, error.description, retryAfterSeconds: 30)
+        case .unavailable: return APIError(.serviceUnavailable, code: error.code, error.description)
+        case .storage: return APIError(.internalServerError, code: error.code, error.description)
+        }
     }
 
     static func map(_ error: HTTPError) -> APIError {

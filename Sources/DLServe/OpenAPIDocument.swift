@@ -17,8 +17,15 @@ info:
     carries `X-Request-ID` (the client's, or one the server made); the same id is on
     every log line of the request.
 
-    State-changing endpoints (load, unload) require `Authorization: Bearer TOKEN`
-    when the daemon runs with `--token-file`.
+    State-changing endpoints (load, unload) and every training-job endpoint
+    (`/v1/jobs...`) require `Authorization: Bearer TOKEN` when the daemon runs with
+    `--token-file`.
+
+    Training jobs: `POST /v1/jobs` queues a training recipe (the format of
+    `dlserve train`); the daemon trains it in the background on low-priority
+    threads, checkpoints every epoch (a job interrupted by a restart, even a
+    SIGKILL, resumes from its last checkpoint), publishes the result as a new
+    version of the model and, with `"promote": true`, starts serving it.
   license:
     name: MIT
     identifier: MIT
@@ -31,6 +38,8 @@ tags:
     description: Open Inference Protocol (KServe V2) REST.
   - name: models
     description: Model management.
+  - name: jobs
+    description: Training jobs.
   - name: operations
     description: Health, metrics and this document.
 
@@ -158,6 +167,199 @@ paths:
         '401': { $ref: '#/components/responses/Unauthorized' }
         '404': { $ref: '#/components/responses/NotFound' }
         '503': { $ref: '#/components/responses/Unavailable' }
+
+  /v1/jobs:
+    post:
+      tags: [jobs]
+      operationId: submitJob
+      summary: Queue a training recipe.
+      description: |
+        The recipe is checked before it is accepted (fields, dataset, architecture,
+        shapes, the daemon's limits); a bad one answers 400 with a message naming
+        the field ("optimizer.lr must be > 0", "unknown field 'optimizer.learning_rate'",
+        "dataset.name: unknown dataset 'x'"). Datasets are `fashion-mnist` and the
+        directories of IDX files under STATE/datasets/. A full queue answers 429.
+      security:
+        - bearer: []
+        - {}
+      parameters:
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: '#/components/schemas/Recipe' }
+            example:
+              name: fashion-small
+              dataset: { name: fashion-mnist, limit: 2000, dev_fraction: 0.1, test_limit: 1000 }
+              model: { preset: mlp, width: 64 }
+              optimizer: { name: adam, lr: 0.002 }
+              epochs: 2
+              batch_size: 64
+              seed: 1
+              promote: true
+      responses:
+        '202':
+          description: Queued. `Location` is the job's URL.
+          headers:
+            Location:
+              description: /v1/jobs/{id}
+              schema: { type: string }
+            X-Request-ID: { $ref: '#/components/headers/RequestID' }
+          content:
+            application/json:
+              schema: { $ref: '#/components/schemas/Job' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '401': { $ref: '#/components/responses/Unauthorized' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '429': { $ref: '#/components/responses/JobQueueFull' }
+        '500': { $ref: '#/components/responses/InternalError' }
+    get:
+      tags: [jobs]
+      operationId: listJobs
+      summary: Jobs, newest first, optionally in one state, a page at a time.
+      security:
+        - bearer: []
+        - {}
+      parameters:
+        - name: state
+          in: query
+          required: false
+          schema: { $ref: '#/components/schemas/JobState' }
+        - name: limit
+          in: query
+          required: false
+          description: Jobs per page (default 50).
+          schema: { type: integer, minimum: 1, maximum: 500 }
+        - name: cursor
+          in: query
+          required: false
+          description: The `next_cursor` of the previous page.
+          schema: { type: string, pattern: '^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$' }
+        - $ref: '#/components/parameters/RequestID'
+      responses:
+        '200':
+          description: A page of jobs.
+          content:
+            application/json:
+              schema: { $ref: '#/components/schemas/JobPage' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '401': { $ref: '#/components/responses/Unauthorized' }
+        '500': { $ref: '#/components/responses/InternalError' }
+  /v1/jobs/{id}:
+    get:
+      tags: [jobs]
+      operationId: getJob
+      summary: A job's state, progress, per-epoch metrics, timings, result or error.
+      security:
+        - bearer: []
+        - {}
+      parameters:
+        - $ref: '#/components/parameters/JobID'
+        - $ref: '#/components/parameters/RequestID'
+      responses:
+        '200':
+          description: The job.
+          content:
+            application/json:
+              schema: { $ref: '#/components/schemas/Job' }
+        '401': { $ref: '#/components/responses/Unauthorized' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '500': { $ref: '#/components/responses/InternalError' }
+    delete:
+      tags: [jobs]
+      operationId: cancelJob
+      summary: Cancel a queued job, or a running one within one batch.
+      description: |
+        A queued job is cancelled at once (200). A running job is flagged and
+        stops before its next batch (202; the job still says `running` with
+        `cancel_requested: true` and turns `cancelled` within a batch). A
+        finished job answers 409.
+      security:
+        - bearer: []
+        - {}
+      parameters:
+        - $ref: '#/components/parameters/JobID'
+        - $ref: '#/components/parameters/RequestID'
+      responses:
+        '200':
+          description: Cancelled.
+          content:
+            application/json:
+              schema: { $ref: '#/components/schemas/Job' }
+        '202':
+          description: The running job stops at its next batch.
+          content:
+            application/json:
+              schema: { $ref: '#/components/schemas/Job' }
+        '401': { $ref: '#/components/responses/Unauthorized' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '409': { $ref: '#/components/responses/JobFinished' }
+        '500': { $ref: '#/components/responses/InternalError' }
+  /v1/jobs/{id}/events:
+    get:
+      tags: [jobs]
+      operationId: followJob
+      summary: The job's progress as Server-Sent Events (`curl -N`), until it ends.
+      description: |
+        Every event has an `id` (1, 2, 3, ... per job), an `event` type (`state`,
+        `progress`, `epoch`) and `data`, a JSON `JobEvent`. The stream starts with
+        the job's earliest event (or after `Last-Event-ID`), follows new ones as they
+        happen and ends after the job's final `state` event (succeeded, failed or
+        cancelled). Events are stored, so a client that reconnects with
+        `Last-Event-ID`, even to a restarted daemon, misses nothing. Lines starting
+        with ':' are keep-alive comments.
+      security:
+        - bearer: []
+        - {}
+      parameters:
+        - $ref: '#/components/parameters/JobID'
+        - name: Last-Event-ID
+          in: header
+          required: false
+          description: Resume after this event id.
+          schema: { type: integer, minimum: 0 }
+        - name: last_event_id
+          in: query
+          required: false
+          description: The same as the Last-Event-ID header, for clients that cannot set headers.
+          schema: { type: integer, minimum: 0 }
+        - $ref: '#/components/parameters/RequestID'
+      responses:
+        '200':
+          description: |
+            An event stream, for example
+
+                id: 3
+                event: progress
+                data: {"job":"01KDV...","seq":3,"time":"2026-11-27T06:00:01.250Z","kind":"progress","state":"running","progress":{"epoch":1,"total_epochs":2,"batch":12,"total_batches":29,"loss":0.81,"accuracy":0.71,"images_per_second":5400}}
+          content:
+            text/event-stream:
+              schema: { type: string }
+              x-event-data: { $ref: '#/components/schemas/JobEvent' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '401': { $ref: '#/components/responses/Unauthorized' }
+        '404': { $ref: '#/components/responses/NotFound' }
+  /v1/jobs/{id}/curves.svg:
+    get:
+      tags: [jobs]
+      operationId: jobCurves
+      summary: The job's learning curves (loss and accuracy per epoch, train and dev) as SVG.
+      security:
+        - bearer: []
+        - {}
+      parameters:
+        - $ref: '#/components/parameters/JobID'
+        - $ref: '#/components/parameters/RequestID'
+      responses:
+        '200':
+          description: An SVG picture.
+          content:
+            image/svg+xml:
+              schema: { type: string }
+        '401': { $ref: '#/components/responses/Unauthorized' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '500': { $ref: '#/components/responses/InternalError' }
 
   /v2:
     get:
@@ -360,6 +562,12 @@ components:
       description: The token of the daemon's `--token-file` (only when one is configured).
 
   parameters:
+    JobID:
+      name: id
+      in: path
+      required: true
+      description: A job id (a ULID, 26 characters).
+      schema: { type: string }
     ModelName:
       name: name
       in: path
@@ -525,6 +733,23 @@ components:
       content:
         application/json:
           schema: { $ref: '#/components/schemas/Error' }
+    JobQueueFull:
+      description: The training job queue is full (code `job_queue_full`).
+      headers:
+        Retry-After: { $ref: '#/components/headers/RetryAfter' }
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/Error' }
+    JobFinished:
+      description: The job has already finished (code `invalid_job_state`).
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/Error' }
+    InternalError:
+      description: The job store failed (code `storage_error`) or another internal error.
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/Error' }
     Unavailable:
       description: Not ready (models loading), the model is not loaded, or the server is shutting down.
       content:
@@ -550,7 +775,8 @@ components:
           description: A machine code.
           examples: [bad_request, invalid_json, unauthorized, not_found, model_not_found, version_not_found,
             payload_too_large, unsupported_media_type, load_failed, queue_full, model_unavailable, not_ready,
-            shutting_down, timeout, internal]
+            shutting_down, timeout, internal, invalid_recipe, job_not_found, job_queue_full, invalid_job_state,
+            storage_error]
     ClassifyJSON:
       type: object
       description: Exactly one of image, pixels, inputs.
@@ -714,6 +940,158 @@ components:
               data:
                 type: array
                 items: { type: number }
+    JobState:
+      type: string
+      enum: [queued, running, succeeded, failed, cancelled]
+    Recipe:
+      type: object
+      description: |
+        A training recipe, as `dlserve train RECIPE.json` reads it. Unknown fields
+        are refused. `model` has exactly one of `preset` (mlp, lenet, fashion-cnn),
+        `architecture` (a model.json graph) or `base` (a model of the repository to
+        fine-tune). `promote: true` serves the new version once it is published.
+      required: [name, dataset, model, optimizer, epochs, batch_size]
+      properties:
+        name: { type: string, description: 'The model name (models/NAME/).' }
+        description: { type: string }
+        dataset:
+          type: object
+          required: [name]
+          properties:
+            name: { type: string, description: 'fashion-mnist, or a directory under STATE/datasets/.' }
+            dev_fraction: { type: number, minimum: 0, maximum: 0.5 }
+            limit: { type: integer, minimum: 2, description: 'Use the first N training images.' }
+            test_limit: { type: integer, minimum: 1 }
+        model:
+          type: object
+          properties:
+            preset: { type: string }
+            width: { type: integer }
+            keep_prob: { type: number }
+            architecture: { type: object }
+            base: { type: string }
+            version: { type: integer }
+        optimizer:
+          type: object
+          required: [name, lr]
+          properties:
+            name: { type: string, enum: [sgd, momentum, rmsprop, adam] }
+            lr: { type: number, exclusiveMinimum: 0 }
+            betas: { type: array, items: { type: number } }
+            momentum: { type: number }
+            nesterov: { type: boolean }
+            alpha: { type: number }
+            eps: { type: number }
+            clip_norm: { type: number }
+            schedule: { type: object }
+        epochs: { type: integer, minimum: 1 }
+        batch_size: { type: integer, minimum: 1 }
+        l2: { type: number, minimum: 0 }
+        early_stopping: { type: object }
+        augmentation: { type: object }
+        normalize: { type: boolean }
+        seed: { type: integer, minimum: 0 }
+        labels: { type: array, items: { type: string } }
+        promote: { type: boolean }
+    JobProgress:
+      type: object
+      description: |
+        `batch` of `total_batches` batches of epoch `epoch` (1-based) are done;
+        epoch 0 means training has not started. `loss` and `accuracy` are running
+        values over the current epoch.
+      required: [epoch, total_epochs, batch, total_batches]
+      properties:
+        epoch: { type: integer, minimum: 0 }
+        total_epochs: { type: integer, minimum: 0 }
+        batch: { type: integer, minimum: 0 }
+        total_batches: { type: integer, minimum: 0 }
+        loss: { type: number }
+        accuracy: { type: number }
+        images_per_second: { type: number }
+    EpochMetrics:
+      type: object
+      required: [epoch, learning_rate, train_loss, train_accuracy, seconds, images_per_second]
+      properties:
+        epoch: { type: integer, minimum: 1 }
+        learning_rate: { type: number }
+        train_loss: { type: number }
+        train_accuracy: { type: number }
+        dev_loss: { type: number }
+        dev_accuracy: { type: number }
+        seconds: { type: number }
+        images_per_second: { type: number }
+    JobTimings:
+      type: object
+      required: [created_at, updated_at, run_seconds]
+      properties:
+        created_at: { type: string, format: date-time }
+        started_at: { type: string, format: date-time }
+        finished_at: { type: string, format: date-time }
+        updated_at: { type: string, format: date-time }
+        running_since: { type: string, format: date-time }
+        run_seconds: { type: number, description: 'Training time over every attempt.' }
+    JobResult:
+      type: object
+      required: [model, version, promoted]
+      properties:
+        model: { type: string }
+        version: { type: integer, minimum: 1 }
+        promoted: { type: boolean, description: 'Serving switched to this version.' }
+        promote_error: { type: string }
+    Job:
+      type: object
+      required: [id, state, model, recipe, promote, progress, metrics, timings, attempts, recoveries,
+        checkpoint_epoch, cancel_requested, links]
+      properties:
+        id: { type: string }
+        state: { $ref: '#/components/schemas/JobState' }
+        model: { type: string }
+        recipe: { $ref: '#/components/schemas/Recipe' }
+        promote: { type: boolean }
+        progress: { $ref: '#/components/schemas/JobProgress' }
+        metrics:
+          type: array
+          description: One entry per completed epoch.
+          items: { $ref: '#/components/schemas/EpochMetrics' }
+        timings: { $ref: '#/components/schemas/JobTimings' }
+        attempts: { type: integer, minimum: 0, description: 'Starts (more than 1 after a resume).' }
+        recoveries: { type: integer, minimum: 0, description: 'Times the job was found running after a crash.' }
+        checkpoint_epoch: { type: integer, minimum: 0, description: 'The epoch of the last checkpoint.' }
+        cancel_requested: { type: boolean }
+        result: { $ref: '#/components/schemas/JobResult' }
+        error: { type: string, description: 'Why the job failed.' }
+        links:
+          type: object
+          required: [self, events, curves]
+          properties:
+            self: { type: string }
+            events: { type: string }
+            curves: { type: string }
+    JobPage:
+      type: object
+      required: [jobs, next_cursor]
+      properties:
+        jobs:
+          type: array
+          items: { $ref: '#/components/schemas/Job' }
+        next_cursor:
+          type: [string, 'null']
+          description: The cursor of the next page; null on the last page.
+    JobEvent:
+      type: object
+      description: The `data` of one Server-Sent Event.
+      required: [job, seq, time, kind, state]
+      properties:
+        job: { type: string }
+        seq: { type: integer, minimum: 1 }
+        time: { type: string, format: date-time }
+        kind: { type: string, enum: [state, progress, epoch] }
+        state: { $ref: '#/components/schemas/JobState' }
+        progress: { $ref: '#/components/schemas/JobProgress' }
+        metrics: { $ref: '#/components/schemas/EpochMetrics' }
+        result: { $ref: '#/components/schemas/JobResult' }
+        error: { type: string }
+        message: { type: string }
 
 """###
 }

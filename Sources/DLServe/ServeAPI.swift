@@ -1,3 +1,4 @@
+import DLJobs
 import Foundation
 import Hummingbird
 
@@ -57,12 +58,16 @@ public struct ServeAPI: Sendable {
     public let settings: HTTPSettings
     public let state: ServeLifecycleState
     public let metrics: ServeMetrics?
+    /// The training job queue (the /v1/jobs routes), when the daemon runs one.
+    public let jobs: JobController?
 
-    public init(backend: any ServingBackend, settings: HTTPSettings, state: ServeLifecycleState = .init(), metrics: ServeMetrics?) {
+    public init(backend: any ServingBackend, settings: HTTPSettings, state: ServeLifecycleState = .init(), metrics: ServeMetrics?,
+                jobs: JobController? = nil) {
         self.backend = backend
         self.settings = settings
         self.state = state
         self.metrics = metrics
+        self.jobs = jobs
     }
 
     /// Builds the router with every route and the middleware chain.
@@ -73,6 +78,7 @@ public struct ServeAPI: Sendable {
         addClassifyRoutes(to: router)
         addV2Routes(to: router)
         addManagementRoutes(to: router)
+        if let jobs { addJobRoutes(to: router, jobs: jobs) }
         return router
     }
 

@@ -1,3 +1,4 @@
+import DLJobs
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -15,19 +16,24 @@ public struct ServeDaemon: Sendable {
     public let metrics: ServeMetrics
     public let logger: Logger
     public let notifier: SystemdNotifier
+    /// The training job queue, when the daemon runs one (the /v1/jobs routes).
+    public let jobs: JobQueue?
     public let state = ServeLifecycleState()
 
-    public init(settings: ServeSettings, backend: any ServingBackend, metrics: ServeMetrics, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
+    public init(settings: ServeSettings, backend: any ServingBackend, metrics: ServeMetrics, logger: Logger,
+                notifier: SystemdNotifier = SystemdNotifier(), jobs: JobQueue? = nil) {
         self.settings = settings
         self.backend = backend
         self.metrics = metrics
         self.logger = logger
         self.notifier = notifier
+        self.jobs = jobs
     }
 
     /// The HTTP application over the backend (also what the tests run).
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
-        let api = ServeAPI(backend: backend, settings: try settings.httpSettings, state: state, metrics: metrics)
+        let api = ServeAPI(backend: backend, settings: try settings.httpSettings, state: state, metrics: metrics,
+                           jobs: jobs.map { JobController(queue: $0) })
         let logger = self.logger
         return Application(
             router: api.makeRouter(),
@@ -53,11 +59,15 @@ public struct ServeDaemon: Sendable {
         signals: [UnixSignal] = [], onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> ServiceGroup {
         let app = try makeApplication(onServerRunning: onServerRunning)
+        // The job queue stops right after the announcer: running jobs go back to
+        // the queue at their next batch and event streams end, so the HTTP drain
+        // does not wait for followers; promotion still finds the backend up.
         let services: [any Service] = [
             BackendService(backend: backend, state: state, notifier: notifier, logger: logger),
             WatchdogService(notifier: notifier),
             ModelPollerService(backend: backend, state: state, interval: .milliseconds(Int64(settings.pollInterval * 1000)), logger: logger),
             app,
+        ] + (jobs.map { [$0] } ?? []) + [
             ShutdownAnnouncerService(state: state, notifier: notifier, logger: logger),
         ]
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: signals, logger: logger)

@@ -22,6 +22,12 @@ public struct ServeSettings: Sendable, Equatable {
     public var tlsKey: String?
     public var tokenFile: String?
     public var logLevel = "info"
+    /// Training jobs: queued jobs at most (one more answers 429), jobs that
+    /// train at once, and per-job limits.
+    public var jobCapacity = 16
+    public var jobWorkers = 1
+    public var jobMaxEpochs = 200
+    public var jobMaxTrainImages = 100_000
 
     public init() {}
 
@@ -40,6 +46,10 @@ public struct ServeSettings: Sendable, Equatable {
         public var tlsKey: String?
         public var tokenFile: String?
         public var logLevel: String?
+        public var jobCapacity: Int?
+        public var jobWorkers: Int?
+        public var jobMaxEpochs: Int?
+        public var jobMaxTrainImages: Int?
 
         public init() {}
 
@@ -53,6 +63,10 @@ public struct ServeSettings: Sendable, Equatable {
             case tlsKey = "tls_key"
             case tokenFile = "token_file"
             case logLevel = "log_level"
+            case jobCapacity = "job_capacity"
+            case jobWorkers = "job_workers"
+            case jobMaxEpochs = "job_max_epochs"
+            case jobMaxTrainImages = "job_max_train_images"
         }
     }
 
@@ -73,6 +87,10 @@ public struct ServeSettings: Sendable, Equatable {
         s.tlsKey = pick(\.tlsKey) ?? s.tlsKey
         s.tokenFile = pick(\.tokenFile) ?? s.tokenFile
         s.logLevel = pick(\.logLevel) ?? s.logLevel
+        s.jobCapacity = pick(\.jobCapacity) ?? s.jobCapacity
+        s.jobWorkers = pick(\.jobWorkers) ?? s.jobWorkers
+        s.jobMaxEpochs = pick(\.jobMaxEpochs) ?? s.jobMaxEpochs
+        s.jobMaxTrainImages = pick(\.jobMaxTrainImages) ?? s.jobMaxTrainImages
         try s.validate()
         return s
     }
@@ -86,6 +104,10 @@ public struct ServeSettings: Sendable, Equatable {
         guard drainTimeout >= 0 else { throw SettingsError("drain_timeout must not be negative, got \(drainTimeout)") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw SettingsError("tls_cert and tls_key must be given together") }
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        guard (1...10_000).contains(jobCapacity) else { throw SettingsError("job_capacity must be 1...10000, got \(jobCapacity)") }
+        guard (1...64).contains(jobWorkers) else { throw SettingsError("job_workers must be 1...64, got \(jobWorkers)") }
+        guard jobMaxEpochs >= 1 else { throw SettingsError("job_max_epochs must be at least 1, got \(jobMaxEpochs)") }
+        guard jobMaxTrainImages >= 1 else { throw SettingsError("job_max_train_images must be at least 1, got \(jobMaxTrainImages)") }
         guard levels.contains(logLevel) else { throw SettingsError("log_level must be one of \(levels.joined(separator: ", ")), got '\(logLevel)'") }
     }
 }
@@ -99,7 +121,8 @@ extension ServeSettings.Layer {
     /// The `DLSERVE_*` variables: DLSERVE_HOST, DLSERVE_PORT, DLSERVE_MODELS,
     /// DLSERVE_STATE, DLSERVE_WORKERS, DLSERVE_MAX_BODY_BYTES,
     /// DLSERVE_REQUEST_TIMEOUT, DLSERVE_POLL_INTERVAL, DLSERVE_DRAIN_TIMEOUT,
-    /// DLSERVE_TLS_CERT, DLSERVE_TLS_KEY, DLSERVE_TOKEN_FILE, DLSERVE_LOG_LEVEL.
+    /// DLSERVE_TLS_CERT, DLSERVE_TLS_KEY, DLSERVE_TOKEN_FILE, DLSERVE_LOG_LEVEL,
+    /// DLSERVE_JOB_CAPACITY, DLSERVE_JOB_WORKERS, DLSERVE_JOB_MAX_EPOCHS, DLSERVE_JOB_MAX_TRAIN_IMAGES.
     /// Empty values count as not set.
     public static func environment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> Self {
         func value(_ key: CodingKeys) -> String? {
@@ -131,6 +154,10 @@ extension ServeSettings.Layer {
         layer.tlsKey = value(.tlsKey)
         layer.tokenFile = value(.tokenFile)
         layer.logLevel = value(.logLevel)
+        layer.jobCapacity = try int(.jobCapacity)
+        layer.jobWorkers = try int(.jobWorkers)
+        layer.jobMaxEpochs = try int(.jobMaxEpochs)
+        layer.jobMaxTrainImages = try int(.jobMaxTrainImages)
         return layer
     }
 

@@ -1,3 +1,4 @@
+import DLJobs
 import DLServe
 import Foundation
 import Hummingbird
@@ -17,9 +18,9 @@ public final class LiveDaemon: Sendable {
     /// Starts the daemon and returns once the server listens.
     public static func start(
         backend: any ServingBackend, settings: ServeSettings = LiveDaemon.settings(), metrics: ServeMetrics = ServeMetrics(),
-        notifier: SystemdNotifier = SystemdNotifier(environment: [:])
+        notifier: SystemdNotifier = SystemdNotifier(environment: [:]), jobs: JobQueue? = nil
     ) async throws -> LiveDaemon {
-        let daemon = ServeDaemon(settings: settings, backend: backend, metrics: metrics, logger: testLogger, notifier: notifier)
+        let daemon = ServeDaemon(settings: settings, backend: backend, metrics: metrics, logger: testLogger, notifier: notifier, jobs: jobs)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let group = try daemon.makeServiceGroup { port in
             continuation.yield(port)

@@ -10,9 +10,10 @@ public func makeTestApplication(
     backend: any ServingBackend,
     settings: HTTPSettings = HTTPSettings(),
     state: ServeLifecycleState = ServeLifecycleState(),
-    metrics: ServeMetrics? = ServeMetrics()
+    metrics: ServeMetrics? = ServeMetrics(),
+    jobs: JobController? = nil
 ) -> some ApplicationProtocol {
-    let api = ServeAPI(backend: backend, settings: settings, state: state, metrics: metrics)
+    let api = ServeAPI(backend: backend, settings: settings, state: state, metrics: metrics, jobs: jobs)
     var logger = Logger(label: "dlserve-test")
     logger.logLevel = ProcessInfo.processInfo.environment["DLSERVE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
     return Application(router: api.makeRouter(), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)

@@ -31,6 +31,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "File whose first line is the bearer token required by load/unload.") var tokenFile: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical (default info).") var logLevel: String?
     @Option(help: "JSON config file (also DLSERVE_CONFIG).") var config: String?
+    @Option(help: "Training jobs waiting at most; one more answers 429 (default 16).") var jobCapacity: Int?
+    @Option(help: "Training jobs that run at once (default 1).") var jobWorkers: Int?
+    @Option(help: "Most epochs a job may ask for (default 200).") var jobMaxEpochs: Int?
+    @Option(help: "Most training images a job may use (default 100000).") var jobMaxTrainImages: Int?
     @Flag(help: .hidden) var benchConstantRoute = false
 
     var flagLayer: ServeSettings.Layer {
@@ -48,6 +52,10 @@ struct Serve: AsyncParsableCommand {
         layer.tlsKey = tlsKey
         layer.tokenFile = tokenFile
         layer.logLevel = logLevel
+        layer.jobCapacity = jobCapacity
+        layer.jobWorkers = jobWorkers
+        layer.jobMaxEpochs = jobMaxEpochs
+        layer.jobMaxTrainImages = jobMaxTrainImages
         return layer
     }
 
@@ -85,7 +93,8 @@ struct Serve: AsyncParsableCommand {
         // engine is given; anything else using swift-metrics lands there too.
         MetricsSystem.bootstrap(metrics.factory)
         let backend = try makeBackend(settings: settings, metrics: metrics, logger: logger)
-        let daemon = ServeDaemon(settings: settings, backend: backend, metrics: metrics, logger: logger)
+        let jobs = try makeJobQueue(settings: settings, backend: backend, logger: logger)
+        let daemon = ServeDaemon(settings: settings, backend: backend, metrics: metrics, logger: logger, jobs: jobs)
         logger.notice(
             "starting",
             metadata: ["models": "\(settings.models)", "state": "\(settings.state)", "version": "\(DLServeVersion.current)"])

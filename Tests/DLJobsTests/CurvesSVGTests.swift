@@ -1,5 +1,6 @@
 @testable import DLJobs
 import DLTrain
+import DLJobsTesting
 import XCTest
 #if canImport(FoundationXML)
 import FoundationXML

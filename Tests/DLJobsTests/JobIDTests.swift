@@ -1,4 +1,5 @@
 import DLJobs
+import DLJobsTesting
 import XCTest
 
 final class JobIDTests: XCTestCase {

@@ -1,5 +1,6 @@
 import DLJobs
 import DLTrain
+import DLJobsTesting
 import XCTest
 
 /// The API's JSON form of jobs, pages and events.

@@ -2,6 +2,7 @@
 import DLNN
 import DLTrain
 import Logging
+import DLJobsTesting
 import XCTest
 
 /// The queue with a fast fake trainer: real SQLite store, real threads, real
@@ -101,7 +102,7 @@ final class JobQueueTests: XCTestCase {
         XCTAssertEqual(trainer.threadNames, ["dlserve-job-0"])
         XCTAssertEqual(trainer.niceValues, [10])
         XCTAssertEqual(trainer.ranInTask, [false], "not on the cooperative pool")
-        XCTAssertNotEqual(WorkerThread.currentNiceness(), 10, "only the worker thread is reniced")
+        XCTAssertNotEqual(JobWorkerThread.currentNiceness(), 10, "only the worker thread is reniced")
 
         // A second job publishes version 2 next to it.
         let second = try queue.submit(recipe: FakeTrainer.recipe("shirts", epochs: 1, batches: 1))
@@ -163,7 +164,7 @@ final class JobQueueTests: XCTestCase {
         try queue.submit(recipe: FakeTrainer.recipe())
         XCTAssertThrowsError(try queue.submit(recipe: FakeTrainer.recipe())) {
             XCTAssertEqual($0 as? JobError, .queueFull(capacity: 2))
-            XCTAssertEqual(($0 as? JobError)?.code, "queue_full")
+            XCTAssertEqual(($0 as? JobError)?.code, "job_queue_full")
         }
         XCTAssertThrowsError(try queue.submit(recipe: FakeTrainer.recipe(epochs: 51))) {
             XCTAssertEqual($0 as? JobError, .invalidRecipe("epochs 51 exceeds the maximum of 50"))

@@ -1,5 +1,6 @@
 import DLJobs
 import DLTrain
+import DLJobsTesting
 import XCTest
 
 /// The job life cycle without I/O, driven by a manual clock.

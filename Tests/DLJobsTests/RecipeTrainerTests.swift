@@ -2,6 +2,7 @@
 import DLNN
 import DLTensor
 import DLTrain
+import DLJobsTesting
 import XCTest
 
 /// The real trainer behind the queue, on a tiny dataset directory placed

@@ -1,5 +1,6 @@
 import DLJobs
 import DLTrain
+import DLJobsTesting
 import XCTest
 
 final class SQLiteJobStoreTests: XCTestCase {

@@ -1,4 +1,4 @@
-@testable import DLJobs
+import DLJobs
 import DLNN
 import DLTrain
 import Foundation
@@ -11,8 +11,8 @@ import Foundation
 /// It checks `shouldStop` before every batch, reports every batch, saves a
 /// JSON checkpoint after every epoch (atomically) and resumes from it, and
 /// records what it saw for the tests.
-final class FakeTrainer: JobTrainer, @unchecked Sendable {
-    struct Recipe: Codable {
+public final class FakeTrainer: JobTrainer, @unchecked Sendable {
+    public struct Recipe: Codable {
         var name: String
         var epochs: Int
         var batches: Int?
@@ -27,10 +27,17 @@ final class FakeTrainer: JobTrainer, @unchecked Sendable {
         }
     }
 
-    struct Checkpoint: Codable {
-        var epochsCompleted: Int
-        var history: [EpochMetrics]
+    public struct Checkpoint: Codable {
+        public var epochsCompleted: Int
+        public var history: [EpochMetrics]
+
+        public init(epochsCompleted: Int, history: [EpochMetrics]) {
+            self.epochsCompleted = epochsCompleted
+            self.history = history
+        }
     }
+
+    public init() {}
 
     private let lock = NSLock()
     private var _resumedFrom: [Int] = []
@@ -41,22 +48,22 @@ final class FakeTrainer: JobTrainer, @unchecked Sendable {
     private var _concurrent = 0
     private var _maxConcurrent = 0
 
-    var resumedFrom: [Int] { lock.withLock { _resumedFrom } }
-    var batchesRun: Int { lock.withLock { _batchesRun } }
-    var threadNames: [String] { lock.withLock { _threadNames } }
-    var niceValues: [Int32] { lock.withLock { _niceValues } }
+    public var resumedFrom: [Int] { lock.withLock { _resumedFrom } }
+    public var batchesRun: Int { lock.withLock { _batchesRun } }
+    public var threadNames: [String] { lock.withLock { _threadNames } }
+    public var niceValues: [Int32] { lock.withLock { _niceValues } }
     /// Whether each run was inside a Swift task (on the cooperative pool).
-    var ranInTask: [Bool] { lock.withLock { _inTask } }
-    var maxConcurrent: Int { lock.withLock { _maxConcurrent } }
+    public var ranInTask: [Bool] { lock.withLock { _inTask } }
+    public var maxConcurrent: Int { lock.withLock { _maxConcurrent } }
 
-    static func recipe(_ name: String = "fake", epochs: Int = 2, batches: Int = 3, delayMs: Int = 0,
+    public static func recipe(_ name: String = "fake", epochs: Int = 2, batches: Int = 3, delayMs: Int = 0,
                        promote: Bool = false, nanAt: (Int, Int)? = nil) -> Data {
         var r = Recipe(name: name, epochs: epochs, batches: batches, batchDelayMs: delayMs, promote: promote)
         if let nanAt { r.nanAt = [nanAt.0, nanAt.1] }
         return try! JSONEncoder().encode(r)
     }
 
-    func plan(recipe: Data, limits: JobLimits) throws -> JobPlan {
+    public func plan(recipe: Data, limits: JobLimits) throws -> JobPlan {
         guard let r = try? JSONDecoder().decode(Recipe.self, from: recipe) else {
             throw JobError.invalidRecipe("name: missing")
         }
@@ -67,11 +74,11 @@ final class FakeTrainer: JobTrainer, @unchecked Sendable {
         return JobPlan(model: r.name, epochs: r.epochs, promote: r.promote ?? false)
     }
 
-    func train(_ run: JobRun) throws -> TrainedModel {
+    public func train(_ run: JobRun) throws -> TrainedModel {
         let r = try JSONDecoder().decode(Recipe.self, from: run.recipe)
         lock.withLock {
-            _threadNames.append(WorkerThread.currentName())
-            _niceValues.append(WorkerThread.currentNiceness())
+            _threadNames.append(JobWorkerThread.currentName())
+            _niceValues.append(JobWorkerThread.currentNiceness())
             _inTask.append(withUnsafeCurrentTask { $0 != nil })
             _concurrent += 1
             _maxConcurrent = max(_maxConcurrent, _concurrent)
@@ -112,7 +119,7 @@ final class FakeTrainer: JobTrainer, @unchecked Sendable {
     }
 
     /// [N, 1, 28, 28] -> conv 1x1 to 10 channels -> global average pool -> [N, 10].
-    static func tinyModel() throws -> GraphModel {
+    public static func tinyModel() throws -> GraphModel {
         let spec = ModelSpec(inputShape: [1, 28, 28], layers: [
             LayerSpec(name: "conv", type: "conv2d", inputs: ["input"], attrs: ["out_channels": 10, "kernel_size": 1]),
             LayerSpec(name: "pool", type: "global_avg_pool", inputs: ["conv"]),
@@ -121,7 +128,7 @@ final class FakeTrainer: JobTrainer, @unchecked Sendable {
     }
 }
 
-func batchProgress(epoch: Int, epochs: Int, batch: Int, batches: Int) -> BatchProgress {
+public func batchProgress(epoch: Int, epochs: Int, batch: Int, batches: Int) -> BatchProgress {
     let json = """
         {"epoch":\(epoch),"epochs":\(epochs),"batch":\(batch),"batches":\(batches),"loss":0.5,"accuracy":0.75,
          "images_per_second":1000,"learning_rate":0.01}
