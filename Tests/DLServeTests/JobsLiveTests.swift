@@ -217,8 +217,9 @@ final class DaemonProcess: @unchecked Sendable {
     let log: URL
 
     /// The binary beside the test bundle (.build/<triple>/debug/dlserve).
+    /// The same lookup as the daemon process tests: `dlserve` beside the test bundle.
     static var binary: URL {
-        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("dlserve")
+        (try? DaemonProcessTests.binary()) ?? Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("dlserve")
     }
 
     static func freePort() throws -> Int {
