@@ -7,7 +7,8 @@
 #
 # Usage: scripts/bench-http.sh [MODEL_DIR]   (default models/fashion-mnist)
 # Env:   DURATION (default 10s), THREADS (wrk threads, default 2),
-#        BENCH_IMAGE (a PNG; default a Fashion-MNIST test image), BUILD=0 to skip the release build.
+#        BENCH_IMAGE (a PNG; default a Fashion-MNIST test image), BUILD=0 to skip the release build,
+#        DLSERVE_BIN (a dlserve binary to use instead of the release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,10 +19,14 @@ image=${BENCH_IMAGE:-Tests/DLServeTests/Fixtures/fashion-0.png}
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 
-if [[ ${BUILD:-1} -eq 1 ]]; then
-  swift build -c release --product dlserve >&2
+if [[ -n ${DLSERVE_BIN:-} ]]; then
+  bin=$DLSERVE_BIN
+else
+  if [[ ${BUILD:-1} -eq 1 ]]; then
+    swift build -c release --product dlserve >&2
+  fi
+  bin=$(swift build -c release --show-bin-path)/dlserve
 fi
-bin=$(swift build -c release --show-bin-path)/dlserve
 
 work=$(mktemp -d)
 pid=
