@@ -7,16 +7,28 @@ extension Kernels {
     /// `g.channels` is C; group k reads input channels [k*C/groups, (k+1)*C/groups)
     /// and writes output channels [k*outC/groups, (k+1)*outC/groups).
     /// Images are split across threads (see `parallelChunks`); each thread owns one
-    /// im2col buffer for one image at a time.
+    /// im2col buffer for one image at a time. `activation`, when given, is
+    /// applied to each image's output right after its product, while it is in cache.
     public static func conv2dForward(
         x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        out: UnsafeMutablePointer<Float>, batch: Int, geometry g: ConvGeometry, outChannels: Int, groups: Int = 1
+        out: UnsafeMutablePointer<Float>, batch: Int, geometry g: ConvGeometry, outChannels: Int, groups: Int = 1,
+        activation: Activation? = nil
     ) {
         precondition(g.channels % groups == 0 && outChannels % groups == 0,
                      "conv2dForward: groups \(groups) must divide in \(g.channels) and out \(outChannels) channels")
         let l = g.colCols, plane = g.inputPlane
         let coutG = outChannels / groups, kG = (g.channels / groups) * g.kernelH * g.kernelW
         let pointwise = g.isPointwise
+        // Fewer images than threads (batch-1 inference): split each image's
+        // output rows across the threads instead, each unfolding its own band.
+        if batch < blasThreads, groups == 1, !pointwise, g.outHeight >= 2 * blasThreads,
+           outChannels * g.colRows * l >= 1 << 18 {
+            for n in 0..<batch {
+                conv2dBands(x: x + n * g.channels * plane, weight: weight, bias: bias, out: out + n * outChannels * l,
+                            geometry: g, outChannels: outChannels, activation: activation)
+            }
+            return
+        }
         parallelChunks(batch, chunks: chunkCount(batch)) { _, images in
             let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * l)
             defer { col?.deallocate() }
@@ -38,6 +50,31 @@ extension Kernels {
                          a: weight + k * coutG * kG, lda: kG, b: cols + k * kG * l, ldb: l,
                          beta: bias == nil ? 0 : 1, c: on + k * coutG * l, ldc: l)
                 }
+                if let activation { activationForward(activation, on, on, outChannels * l) }
+            }
+        }
+    }
+
+    /// One image (groups == 1), its output rows split into one band per
+    /// thread: im2col of the band, then W * col into the band's columns.
+    static func conv2dBands(
+        x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        out: UnsafeMutablePointer<Float>, geometry g: ConvGeometry, outChannels: Int, activation: Activation?
+    ) {
+        let ow = g.outWidth, l = g.colCols, k = g.colRows
+        parallelChunks(g.outHeight, chunks: Swift.min(blasThreads, g.outHeight)) { _, rows in
+            let cols = rows.count * ow
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: k * cols)
+            defer { col.deallocate() }
+            im2col(x, g, col, rows: rows)
+            let c = out + rows.lowerBound * ow
+            if let bias {
+                for co in 0..<outChannels { (c + co * l).update(repeating: bias[co], count: cols) }
+            }
+            gemm(transA: false, transB: false, m: outChannels, n: cols, k: k, a: weight, lda: k, b: col, ldb: cols,
+                 beta: bias == nil ? 0 : 1, c: c, ldc: l)
+            if let activation {
+                for co in 0..<outChannels { activationForward(activation, c + co * l, c + co * l, cols) }
             }
         }
     }

@@ -79,36 +79,54 @@ extension Kernels {
     /// (c, ki, kj) holds x[c, oy*s - padTop + ki, ox*s - padLeft + kj] for every
     /// output position (zeros where that falls in the padding). Then a
     /// convolution is the product W[out, C*kh*kw] * col.
-    /// Contiguous row copies when the horizontal stride is 1.
-    public static func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ col: UnsafeMutablePointer<Float>) {
-        let oh = g.outHeight, ow = g.outWidth, l = oh * ow
+    ///
+    /// With `rows`, only output rows oy in that range are unfolded, into
+    /// col[C*kh*kw, rows.count*ow] (a band of the output, for splitting one
+    /// image across threads). Short rows are copied by an inline loop rather
+    /// than memcpy calls (a 28-wide row is 112 bytes).
+    public static func im2col(
+        _ x: UnsafePointer<Float>, _ g: ConvGeometry, _ col: UnsafeMutablePointer<Float>, rows: Range<Int>? = nil
+    ) {
+        let oh = g.outHeight, ow = g.outWidth
+        let band = rows ?? 0..<oh
+        let l = band.count * ow
         let h = g.height, w = g.width, sh = g.strideH, sw = g.strideW
         for c in 0..<g.channels {
             let xc = x + c * h * w
             for ki in 0..<g.kernelH {
-                let (oyLo, oyHi) = ConvGeometry.validRange(n: h, out: oh, stride: sh, pad: g.padTop, k: ki)
+                let valid = ConvGeometry.validRange(n: h, out: oh, stride: sh, pad: g.padTop, k: ki)
+                let oyLo = Swift.min(Swift.max(valid.lo, band.lowerBound), band.upperBound)
+                let oyHi = Swift.max(Swift.min(valid.hi, band.upperBound), oyLo)
                 for kj in 0..<g.kernelW {
-                    let row = col + ((c * g.kernelH + ki) * g.kernelW + kj) * l
+                    let row = col + ((c * g.kernelH + ki) * g.kernelW + kj) * l - band.lowerBound * ow
                     let (oxLo, oxHi) = ConvGeometry.validRange(n: w, out: ow, stride: sw, pad: g.padLeft, k: kj)
                     let cnt = oxHi - oxLo
-                    if oyLo > 0 { row.update(repeating: 0, count: oyLo * ow) }
-                    if oyHi < oh { (row + oyHi * ow).update(repeating: 0, count: (oh - oyHi) * ow) }
+                    if oyLo > band.lowerBound { (row + band.lowerBound * ow).update(repeating: 0, count: (oyLo - band.lowerBound) * ow) }
+                    if oyHi < band.upperBound { (row + oyHi * ow).update(repeating: 0, count: (band.upperBound - oyHi) * ow) }
                     for oy in oyLo..<oyHi {
                         let dst = row + oy * ow
-                        if oxLo > 0 { dst.update(repeating: 0, count: oxLo) }
-                        if oxHi < ow { (dst + oxHi).update(repeating: 0, count: ow - oxHi) }
+                        for i in 0..<oxLo { dst[i] = 0 }
+                        for i in oxHi..<Swift.max(oxHi, ow) { dst[i] = 0 }
                         if cnt == 0 { continue }
                         let src = xc + (oy * sh - g.padTop + ki) * w + (oxLo * sw - g.padLeft + kj)
+                        let d = dst + oxLo
                         if sw == 1 {
-                            (dst + oxLo).update(from: src, count: cnt)
+                            copyShort(src, d, cnt)
                         } else {
-                            let d = dst + oxLo
                             for i in 0..<cnt { d[i] = src[i * sw] }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// dst[0..<n] = src[0..<n], 8 lanes at a time, inline.
+    @inline(__always)
+    static func copyShort(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n { Lanes.store(Lanes.load(src, i), dst, i); i += 8 }
+        while i < n { dst[i] = src[i]; i += 1 }
     }
 
     /// The adjoint of `im2col`: adds every entry of col[C*kh*kw, oh*ow] into the

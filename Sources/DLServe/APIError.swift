@@ -76,6 +76,10 @@ public struct APIError: Error, Sendable, Equatable {
             return APIError(.gatewayTimeout, code: "timeout", message)
         case .shuttingDown:
             return APIError(.serviceUnavailable, code: "shutting_down", "the server is shutting down")
+        case .clientClosed:
+            // nginx's 499: logged and counted; nobody is left to read it.
+            return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), code: "client_closed",
+                            "the client closed the connection before the answer was ready")
         case .loadFailed(let name, let reason):
             return APIError(.unprocessableContent, code: "load_failed", "model '\(name)' failed to load: \(reason)")
         case .internalError(let message):

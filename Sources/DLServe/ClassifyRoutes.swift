@@ -81,30 +81,42 @@ extension ServeAPI {
     }
 
     /// Runs `operation` with the request timeout: past it the operation is
-    /// cancelled (its queued work is dropped) and the client gets 504.
-    ///
-    /// A client that disconnects is not noticed before the answer is written:
-    /// Hummingbird allows remote half-closure, so a client's FIN leaves the
-    /// channel active, and its inbound-close handler
-    /// (`consumeWithCancellationOnInboundClose`) closes every keep-alive
-    /// connection after the response. Abandoned work is bounded by the timeout.
+    /// cancelled (its queued work is dropped) and the client gets 504. A client
+    /// that goes away meanwhile (`ClientCloseHandler`) has its operation
+    /// cancelled at once too, and the request ends as 499.
     func withDeadline<T: Sendable>(
         _ context: ServeRequestContext, _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let timeout = settings.requestTimeout
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await operation() }
+        let watcher = await ClientCloseHandler.find(on: context.channel)
+        return try await withThrowingTaskGroup(of: DeadlineOutcome<T>.self) { group in
+            group.addTask { .value(try await operation()) }
             group.addTask {
                 try await Task.sleep(for: timeout)
-                return nil
+                return .timedOut
+            }
+            if let watcher {
+                group.addTask {
+                    await watcher.waitForClose()
+                    try Task.checkCancellation()
+                    return .clientClosed
+                }
             }
             defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw ServeFailure.timeout("the request did not finish within \(timeout.seconds) s")
+            switch try await group.next() {
+            case .value(let value)?: return value
+            case .clientClosed?: throw ServeFailure.clientClosed
+            case .timedOut?, nil: throw ServeFailure.timeout("the request did not finish within \(timeout.seconds) s")
             }
-            return value
         }
     }
+}
+
+/// Which child of `withDeadline` finished first.
+enum DeadlineOutcome<T: Sendable>: Sendable {
+    case value(T)
+    case timedOut
+    case clientClosed
 }
 
 extension UInt8 {

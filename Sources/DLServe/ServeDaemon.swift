@@ -78,7 +78,9 @@ public struct ServeDaemon: Sendable {
 
     /// HTTP/1.1, over TLS when a certificate and key are configured.
     static func serverBuilder(_ settings: ServeSettings) throws -> HTTPServerBuilder {
-        guard let certPath = settings.tlsCert, let keyPath = settings.tlsKey else { return .http1() }
+        // Every connection watches for its client going away (queued work is then dropped).
+        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ClientCloseHandler()]))
+        guard let certPath = settings.tlsCert, let keyPath = settings.tlsKey else { return http1 }
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey
         do {
@@ -94,7 +96,7 @@ public struct ServeDaemon: Sendable {
         guard !chain.isEmpty else { throw SettingsError("TLS certificate \(certPath) holds no certificate") }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
-        return try .tls(.http1(), tlsConfiguration: tls)
+        return try .tls(http1, tlsConfiguration: tls)
     }
 
     /// A bare Hummingbird app with one constant route, for measuring the

@@ -18,6 +18,8 @@ public enum ServeFailure: Error, Sendable, Equatable {
     case queueFull(model: String, retryAfterSeconds: Int)
     /// The request outlived its deadline.
     case timeout(String)
+    /// The client went away before its answer was ready; its queued work was dropped.
+    case clientClosed
     /// The daemon is draining for shutdown.
     case shuttingDown
     /// A load of a model version failed (the old version keeps serving).

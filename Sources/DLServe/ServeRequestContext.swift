@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 
 /// The request context of every dlserve route: Hummingbird's core storage plus
 /// the request id (set by `RequestIDMiddleware` from X-Request-ID or
@@ -10,9 +11,12 @@ public struct ServeRequestContext: RequestContext {
     public var requestID: String
     /// Set by model handlers so that the access log and metrics can label the request.
     public var modelLabel: ModelLabel
+    /// The connection, to notice a client that goes away (`ClientCloseHandler`).
+    public let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.channel = source.channel
         self.requestID = ""
         self.modelLabel = ModelLabel()
     }

@@ -57,7 +57,10 @@ public struct FileModelStore: ModelStore {
                 }
             }
         }
-        return ServableVersion(model: loaded.model, config: try ServingConfig(loaded.config), info: info)
+        // Served through its compiled form: batch norm folded, activations fused, buffers reused.
+        let plan = InferencePlan(loaded.model)
+        info["plan"] = "\(plan.summary.count) steps for \(loaded.model.layers.count) layers"
+        return ServableVersion(model: plan, config: try ServingConfig(loaded.config), info: info)
     }
 
     /// "size@mtime" of a file, or "-" when it cannot be read.

@@ -20,6 +20,11 @@ extension GraphModel: InferenceModel {
     // `outputShape` and `infer(_:)` are GraphModel's own.
 }
 
+/// What the daemon serves: the model compiled for inference.
+extension InferencePlan: InferenceModel {
+    public func infer(_ x: Tensor) throws -> Tensor { run(x) }
+}
+
 /// One loaded version, as a store returns it.
 public struct ServableVersion: Sendable {
     public var model: any InferenceModel

@@ -15,11 +15,18 @@ func percentile(_ xs: [Double], _ p: Double) -> Double {
     return s[min(s.count - 1, Int(p * Double(s.count)))]
 }
 
+// For profiling one part: DLSERVE_BENCH_MODELS=ResNetMini DLSERVE_BENCH_THREADS=1.
+let env = ProcessInfo.processInfo.environment
+let onlyModels = env["DLSERVE_BENCH_MODELS"].map { Set($0.split(separator: ",").map(String.init)) }
+let onlyThreads = env["DLSERVE_BENCH_THREADS"].map { Set($0.split(separator: ",").compactMap { Int($0) }) }
+let skipTraining = env["DLSERVE_BENCH_SKIP_TRAINING"] != nil
+
 var rng = SeededGenerator(seed: 7)
 print("dlserve engine benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
 print("model        threads  train img/s  b1 median ms  b1 p99 ms  b64 img/s")
 for (name, spec) in [("LeNet", ReferenceNetworks.lenet), ("ResNetMini", ReferenceNetworks.resnetMini)] {
-    for threads in [1, 2] {
+    guard onlyModels?.contains(name) ?? true else { continue }
+    for threads in [1, 2] where onlyThreads?.contains(threads) ?? true {
         Kernels.setBLASThreads(threads)
         let model = try GraphModel(spec: spec, seed: 1)
         let params = model.namedParameters
@@ -32,24 +39,26 @@ for (name, spec) in [("LeNet", ReferenceNetworks.lenet), ("ResNetMini", Referenc
             loss.backward()
             opt.step(params)
         }
-        for _ in 0..<3 { trainStep() }
-        let steps = name == "LeNet" ? 60 : 12
+        if !skipTraining { for _ in 0..<3 { trainStep() } }
+        let steps = skipTraining ? 0 : name == "LeNet" ? 60 : 12
         var t = now()
         for _ in 0..<steps { trainStep() }
         let trainIPS = Double(steps * 64) / (now() - t)
 
+        // Inference as the daemon runs it: the compiled plan (batch norm folded, activations fused).
+        let plan = InferencePlan(model)
         let x1 = Tensor.uniform([1, 1, 28, 28], low: 0, high: 1, rng: &rng)
-        for _ in 0..<50 { _ = model.infer(x1) }
+        for _ in 0..<50 { _ = plan.run(x1) }
         var lat: [Double] = []
         for _ in 0..<(name == "LeNet" ? 2000 : 500) {
             t = now()
-            _ = model.infer(x1)
+            _ = plan.run(x1)
             lat.append((now() - t) * 1e3)
         }
-        _ = model.infer(x64)
+        _ = plan.run(x64)
         let reps = name == "LeNet" ? 80 : 20
         t = now()
-        for _ in 0..<reps { _ = model.infer(x64) }
+        for _ in 0..<reps { _ = plan.run(x64) }
         let inferIPS = Double(reps * 64) / (now() - t)
         print(String(format: "%-12@ %7d  %11.0f  %12.3f  %9.3f  %9.0f", name as NSString, threads, trainIPS,
                      percentile(lat, 0.5), percentile(lat, 0.99), inferIPS))
