@@ -29,6 +29,18 @@ extension Kernels {
             }
             return
         }
+        if groups == 1, !pointwise, g.strideH == 1, g.strideW == 1 {
+            parallelChunks(batch, chunks: chunkCount(batch)) { _, images in
+                let xp = UnsafeMutablePointer<Float>.allocate(capacity: paddedImageCount(g))
+                defer { xp.deallocate() }
+                for n in images {
+                    paddedImage(x + n * g.channels * plane, g, xp)
+                    conv2dStride1Rows(padded: xp, weight: weight, bias: bias, out: out + n * outChannels * l, geometry: g,
+                                      outChannels: outChannels, activation: activation, rows: 0..<g.outHeight)
+                }
+            }
+            return
+        }
         parallelChunks(batch, chunks: chunkCount(batch)) { _, images in
             let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * l)
             defer { col?.deallocate() }
@@ -62,7 +74,18 @@ extension Kernels {
         out: UnsafeMutablePointer<Float>, geometry g: ConvGeometry, outChannels: Int, activation: Activation?
     ) {
         let ow = g.outWidth, l = g.colCols, k = g.colRows
-        parallelChunks(g.outHeight, chunks: Swift.min(blasThreads, g.outHeight)) { _, rows in
+        let chunks = Swift.min(blasThreads, g.outHeight)
+        if g.strideH == 1 && g.strideW == 1 {
+            let xp = UnsafeMutablePointer<Float>.allocate(capacity: paddedImageCount(g))
+            defer { xp.deallocate() }
+            paddedImage(x, g, xp)
+            parallelChunks(g.outHeight, chunks: chunks) { _, rows in
+                conv2dStride1Rows(padded: xp, weight: weight, bias: bias, out: out, geometry: g,
+                                  outChannels: outChannels, activation: activation, rows: rows)
+            }
+            return
+        }
+        parallelChunks(g.outHeight, chunks: chunks) { _, rows in
             let cols = rows.count * ow
             let col = UnsafeMutablePointer<Float>.allocate(capacity: k * cols)
             defer { col.deallocate() }

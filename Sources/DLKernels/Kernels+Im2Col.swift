@@ -82,8 +82,7 @@ extension Kernels {
     ///
     /// With `rows`, only output rows oy in that range are unfolded, into
     /// col[C*kh*kw, rows.count*ow] (a band of the output, for splitting one
-    /// image across threads). Short rows are copied by an inline loop rather
-    /// than memcpy calls (a 28-wide row is 112 bytes).
+    /// image across threads).
     public static func im2col(
         _ x: UnsafePointer<Float>, _ g: ConvGeometry, _ col: UnsafeMutablePointer<Float>, rows: Range<Int>? = nil
     ) {
@@ -111,7 +110,7 @@ extension Kernels {
                         let src = xc + (oy * sh - g.padTop + ki) * w + (oxLo * sw - g.padLeft + kj)
                         let d = dst + oxLo
                         if sw == 1 {
-                            copyShort(src, d, cnt)
+                            d.update(from: src, count: cnt)
                         } else {
                             for i in 0..<cnt { d[i] = src[i * sw] }
                         }
@@ -119,14 +118,6 @@ extension Kernels {
                 }
             }
         }
-    }
-
-    /// dst[0..<n] = src[0..<n], 8 lanes at a time, inline.
-    @inline(__always)
-    static func copyShort(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
-        var i = 0
-        while i + 8 <= n { Lanes.store(Lanes.load(src, i), dst, i); i += 8 }
-        while i < n { dst[i] = src[i]; i += 1 }
     }
 
     /// The adjoint of `im2col`: adds every entry of col[C*kh*kw, oh*ow] into the

@@ -93,6 +93,34 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// Batch 1 with two threads splits the output rows into bands (stride 1
+    /// through the padded copy, other strides through a banded im2col), and
+    /// the activation is applied in the same pass.
+    func testBatchOneBandsAcrossThreadsWithAFusedActivation() {
+        let saved = Kernels.blasThreads
+        defer { Kernels.setBLASThreads(saved) }
+        Kernels.setBLASThreads(2)
+        var rng = SeededGenerator(seed: 12)
+        let cases = [
+            ConvGeometry(channels: 16, height: 20, width: 20, kernelH: 3, kernelW: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
+            ConvGeometry(channels: 16, height: 21, width: 20, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2,
+                         padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
+            ConvGeometry(channels: 12, height: 15, width: 18, kernelH: 5, kernelW: 3, padTop: 2, padBottom: 1, padLeft: 0, padRight: 2),
+        ]
+        for g in cases {
+            let outC = 32
+            let x = randoms(g.channels * g.inputPlane, &rng)
+            let w = randoms(outC * g.colRows, &rng), b = randoms(outC, &rng)
+            let count = outC * g.outputPlane
+            var fast = [Float](repeating: .nan, count: count), slow = fast
+            Kernels.conv2dForward(x: x, weight: w, bias: b, out: &fast, batch: 1, geometry: g, outChannels: outC,
+                                  activation: .leakyRelu(slope: 0.1))
+            Kernels.conv2dReference(x: x, weight: w, bias: b, out: &slow, batch: 1, geometry: g, outChannels: outC)
+            let expected = slow.map { $0 > 0 ? $0 : 0.1 * $0 }
+            assertClose(fast, expected, rtol: 1e-4, atol: 1e-4, "\(g)")
+        }
+    }
+
     func testConvTransposeMatchesReference() {
         var rng = SeededGenerator(seed: 12)
         for g in geometries {
