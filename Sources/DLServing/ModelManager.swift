@@ -1,3 +1,4 @@
+import DLKernels
 import CoreMetrics
 import DLNN
 import DLTensor
@@ -350,11 +351,7 @@ final class ModelManager: @unchecked Sendable {
     /// also stops it from growing: weight buffers are then always mmapped, so
     /// an unload returns them at once instead of leaving them in the heap
     /// after an earlier large free has raised the dynamic threshold.
-    private static let fixedMmapThreshold: Void = {
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        guard let symbol = dlsym(nil, "mallopt") else { return }
-        _ = unsafeBitCast(symbol, to: Mallopt.self)(-3, 1 << 20)
-    }()
+    private static let fixedMmapThreshold: Void = Kernels.mapLargeBlocks(over: 1 << 20)
 
     /// Checks the config against the model and runs one inference on zeros.
     private func validate(_ s: ServableVersion) throws {

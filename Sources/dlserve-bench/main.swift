@@ -21,6 +21,8 @@ let onlyModels = env["DLSERVE_BENCH_MODELS"].map { Set($0.split(separator: ",").
 let onlyThreads = env["DLSERVE_BENCH_THREADS"].map { Set($0.split(separator: ",").compactMap { Int($0) }) }
 let skipTraining = env["DLSERVE_BENCH_SKIP_TRAINING"] != nil
 
+// As `dlserve train` does: freed buffers stay in the heap for the next step.
+Kernels.keepFreedMemoryForReuse()
 var rng = SeededGenerator(seed: 7)
 print("dlserve engine benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
 print("model        threads  train img/s  b1 median ms  b1 p99 ms  b64 img/s")

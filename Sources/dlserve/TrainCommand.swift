@@ -1,3 +1,4 @@
+import DLKernels
 import ArgumentParser
 import DLNN
 import DLTrain
@@ -35,6 +36,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        Kernels.keepFreedMemoryForReuse()
         let recipe = try Recipe.load(URL(fileURLWithPath: self.recipe))
         let repo = repository.repository
         let plan = try TrainingPlan(recipe: recipe, datasets: compute.registry, repository: repo)
