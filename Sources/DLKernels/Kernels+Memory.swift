@@ -18,8 +18,13 @@ extension Kernels {
 
     /// Fixes the mmap threshold at `bytes` (it then stops growing): blocks at
     /// least that large are always mapped, so freeing them returns them at once.
+    /// Smaller freed blocks stay in the heaps (trim threshold 256 MiB): the
+    /// per-call scratch of inference on worker threads is reused rather than
+    /// trimmed and faulted in again on every request. `malloc_trim` still
+    /// returns them on demand.
     public static func mapLargeBlocks(over bytes: Int32) {
         _ = mallopt(mmapThreshold, bytes)
+        _ = mallopt(trimThreshold, 256 << 20)
     }
 
     private static let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
