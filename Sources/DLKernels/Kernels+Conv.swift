@@ -12,13 +12,38 @@ extension Kernels {
     public static func conv2dForward(
         x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         out: UnsafeMutablePointer<Float>, batch: Int, geometry g: ConvGeometry, outChannels: Int, groups: Int = 1,
-        activation: Activation? = nil
+        activation: Activation? = nil, winogradFilters: UnsafePointer<Float>? = nil
     ) {
         precondition(g.channels % groups == 0 && outChannels % groups == 0,
                      "conv2dForward: groups \(groups) must divide in \(g.channels) and out \(outChannels) channels")
         let l = g.colCols, plane = g.inputPlane
         let coutG = outChannels / groups, kG = (g.channels / groups) * g.kernelH * g.kernelW
         let pointwise = g.isPointwise
+        // 3x3 stride 1 with enough channels: Winograd F(2x2, 3x3), 2.25x fewer multiply-adds.
+        if winogradApplies(g, outChannels: outChannels, groups: groups) {
+            var owned: UnsafeMutablePointer<Float>?
+            if winogradFilters == nil {
+                owned = .allocate(capacity: winogradFilterCount(outChannels: outChannels, channels: g.channels))
+                Kernels.winogradFilters(weight, outChannels: outChannels, channels: g.channels, owned!)
+            }
+            defer { owned?.deallocate() }
+            let u = winogradFilters ?? UnsafePointer(owned!)
+            if batch < blasThreads {
+                // One image: its tile rows split across the threads.
+                for n in 0..<batch {
+                    conv2dWinograd(x: x + n * g.channels * plane, filters: u, bias: bias, out: out + n * outChannels * l,
+                                   geometry: g, outChannels: outChannels, activation: activation, threads: blasThreads)
+                }
+            } else {
+                parallelChunks(batch, chunks: chunkCount(batch)) { _, images in
+                    for n in images {
+                        conv2dWinograd(x: x + n * g.channels * plane, filters: u, bias: bias, out: out + n * outChannels * l,
+                                       geometry: g, outChannels: outChannels, activation: activation, threads: 1)
+                    }
+                }
+            }
+            return
+        }
         // Fewer images than threads (batch-1 inference): split each image's
         // output rows across the threads instead, each unfolding its own band.
         if batch < blasThreads, groups == 1, !pointwise, g.outHeight >= 2 * blasThreads,

@@ -121,6 +121,44 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// 3x3 stride-1 convolutions with 8+ channels go through Winograd
+    /// F(2x2, 3x3): odd and even output sizes, any padding, batch 1 split
+    /// across threads and batches split by image, filters given or computed.
+    func testWinogradMatchesTheReference() {
+        let saved = Kernels.blasThreads
+        defer { Kernels.setBLASThreads(saved) }
+        var rng = SeededGenerator(seed: 13)
+        let cases = [
+            ConvGeometry(channels: 8, height: 28, width: 28, kernelH: 3, kernelW: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
+            ConvGeometry(channels: 9, height: 11, width: 8, kernelH: 3, kernelW: 3),
+            ConvGeometry(channels: 12, height: 7, width: 10, kernelH: 3, kernelW: 3, padTop: 2, padBottom: 0, padLeft: 0, padRight: 1),
+        ]
+        for threads in [1, 2] {
+            Kernels.setBLASThreads(threads)
+            for g in cases {
+                XCTAssertTrue(Kernels.winogradApplies(g, outChannels: 10, groups: 1))
+                for batch in [1, 3] {
+                    let outC = 10
+                    let x = randoms(batch * g.channels * g.inputPlane, &rng)
+                    let w = randoms(outC * g.colRows, &rng), b = randoms(outC, &rng)
+                    let count = batch * outC * g.outputPlane
+                    var fast = [Float](repeating: .nan, count: count), slow = fast
+                    Kernels.conv2dForward(x: x, weight: w, bias: b, out: &fast, batch: batch, geometry: g, outChannels: outC,
+                                          activation: .relu)
+                    Kernels.conv2dReference(x: x, weight: w, bias: b, out: &slow, batch: batch, geometry: g, outChannels: outC)
+                    assertClose(fast, slow.map { max($0, 0) }, rtol: 1e-4, atol: 1e-4, "\(g) batch \(batch) threads \(threads)")
+                    // Filters transformed once, as an inference plan does.
+                    var u = [Float](repeating: 0, count: Kernels.winogradFilterCount(outChannels: outC, channels: g.channels))
+                    Kernels.winogradFilters(w, outChannels: outC, channels: g.channels, &u)
+                    var given = [Float](repeating: .nan, count: count)
+                    Kernels.conv2dForward(x: x, weight: w, bias: b, out: &given, batch: batch, geometry: g, outChannels: outC,
+                                          activation: .relu, winogradFilters: u)
+                    XCTAssertEqual(given, fast)
+                }
+            }
+        }
+    }
+
     func testConvTransposeMatchesReference() {
         var rng = SeededGenerator(seed: 12)
         for g in geometries {
