@@ -68,20 +68,7 @@ curl -fsS -H 'Content-Type: image/png' --data-binary @"$image" "$url" >/dev/null
 
 # Runs wrk and prints "rps p50_ms p99_ms non2xx".
 measure() {  # $1 = connections
-  local out
-  out=$(wrk -t"$(( $1 < threads ? $1 : threads ))" -c"$1" -d"$duration" --latency -s "$work/post.lua" "$url")
-  python3 - "$out" <<'PY'
-import re, sys
-text = sys.argv[1]
-def ms(label):
-    m = re.search(r"^\s*%s%%\s+([\d.]+)(us|ms|s)\s*$" % label, text, re.M)
-    if not m: return float("nan")
-    v, unit = float(m.group(1)), m.group(2)
-    return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
-rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
-non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-print(f"{float(rps.group(1)) if rps else float('nan'):.0f} {ms('50'):.2f} {ms('99'):.2f} {non2xx.group(1) if non2xx else 0}")
-PY
+  wrk -t"$(( $1 < threads ? $1 : threads ))" -c"$1" -d"$duration" --latency -s "$work/post.lua" "$url" | python3 scripts/bench/wrk_summary.py
 }
 
 job_field() {  # $1 = job id, $2 = python expression over `j`
