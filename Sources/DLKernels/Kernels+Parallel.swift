@@ -34,6 +34,15 @@ extension Kernels {
         DispatchQueue.concurrentPerform(iterations: chunks) { c in body(c, range(c)) }
     }
 
+    /// Runs `body` on this thread alone: BLAS single-threaded and every
+    /// parallel region inline. For work too small to pay for waking threads
+    /// (batch-1 inference of a small network).
+    public static func singleThreaded<R>(_ body: () -> R) -> R {
+        singleThreadedBLAS.enter()
+        defer { singleThreadedBLAS.leave() }
+        return body()
+    }
+
     /// Keeps OpenBLAS single-threaded while any batch-parallel region runs.
     /// The first region to enter saves the thread count and sets 1; the last
     /// to leave restores it. A region that starts while another runs sees a

@@ -53,6 +53,7 @@ struct Step: CustomStringConvertible {
 
     private static func act(_ f: Kernels.Activation?) -> String { f.map { " + \($0)" } ?? "" }
 
+
     func run(batch n: Int, _ ws: Workspace) {
         let y = ws.buffers[output]
         let x = UnsafePointer(ws.buffers[inputs[0]])
