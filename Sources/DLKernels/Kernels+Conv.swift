@@ -137,6 +137,30 @@ extension Kernels {
         gradInput: UnsafeMutablePointer<Float>?, gradWeight: UnsafeMutablePointer<Float>?,
         gradBias: UnsafeMutablePointer<Float>?
     ) {
+        // 3x3 stride 1: gradInput is itself a 3x3 stride-1 convolution of
+        // gradOut with the flipped, transposed filters and padding 2 - p, so it
+        // goes through `conv2dForward` (Winograd when the channels allow).
+        if let gradInput, let t = transposedGeometry(g, outChannels: outChannels, groups: groups) {
+            let cin = g.channels, count = batch * cin * g.inputPlane
+            let flipped = UnsafeMutablePointer<Float>.allocate(capacity: outChannels * cin * 9)
+            let dx = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            defer {
+                flipped.deallocate()
+                dx.deallocate()
+            }
+            for o in 0..<outChannels {
+                for c in 0..<cin {
+                    for k in 0..<9 { flipped[(c * outChannels + o) * 9 + k] = weight[(o * cin + c) * 9 + 8 - k] }
+                }
+            }
+            conv2dForward(x: gradOut, weight: flipped, bias: nil, out: dx, batch: batch, geometry: t, outChannels: cin)
+            accumulate(dx, into: gradInput, count)
+            if gradWeight != nil || gradBias != nil {
+                conv2dBackward(x: x, weight: weight, gradOut: gradOut, batch: batch, geometry: g, outChannels: outChannels,
+                               gradInput: nil, gradWeight: gradWeight, gradBias: gradBias)
+            }
+            return
+        }
         let l = g.colCols, plane = g.inputPlane
         let coutG = outChannels / groups, kG = (g.channels / groups) * g.kernelH * g.kernelW
         let pointwise = g.isPointwise
@@ -180,6 +204,19 @@ extension Kernels {
         }
         dW.finish(chunks: chunks)
         dB.finish(chunks: chunks)
+    }
+}
+
+extension Kernels {
+    /// The geometry of gradInput = conv(gradOut, flipped filters) for a 3x3
+    /// stride-1 convolution whose Winograd path applies to that product; nil
+    /// otherwise (other sizes keep the im2col backward).
+    static func transposedGeometry(_ g: ConvGeometry, outChannels: Int, groups: Int) -> ConvGeometry? {
+        guard g.kernelH == 3, g.kernelW == 3, g.strideH == 1, g.strideW == 1, groups == 1,
+              [g.padTop, g.padBottom, g.padLeft, g.padRight].allSatisfy({ $0 <= 2 }) else { return nil }
+        let t = ConvGeometry(channels: outChannels, height: g.outHeight, width: g.outWidth, kernelH: 3, kernelW: 3,
+                             padTop: 2 - g.padTop, padBottom: 2 - g.padBottom, padLeft: 2 - g.padLeft, padRight: 2 - g.padRight)
+        return winogradApplies(t, outChannels: g.channels, groups: 1) ? t : nil
     }
 }
 

@@ -154,6 +154,20 @@ final class ConvKernelTests: XCTestCase {
                     Kernels.conv2dForward(x: x, weight: w, bias: b, out: &given, batch: batch, geometry: g, outChannels: outC,
                                           activation: .relu, winogradFilters: u)
                     XCTAssertEqual(given, fast)
+
+                    // Backward: gradInput through the flipped filters (Winograd), accumulated.
+                    let gy = randoms(count, &rng)
+                    let start = randoms(x.count, &rng)
+                    var gx = start, gxRef = start
+                    var gw = [Float](repeating: 0, count: w.count), gwRef = gw
+                    var gb = [Float](repeating: 0, count: outC), gbRef = gb
+                    Kernels.conv2dBackward(x: x, weight: w, gradOut: gy, batch: batch, geometry: g, outChannels: outC,
+                                           gradInput: &gx, gradWeight: &gw, gradBias: &gb)
+                    Kernels.conv2dBackwardReference(x: x, weight: w, gradOut: gy, batch: batch, geometry: g, outChannels: outC,
+                                                    gradInput: &gxRef, gradWeight: &gwRef, gradBias: &gbRef)
+                    assertClose(gx, gxRef, rtol: 1e-4, atol: 1e-4, "gradInput \(g) batch \(batch)")
+                    assertClose(gw, gwRef, rtol: 1e-4, atol: 1e-4, "gradWeight \(g) batch \(batch)")
+                    assertClose(gb, gbRef, rtol: 1e-4, atol: 1e-4, "gradBias \(g) batch \(batch)")
                 }
             }
         }
