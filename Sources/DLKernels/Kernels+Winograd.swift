@@ -89,7 +89,13 @@ extension Kernels {
             for c in 0..<cin {
                 let plane = xp + c * hp * wp
                 for ty in tileRows {
-                    for tx in 0..<tw {
+                    // Four tiles at a time (lanes = tiles), then the rest one by one.
+                    var tx = 0
+                    while tx + 4 <= tw {
+                        winogradInputQuad(plane + 2 * ty * wp + 2 * tx, wp, v + c * tiles + ty * tw + tx, vStep)
+                        tx += 4
+                    }
+                    while tx < tw {
                         let d = plane + 2 * ty * wp + 2 * tx
                         let r0 = SIMD4(d[0], d[1], d[2], d[3])
                         let r1 = SIMD4(d[wp], d[wp + 1], d[wp + 2], d[wp + 3])
@@ -107,6 +113,7 @@ extension Kernels {
                         put(1, r1 + r2)
                         put(2, r2 - r1)
                         put(3, r1 - r3)
+                        tx += 1
                     }
                 }
             }
@@ -124,7 +131,15 @@ extension Kernels {
                 let b = bias?[o] ?? 0
                 let dst = out + o * l
                 for ty in tileRows {
-                    for tx in 0..<tw {
+                    let oy = 2 * ty
+                    var tx = 0
+                    // Four tiles at a time while their 8 columns fit in the output.
+                    while tx + 4 <= tw && 2 * tx + 8 <= ow {
+                        winogradOutputQuad(m + o * tiles + ty * tw + tx, mStep, b, dst + oy * ow + 2 * tx, ow,
+                                           secondRow: oy + 1 < oh)
+                        tx += 4
+                    }
+                    while tx < tw {
                         let base = m + o * tiles + ty * tw + tx
                         func row(_ i: Int) -> SIMD4<Float> {
                             SIMD4(base[(4 * i) * mStep], base[(4 * i + 1) * mStep], base[(4 * i + 2) * mStep], base[(4 * i + 3) * mStep])
@@ -132,13 +147,14 @@ extension Kernels {
                         let q0 = row(0), q1 = row(1), q2 = row(2), q3 = row(3)
                         // A^T M: two rows of 4; then times A: two columns.
                         let a0 = q0 + q1 + q2, a1 = q1 - q2 - q3
-                        let oy = 2 * ty, ox = 2 * tx
+                        let ox = 2 * tx
                         dst[oy * ow + ox] = a0[0] + a0[1] + a0[2] + b
                         if ox + 1 < ow { dst[oy * ow + ox + 1] = a0[1] - a0[2] - a0[3] + b }
                         if oy + 1 < oh {
                             dst[(oy + 1) * ow + ox] = a1[0] + a1[1] + a1[2] + b
                             if ox + 1 < ow { dst[(oy + 1) * ow + ox + 1] = a1[1] - a1[2] - a1[3] + b }
                         }
+                        tx += 1
                     }
                 }
                 if let activation {
@@ -147,5 +163,56 @@ extension Kernels {
                 }
             }
         }
+    }
+
+    /// The input transform of four horizontally adjacent tiles, one per lane:
+    /// d points at the first tile's top-left (row stride wp); writes the 16
+    /// values of each tile to v[ξ * step + k], k = tile 0...3.
+    @inline(__always)
+    static func winogradInputQuad(_ d: UnsafePointer<Float>, _ wp: Int, _ v: UnsafeMutablePointer<Float>, _ step: Int) {
+        // Column j of the four tiles: lanes 2k + j of the row (even / odd halves).
+        func columns(_ r: Int) -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
+            let a = UnsafeRawPointer(d + r * wp).loadUnaligned(as: SIMD8<Float>.self)
+            let b = UnsafeRawPointer(d + r * wp + 2).loadUnaligned(as: SIMD8<Float>.self)
+            return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
+        }
+        let d0 = columns(0), d1 = columns(1), d2 = columns(2), d3 = columns(3)
+        // B^T d, row by row (each a 4-tuple of columns), then each row times B.
+        func put(_ row: Int, _ q: (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>)) {
+            store(q.0 - q.2, v + (4 * row) * step)
+            store(q.1 + q.2, v + (4 * row + 1) * step)
+            store(q.2 - q.1, v + (4 * row + 2) * step)
+            store(q.1 - q.3, v + (4 * row + 3) * step)
+        }
+        put(0, (d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3))
+        put(1, (d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3))
+        put(2, (d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3))
+        put(3, (d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3))
+    }
+
+    /// The output transform of four adjacent tiles (lanes): m points at the
+    /// first tile's M values (position stride `step`); writes 2 rows of 8
+    /// outputs at dst (row stride ow), the second only when `secondRow`.
+    @inline(__always)
+    static func winogradOutputQuad(_ m: UnsafePointer<Float>, _ step: Int, _ bias: Float,
+                                   _ dst: UnsafeMutablePointer<Float>, _ ow: Int, secondRow: Bool) {
+        func q(_ i: Int, _ j: Int) -> SIMD4<Float> { UnsafeRawPointer(m + (4 * i + j) * step).loadUnaligned(as: SIMD4<Float>.self) }
+        let b = SIMD4<Float>(repeating: bias)
+        var a0 = (q(0, 0), q(0, 1), q(0, 2), q(0, 3))
+        a0 = (a0.0 + q(1, 0) + q(2, 0), a0.1 + q(1, 1) + q(2, 1), a0.2 + q(1, 2) + q(2, 2), a0.3 + q(1, 3) + q(2, 3))
+        store(interleave(a0.0 + a0.1 + a0.2 + b, a0.1 - a0.2 - a0.3 + b), dst)
+        guard secondRow else { return }
+        let a1 = (q(1, 0) - q(2, 0) - q(3, 0), q(1, 1) - q(2, 1) - q(3, 1), q(1, 2) - q(2, 2) - q(3, 2), q(1, 3) - q(2, 3) - q(3, 3))
+        store(interleave(a1.0 + a1.1 + a1.2 + b, a1.1 - a1.2 - a1.3 + b), dst + ow)
+    }
+
+    @inline(__always)
+    static func interleave(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD8<Float> {
+        SIMD8(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3])
+    }
+
+    @inline(__always)
+    static func store<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>) where V.Scalar == Float {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
     }
 }
