@@ -72,6 +72,20 @@ final class InferencePlanTests: XCTestCase {
         }
     }
 
+    func testBatchesCutIntoPiecesGiveTheSameAnswers() throws {
+        let model = try Self.model()
+        var rng = SeededGenerator(seed: 6)
+        let x = Tensor.uniform([11, 2, 9, 9], low: -1, high: 1, rng: &rng)
+        let expected = model.infer(x)
+        for rows in [1, 2, 3, 11, 64] {
+            let plan = InferencePlan(model, rowsPerPiece: rows)
+            XCTAssertEqual(plan.rowsPerPiece, rows)
+            assertClose(plan.run(x), expected, rtol: 1e-4, atol: 1e-5, "\(rows) rows per piece")
+        }
+        // The cache-sized default: the widest step here holds 6 * 9 * 9 values per row.
+        XCTAssertEqual(InferencePlan(model).rowsPerPiece, 64)
+    }
+
     func testTheRewritesThatShouldHappenDoAndTheOthersDoNot() throws {
         let plan = InferencePlan(try Self.model())
         let s = plan.summary

@@ -38,8 +38,17 @@ public final class InferencePlan: @unchecked Sendable {
     private let poolLock = NSLock()
     private var pool: [Workspace] = []
 
-    /// Compiles `model` (its current weights are copied).
-    public init(_ model: GraphModel) {
+    /// Rows run together through the whole network: a batch is cut into
+    /// pieces this large, so that a layer's input and output stay in the
+    /// core's cache (about 512 KiB together, an L2) instead of streaming a whole
+    /// batch through memory layer after layer. Measured on the shipped
+    /// Fashion-MNIST CNN: 0.97 ms of compute per image at batch 1, 1.12 ms
+    /// per image in batches of 15 run layer by layer.
+    public let rowsPerPiece: Int
+
+    /// Compiles `model` (its current weights are copied). `rowsPerPiece`
+    /// overrides the cache-sized choice (tests).
+    public init(_ model: GraphModel, rowsPerPiece: Int? = nil) {
         let compiled = PlanBuilder(model).build()
         inputShape = model.spec.inputShape
         outputShape = model.outputShape
@@ -48,30 +57,62 @@ public final class InferencePlan: @unchecked Sendable {
         inputBuffer = compiled.inputBuffer
         outputBuffer = compiled.outputBuffer
         summary = compiled.steps.map(\.description)
+        let widest = compiled.steps.map { $0.outputSize + ($0.inputSizes.max() ?? 0) }.max() ?? 1
+        self.rowsPerPiece = max(1, rowsPerPiece ?? min(64, (512 << 10) / (4 * max(1, widest))))
     }
 
     /// x [N, ...inputShape] -> [N, ...outputShape], as `GraphModel.infer`.
+    ///
+    /// Pieces of `rowsPerPiece` rows run one after another on a thread, and
+    /// the pieces are shared among the BLAS thread budget's threads, each with
+    /// its own workspace; inside a piece every kernel runs single-threaded.
+    /// (Splitting one image's layers across threads instead cost more in
+    /// wake-ups than it saved: ResNetMini batch 1, 2.0 ms on two threads,
+    /// 1.6 ms on one.)
     public func run(_ x: Tensor) -> Tensor {
         precondition(Array(x.shape.dropFirst()) == inputShape && x.rank >= 1,
                      "InferencePlan: input \(x.shape) does not match [N] + \(inputShape)")
         let n = x.shape[0]
-        let outCount = n * outputShape.product
+        let rowIn = inputShape.product, rowOut = outputShape.product
         if n == 0 { return Tensor(shape: [0] + outputShape, data: []) }
-        let ws = takeWorkspace()
-        defer { giveBack(ws) }
-        ws.reserve(batch: n, sizes: bufferSizes)
-        x.data.withUnsafeBufferPointer { ws.buffers[inputBuffer].update(from: $0.baseAddress!, count: $0.count) }
-        // Fewer images than threads: the kernels would split each image across
-        // threads, layer by layer, and waking them costs more than it saves at
-        // these sizes (ResNetMini batch 1: 2.0 ms on two threads, 1.6 ms on one).
-        // Batches split by image, which pays.
-        if n < Kernels.blasThreads {
-            Kernels.singleThreaded { for step in steps { step.run(batch: n, ws) } }
-        } else {
-            for step in steps { step.run(batch: n, ws) }
+        // Pieces of at most rowsPerPiece rows, as many as a multiple of the
+        // threads (so that they share the work evenly), of equal size.
+        let threads = Kernels.blasThreads
+        var pieces = (n + rowsPerPiece - 1) / rowsPerPiece
+        if threads > 1 { pieces = min(n, (pieces + threads - 1) / threads * threads) }
+        let pieceRows = (n + pieces - 1) / pieces
+        pieces = (n + pieceRows - 1) / pieceRows
+        var out = [Float](repeating: 0, count: n * rowOut)
+        x.data.withUnsafeBufferPointer { px in
+            out.withUnsafeMutableBufferPointer { po in
+                let (src, dst) = (px.baseAddress!, po.baseAddress!)
+                let work = { (range: Range<Int>) in
+                    let ws = self.takeWorkspace()
+                    defer { self.giveBack(ws) }
+                    for p in range {
+                        let lo = p * pieceRows, rows = min(n, lo + pieceRows) - lo
+                        self.runPiece(src + lo * rowIn, rows: rows, into: dst + lo * rowOut, ws)
+                    }
+                }
+                let chunks = Kernels.chunkCount(pieces)
+                if chunks > 1 {
+                    Kernels.parallelChunks(pieces, chunks: chunks) { _, range in work(range) }
+                } else if Kernels.blasThreads > 1 {
+                    Kernels.singleThreaded { work(0..<pieces) }
+                } else {
+                    work(0..<pieces)
+                }
+            }
         }
-        let out = [Float](UnsafeBufferPointer(start: ws.buffers[outputBuffer], count: outCount))
         return Tensor(shape: [n] + outputShape, data: out)
+    }
+
+    /// Runs `rows` rows from `x` into `y` through every step.
+    private func runPiece(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, _ ws: Workspace) {
+        ws.reserve(batch: rows, sizes: bufferSizes)
+        ws.buffers[inputBuffer].update(from: x, count: rows * inputShape.product)
+        for step in steps { step.run(batch: rows, ws) }
+        y.update(from: ws.buffers[outputBuffer], count: rows * outputShape.product)
     }
 
     private func takeWorkspace() -> Workspace {
