@@ -91,12 +91,14 @@ final class BatchQueue: @unchecked Sendable {
         return rows >= maxBatchSize || now >= at
     }
 
-    /// Takes the head and as many following requests as fit in `maxBatchSize`
-    /// rows (always at least one, so an oversized request runs alone).
-    func takeBatch() -> [PendingRequest] {
+    /// Takes the head and as many following requests as fit in `limit` rows
+    /// (at most `maxBatchSize`; always at least one request, so an oversized
+    /// request runs alone).
+    func takeBatch(limit: Int? = nil) -> [PendingRequest] {
+        let cap = min(maxBatchSize, limit ?? maxBatchSize)
         var batch: [PendingRequest] = []
         var taken = 0
-        while let head = items.first, batch.isEmpty || taken + head.rows <= maxBatchSize {
+        while let head = items.first, batch.isEmpty || taken + head.rows <= cap {
             items.removeFirst()
             taken += head.rows
             batch.append(head)

@@ -9,7 +9,8 @@ import Logging
 /// Each served version has a `BatchQueue`; the bound on queued requests is
 /// per model. A worker takes the queue whose head has waited longest among
 /// the *ready* ones (a full batch is waiting, or the head has waited
-/// `maxQueueDelay`), takes up to `maxBatchSize` rows, concatenates them along
+/// `maxQueueDelay`), takes up to `maxBatchSize` rows (and no more than its
+/// share with the other idle workers), concatenates them along
 /// the batch axis, runs the model once and splits the output back. A separate
 /// deadline keeper thread answers `timeout` the moment a request's deadline
 /// passes, whether it is queued or running. A cancelled caller's queued work
@@ -219,7 +220,10 @@ final class InferenceScheduler: @unchecked Sendable {
             if best == nil || q.items.first!.submitted < best!.items.first!.submitted { best = q }
         }
         guard let q = best else { return nil }
-        let batch = q.takeBatch()
+        // Share the queued rows with the other idle workers rather than leave
+        // them idle: on a CPU a batch is not cheaper per row than one request.
+        let idle = max(1, workerCount - running)
+        let batch = q.takeBatch(limit: (q.rows + idle - 1) / idle)
         for r in batch { r.phase = .running }
         deactivateIfEmpty(q)
         return (q, batch)
