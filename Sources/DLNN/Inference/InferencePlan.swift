@@ -125,25 +125,22 @@ public final class InferencePlan: @unchecked Sendable {
 }
 
 /// The buffers of one call: one per planned buffer, grown to the largest
-/// batch seen, plus scratch (im2col columns, max-pool winners).
+/// piece seen, plus the max-pool winners (which inference does not need but
+/// the kernel writes).
 final class Workspace {
     var buffers: [UnsafeMutablePointer<Float>]
     var capacities: [Int]
-    var scratch: UnsafeMutablePointer<Float>
-    var scratchCapacity = 0
     var indices: UnsafeMutablePointer<Int32>
     var indexCapacity = 0
 
     init(count: Int) {
         buffers = (0..<count).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: 1) }
         capacities = [Int](repeating: 1, count: count)
-        scratch = .allocate(capacity: 1)
         indices = .allocate(capacity: 1)
     }
 
     deinit {
         for b in buffers { b.deallocate() }
-        scratch.deallocate()
         indices.deallocate()
     }
 
@@ -153,15 +150,6 @@ final class Workspace {
             buffers[i] = .allocate(capacity: batch * size)
             capacities[i] = batch * size
         }
-    }
-
-    func scratch(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if scratchCapacity < count {
-            scratch.deallocate()
-            scratch = .allocate(capacity: count)
-            scratchCapacity = count
-        }
-        return scratch
     }
 
     func indices(_ count: Int) -> UnsafeMutablePointer<Int32> {
