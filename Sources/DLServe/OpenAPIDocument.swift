@@ -56,6 +56,8 @@ paths:
         signature), or JSON with exactly one of `image` (base64 PNG/JPEG), `pixels`
         (nested rows of pixel values 0..255, [H, W] or [C, H, W]) or `inputs` (the same,
         flat or nested). Images are resized and normalised as the model's config.json says.
+        A client that closes the connection before the answer has its queued work
+        dropped; the daemon logs and counts the request as 499 (nothing is sent).
       parameters:
         - $ref: '#/components/parameters/ModelName'
         - $ref: '#/components/parameters/TopK'
