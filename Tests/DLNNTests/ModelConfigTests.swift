@@ -38,7 +38,7 @@ final class ModelConfigTests: XCTestCase {
         let c = try repo.config(of: "pets")
         XCTAssertEqual(c.input.color, .grayscale)
         XCTAssertEqual(c.input.preprocessing, .init(scale: 1.0 / 255, mean: [0], std: [1], resize: .auto, invert: false))
-        XCTAssertEqual(c.serving, .init(maxBatchSize: 32, maxQueueDelayMs: 2, queueCapacity: 256, timeoutMs: 5000, versionPolicy: .latest))
+        XCTAssertEqual(c.serving, .init(maxBatchSize: 32, maxQueueDelayMs: 0, queueCapacity: 256, timeoutMs: 5000, versionPolicy: .latest))
     }
 
     func testRoundTripUsesSnakeCaseKeys() throws {

@@ -15,7 +15,7 @@ import Foundation
 ///         "preprocessing": {"scale": 0.00392156862745098, "mean": [0.286], "std": [0.353],
 ///                           "resize": "auto", "invert": false}
 ///       },
-///       "serving": {"max_batch_size": 32, "max_queue_delay_ms": 2, "queue_capacity": 256,
+///       "serving": {"max_batch_size": 32, "max_queue_delay_ms": 0, "queue_capacity": 256,
 ///                   "timeout_ms": 5000, "version_policy": "latest"}
 ///     }
 public struct ModelConfig: Codable, Equatable, Sendable {
@@ -119,7 +119,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public struct Serving: Codable, Equatable, Sendable {
         /// Largest batch run through the model at once.
         public var maxBatchSize: Int
-        /// How long the first request of a batch may wait for others, in milliseconds.
+        /// How long the first request of a batch may wait for others, in
+        /// milliseconds. 0 (the default): never wait; batches still form under
+        /// load from what queues while the workers are busy. On a CPU a batch is
+        /// not cheaper per image than single images for convolutional models,
+        /// so waiting only adds latency; a positive delay suits models where it
+        /// is (dense layers at batch 1 are matrix-vector products).
         public var maxQueueDelayMs: Double
         /// Requests waiting beyond this answer 429.
         public var queueCapacity: Int
@@ -127,7 +132,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         public var timeoutMs: Int
         public var versionPolicy: VersionPolicy
 
-        public init(maxBatchSize: Int = 32, maxQueueDelayMs: Double = 2, queueCapacity: Int = 256, timeoutMs: Int = 5000,
+        public init(maxBatchSize: Int = 32, maxQueueDelayMs: Double = 0, queueCapacity: Int = 256, timeoutMs: Int = 5000,
                     versionPolicy: VersionPolicy = .latest) {
             self.maxBatchSize = maxBatchSize
             self.maxQueueDelayMs = maxQueueDelayMs
