@@ -95,6 +95,13 @@ extension Kernels {
                         winogradInputQuad(plane + 2 * ty * wp + 2 * tx, wp, v + c * tiles + ty * tw + tx, vStep)
                         tx += 4
                     }
+                    // The last few tiles: one more quad ending at the last tile
+                    // (the overlap writes the same values again).
+                    if tx < tw && tw >= 4 {
+                        tx = tw - 4
+                        winogradInputQuad(plane + 2 * ty * wp + 2 * tx, wp, v + c * tiles + ty * tw + tx, vStep)
+                        tx = tw
+                    }
                     while tx < tw {
                         let d = plane + 2 * ty * wp + 2 * tx
                         let r0 = SIMD4(d[0], d[1], d[2], d[3])
@@ -138,6 +145,13 @@ extension Kernels {
                         winogradOutputQuad(m + o * tiles + ty * tw + tx, mStep, b, dst + oy * ow + 2 * tx, ow,
                                            secondRow: oy + 1 < oh)
                         tx += 4
+                    }
+                    // Even widths: one more quad ending at the last tile (overlapping).
+                    if tx < tw && tw >= 4 && ow % 2 == 0 {
+                        tx = tw - 4
+                        winogradOutputQuad(m + o * tiles + ty * tw + tx, mStep, b, dst + oy * ow + 2 * tx, ow,
+                                           secondRow: oy + 1 < oh)
+                        tx = tw
                     }
                     while tx < tw {
                         let base = m + o * tiles + ty * tw + tx

@@ -131,6 +131,7 @@ final class ConvKernelTests: XCTestCase {
         let cases = [
             ConvGeometry(channels: 8, height: 28, width: 28, kernelH: 3, kernelW: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
             ConvGeometry(channels: 9, height: 11, width: 8, kernelH: 3, kernelW: 3),
+            ConvGeometry(channels: 8, height: 14, width: 14, kernelH: 3, kernelW: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
             ConvGeometry(channels: 12, height: 7, width: 10, kernelH: 3, kernelW: 3, padTop: 2, padBottom: 0, padLeft: 0, padRight: 1),
         ]
         for threads in [1, 2] {
