@@ -31,7 +31,10 @@ extension Kernels {
         }
         singleThreadedBLAS.enter()
         defer { singleThreadedBLAS.leave() }
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in body(c, range(c)) }
+        // The warm helper threads when free, else GCD (nested or concurrent regions).
+        if !ChunkPool.shared.run(chunks: chunks, { c in body(c, range(c)) }) {
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in body(c, range(c)) }
+        }
     }
 
     /// Runs `body` on this thread alone: BLAS single-threaded and every

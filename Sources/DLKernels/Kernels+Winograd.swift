@@ -79,11 +79,11 @@ extension Kernels {
         }
         paddedImage(x, pg, xp)
 
-        // Bands of tile rows, one per thread; each transforms its tiles,
-        // multiplies its columns of V and transforms its columns of M back.
+        // Three passes: input transform (by tile rows), the 16 products
+        // (by position ξ, so that each stays a full-width product), output
+        // transform (by tile rows). One thread runs them back to back.
         let l = oh * ow
-        parallelChunks(th, chunks: Swift.min(threads, th)) { _, tileRows in
-            let t0 = tileRows.lowerBound * tw, t1 = tileRows.upperBound * tw
+        func inputTransform(_ tileRows: Range<Int>) {
             // V[ξ, c, t] = B^T d B for the 4x4 tile d at (2ty, 2tx) of channel c.
             let vStep = cin * tiles
             for c in 0..<cin {
@@ -125,13 +125,15 @@ extension Kernels {
                 }
             }
 
-            // M_ξ = U_ξ V_ξ on this band's columns: [outC, C] x [C, t1 - t0].
-            for xi in 0..<16 {
-                gemm(transA: false, transB: false, m: outChannels, n: t1 - t0, k: cin,
-                     a: u + xi * outChannels * cin, lda: cin, b: v + xi * cin * tiles + t0, ldb: tiles,
-                     beta: 0, c: m + xi * outChannels * tiles + t0, ldc: tiles)
+        }
+        func products(_ positions: Range<Int>) {
+            for xi in positions {
+                gemm(transA: false, transB: false, m: outChannels, n: tiles, k: cin,
+                     a: u + xi * outChannels * cin, lda: cin, b: v + xi * cin * tiles, ldb: tiles,
+                     beta: 0, c: m + xi * outChannels * tiles, ldc: tiles)
             }
-
+        }
+        func outputTransform(_ tileRows: Range<Int>) {
             // Y = A^T M A per tile, cropped to the output, plus bias.
             let mStep = outChannels * tiles
             for o in 0..<outChannels {
@@ -176,6 +178,16 @@ extension Kernels {
                     activationForward(activation, dst + first * ow, dst + first * ow, (last - first) * ow)
                 }
             }
+        }
+        let chunks = Swift.min(threads, th)
+        if chunks > 1 {
+            parallelChunks(th, chunks: chunks) { _, rows in inputTransform(rows) }
+            parallelChunks(16, chunks: Swift.min(threads, 16)) { _, positions in products(positions) }
+            parallelChunks(th, chunks: chunks) { _, rows in outputTransform(rows) }
+        } else {
+            inputTransform(0..<th)
+            products(0..<16)
+            outputTransform(0..<th)
         }
     }
 

@@ -53,6 +53,15 @@ struct Step: CustomStringConvertible {
 
     private static func act(_ f: Kernels.Activation?) -> String { f.map { " + \($0)" } ?? "" }
 
+    /// Multiply-adds per batch row of the direct computation (convolution, dense).
+    var multiplyAdds: Int {
+        switch op {
+        case .conv(_, _, let g, let c, _, _): return c * g.colRows * g.colCols
+        case .dense(_, _, let i, let o, _): return inputSizes[0] / i * i * o
+        default: return 0
+        }
+    }
+
 
     func run(batch n: Int, _ ws: Workspace) {
         let y = ws.buffers[output]

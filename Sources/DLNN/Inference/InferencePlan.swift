@@ -45,6 +45,11 @@ public final class InferencePlan: @unchecked Sendable {
     /// Fashion-MNIST CNN: 0.97 ms of compute per image at batch 1, 1.12 ms
     /// per image in batches of 15 run layer by layer.
     public let rowsPerPiece: Int
+    /// Whether one image is worth splitting across threads, layer by layer:
+    /// only for networks of at least 10 million multiply-adds per image.
+    /// (ResNetMini, 55 million: batch 1 on two threads 1.1-1.5 ms against
+    /// 1.5-1.9 ms on one; LeNet, 0.4 million: 0.18 ms against 0.09 ms.)
+    public let splitsImages: Bool
 
     /// Compiles `model` (its current weights are copied). `rowsPerPiece`
     /// overrides the cache-sized choice (tests).
@@ -57,6 +62,7 @@ public final class InferencePlan: @unchecked Sendable {
         inputBuffer = compiled.inputBuffer
         outputBuffer = compiled.outputBuffer
         summary = compiled.steps.map(\.description)
+        splitsImages = compiled.steps.reduce(0) { $0 + $1.multiplyAdds } >= 10_000_000
         let widest = compiled.steps.map { $0.outputSize + ($0.inputSizes.max() ?? 0) }.max() ?? 1
         self.rowsPerPiece = max(1, rowsPerPiece ?? min(64, (512 << 10) / (4 * max(1, widest))))
     }
@@ -66,9 +72,8 @@ public final class InferencePlan: @unchecked Sendable {
     /// Pieces of `rowsPerPiece` rows run one after another on a thread, and
     /// the pieces are shared among the BLAS thread budget's threads, each with
     /// its own workspace; inside a piece every kernel runs single-threaded.
-    /// (Splitting one image's layers across threads instead cost more in
-    /// wake-ups than it saved: ResNetMini batch 1, 2.0 ms on two threads,
-    /// 1.6 ms on one.)
+    /// A single piece (batch 1) runs on this thread alone unless the network
+    /// is large enough for its layers to be split (`splitsImages`).
     public func run(_ x: Tensor) -> Tensor {
         precondition(Array(x.shape.dropFirst()) == inputShape && x.rank >= 1,
                      "InferencePlan: input \(x.shape) does not match [N] + \(inputShape)")
@@ -97,7 +102,7 @@ public final class InferencePlan: @unchecked Sendable {
                 let chunks = Kernels.chunkCount(pieces)
                 if chunks > 1 {
                     Kernels.parallelChunks(pieces, chunks: chunks) { _, range in work(range) }
-                } else if Kernels.blasThreads > 1 {
+                } else if Kernels.blasThreads > 1 && !splitsImages {
                     Kernels.singleThreaded { work(0..<pieces) }
                 } else {
                     work(0..<pieces)

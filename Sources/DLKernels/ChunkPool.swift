@@ -1,0 +1,96 @@
+import Foundation
+import Synchronization
+
+/// Helper threads for `Kernels.parallelChunks`, kept warm between regions.
+///
+/// A batch-1 forward pass opens a few parallel regions per layer, each a few
+/// tens of microseconds of work; waking GCD worker threads for each costs
+/// about as much as the work. Here the helpers spin for a short while after a
+/// region (about 20 µs) and only then sleep, so back-to-back regions start in
+/// well under a microsecond, while an idle process costs nothing.
+///
+/// One region at a time: a caller that finds the pool busy (another thread's
+/// region, or a nested one) gets `false` and runs its chunks another way.
+/// The job word packs generation, chunk count and next index, so a helper
+/// can only ever take chunks of the job it woke up for.
+final class ChunkPool: @unchecked Sendable {
+    static let shared = ChunkPool(helpers: max(0, ProcessInfo.processInfo.activeProcessorCount - 1))
+
+    let helpers: Int
+    /// generation << 32 | chunks << 16 | next index.
+    private let job = Atomic<Int>(0)
+    private let done = Atomic<Int>(0)
+    private let busy = Atomic<Bool>(false)
+    /// Written before the job word is published (release), read after a
+    /// chunk of that job is claimed (acquire).
+    private var body: ((Int) -> Void)?
+    private let sleepers = NSCondition()
+    private var sleeping = 0
+
+    private static let indexBits = 16
+    private static let mask = (1 << indexBits) - 1
+
+    init(helpers: Int) {
+        self.helpers = helpers
+        for i in 0..<helpers {
+            let t = Thread { [self] in helperLoop() }
+            t.name = "dlserve-kernels-\(i + 1)"
+            t.start()
+        }
+    }
+
+    /// Runs body(c) for every c in 0..<chunks on this thread and the helpers;
+    /// returns when all are done. False (nothing run) when the pool is busy,
+    /// has no helpers, or `chunks` is out of range.
+    func run(chunks: Int, _ body: (Int) -> Void) -> Bool {
+        guard helpers > 0, chunks > 1, chunks < Self.mask else { return false }
+        guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
+        defer { busy.store(false, ordering: .releasing) }
+        withoutActuallyEscaping(body) { body in
+            self.body = body
+            done.store(0, ordering: .relaxed)
+            let generation = (job.load(ordering: .relaxed) >> (2 * Self.indexBits)) + 1
+            job.store(generation << (2 * Self.indexBits) | chunks << Self.indexBits, ordering: .releasing)
+            sleepers.lock()
+            if sleeping > 0 { sleepers.broadcast() }
+            sleepers.unlock()
+            work(generation: generation)
+            while done.load(ordering: .acquiring) < chunks {}
+            self.body = nil
+        }
+        return true
+    }
+
+    /// Takes and runs chunks of job `generation` until none is left.
+    private func work(generation: Int) {
+        while true {
+            let word = job.load(ordering: .acquiring)
+            let index = word & Self.mask, chunks = (word >> Self.indexBits) & Self.mask
+            guard word >> (2 * Self.indexBits) == generation, index < chunks else { return }
+            guard job.compareExchange(expected: word, desired: word + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
+            body!(index)
+            done.add(1, ordering: .releasing)
+        }
+    }
+
+    private func helperLoop() {
+        var seen = 0
+        while true {
+            var generation = job.load(ordering: .acquiring) >> (2 * Self.indexBits)
+            var spins = 0
+            while generation == seen {
+                spins += 1
+                if spins > 20_000 {
+                    sleepers.lock()
+                    sleeping += 1
+                    while job.load(ordering: .acquiring) >> (2 * Self.indexBits) == seen { sleepers.wait() }
+                    sleeping -= 1
+                    sleepers.unlock()
+                }
+                generation = job.load(ordering: .acquiring) >> (2 * Self.indexBits)
+            }
+            seen = generation
+            work(generation: generation)
+        }
+    }
+}
