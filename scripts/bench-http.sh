@@ -11,6 +11,8 @@
 #        DLSERVE_BIN (a dlserve binary to use instead of the release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/daemon.sh
+source scripts/lib/daemon.sh
 
 model_dir=${1:-}
 duration=${DURATION:-10s}
@@ -66,17 +68,11 @@ make_repo() {  # $1 = repo dir, $2 = max_batch_size or "model"
   fi
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 start_daemon() {  # $@ = extra args; sets pid and port
   port=$(free_port)
   "$bin" serve --host 127.0.0.1 --port "$port" --state "$work/var" --log-level warning "$@" >"$work/daemon.log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 300); do
-    if curl -fsS "http://127.0.0.1:$port/${READY_PATH-v2/health/ready}" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
-  echo "daemon did not become ready:" >&2; cat "$work/daemon.log" >&2; exit 1
+  wait_ready "http://127.0.0.1:$port/${READY_PATH-v2/health/ready}" "$pid" "$work/daemon.log" || exit 1
 }
 
 stop_daemon() {

@@ -13,6 +13,8 @@
 #        JOB_NICE (renice the training thread to compare with the default 19).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/daemon.sh
+source scripts/lib/daemon.sh
 
 model_dir=${1:-models/fashion-mnist}
 duration=${DURATION:-10s}
@@ -53,15 +55,11 @@ if [[ -z ${JOB_RECIPE:-} ]]; then
 JSON
 fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$bin" serve --host 127.0.0.1 --port "$port" --models "$work/models" --state "$work/var" --log-level warning \
   >"$work/daemon.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 300); do
-  curl -fsS "http://127.0.0.1:$port/v2/health/ready" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { echo "daemon exited:" >&2; cat "$work/daemon.log" >&2; exit 1; }
-  sleep 0.1
-done
+wait_ready "http://127.0.0.1:$port/v2/health/ready" "$pid" "$work/daemon.log"
 base="http://127.0.0.1:$port"
 url="$base/v1/models/$model/classify"
 curl -fsS -H 'Content-Type: image/png' --data-binary @"$image" "$url" >/dev/null

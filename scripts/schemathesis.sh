@@ -10,6 +10,8 @@
 #      SCHEMATHESIS_MAX_EXAMPLES (default 30), MODELS (a repository to use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/daemon.sh
+source scripts/lib/daemon.sh
 
 if ! python3 -m schemathesis.cli --version >/dev/null 2>&1 && ! command -v schemathesis >/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'schemathesis>=4,<5'
@@ -43,17 +45,13 @@ if [[ -z $models ]]; then
   fi
 fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 # --job-max-epochs 1: the POST /v1/jobs example (2 epochs) is refused, so no
 # job trains and writes into the model repository during the run.
 "$bin" serve --host 127.0.0.1 --port "$port" --models "$models" --state "$work/var" --log-level warning \
   --job-max-epochs 1 >"$work/daemon.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 300); do
-  curl -fsS "http://127.0.0.1:$port/v2/health/ready" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { echo "daemon exited:" >&2; cat "$work/daemon.log" >&2; exit 1; }
-  sleep 0.1
-done
+wait_ready "http://127.0.0.1:$port/v2/health/ready" "$pid" "$work/daemon.log"
 
 status=0
 "${st[@]}" run openapi.yaml --url "http://127.0.0.1:$port" \
