@@ -63,7 +63,7 @@ extension Kernels {
         for co in 0..<outChannels {
             let b = bias?[co] ?? 0
             let dst = out + co * l + rows.lowerBound * ow
-            for (i, _) in rows.enumerated() {
+            for i in 0..<rows.count {
                 let s = wide + co * n + i * wp, d = dst + i * ow
                 for ox in 0..<ow { d[ox] = s[ox] + b }
             }

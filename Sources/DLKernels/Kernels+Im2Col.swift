@@ -104,8 +104,8 @@ extension Kernels {
                     if oyHi < band.upperBound { (row + oyHi * ow).update(repeating: 0, count: (band.upperBound - oyHi) * ow) }
                     for oy in oyLo..<oyHi {
                         let dst = row + oy * ow
-                        for i in 0..<oxLo { dst[i] = 0 }
-                        for i in oxHi..<Swift.max(oxHi, ow) { dst[i] = 0 }
+                        if oxLo > 0 { dst.update(repeating: 0, count: oxLo) }
+                        if oxHi < ow { (dst + oxHi).update(repeating: 0, count: ow - oxHi) }
                         if cnt == 0 { continue }
                         let src = xc + (oy * sh - g.padTop + ki) * w + (oxLo * sw - g.padLeft + kj)
                         let d = dst + oxLo

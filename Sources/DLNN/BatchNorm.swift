@@ -69,6 +69,9 @@ public final class BatchNorm: UnaryLayer {
     public var parameters: [(name: String, tensor: Tensor)] { [("weight", weight), ("bias", bias)] }
     public var buffers: [(name: String, tensor: Tensor)] { [("running_mean", runningMean), ("running_var", runningVar)] }
 
+    /// 1 / sqrt(running_var + eps) per channel: what inference divides by.
+    public var runningRstd: [Float] { runningVar.data.map { 1 / Foundation.sqrt($0 + eps) } }
+
     /// [C, ...] -> the same shape (shapes without batch).
     public func outputShape(_ inputShape: [Int]) throws -> [Int] {
         guard (1...3).contains(inputShape.count), inputShape[0] == numFeatures else {
@@ -106,10 +109,8 @@ public final class BatchNorm: UnaryLayer {
                 runningVar.data[j] = (1 - momentum) * runningVar.data[j] + momentum * variance[j] * unbias
             }
         } else {
-            for j in 0..<c {
-                mean[j] = runningMean.data[j]
-                rstd[j] = 1 / Foundation.sqrt(runningVar.data[j] + eps)
-            }
+            mean = runningMean.data
+            rstd = runningRstd
         }
         let (gamma, beta) = (weight, bias)
         let y = Tensor.filled(x.count) { py in

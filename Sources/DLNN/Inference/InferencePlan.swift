@@ -28,9 +28,8 @@ public final class InferencePlan: @unchecked Sendable {
     /// Output shape without batch.
     public let outputShape: [Int]
     let steps: [Step]
-    /// Values per batch row of each buffer.
+    /// Values per batch row of each buffer. Buffer 0 holds the input.
     let bufferSizes: [Int]
-    let inputBuffer: Int
     let outputBuffer: Int
     /// How the graph was rewritten, one line per step (for logs and tests).
     public let summary: [String]
@@ -41,9 +40,9 @@ public final class InferencePlan: @unchecked Sendable {
     /// Rows run together through the whole network: a batch is cut into
     /// pieces this large, so that a layer's input and output stay in the
     /// core's cache (about 512 KiB together, an L2) instead of streaming a whole
-    /// batch through memory layer after layer. Measured on the shipped
-    /// Fashion-MNIST CNN: 0.97 ms of compute per image at batch 1, 1.12 ms
-    /// per image in batches of 15 run layer by layer.
+    /// batch through memory layer after layer, and the pieces are shared
+    /// among threads. (`make bench`, ResNetMini batch 64 on two threads: 856-877
+    /// images/s run layer by layer, 923-1157 in pieces; noisy runs.)
     public let rowsPerPiece: Int
     /// Whether one image is worth splitting across threads, layer by layer:
     /// only for networks of at least 10 million multiply-adds per image.
@@ -59,7 +58,6 @@ public final class InferencePlan: @unchecked Sendable {
         outputShape = model.outputShape
         steps = compiled.steps
         bufferSizes = compiled.bufferSizes
-        inputBuffer = compiled.inputBuffer
         outputBuffer = compiled.outputBuffer
         summary = compiled.steps.map(\.description)
         splitsImages = compiled.steps.reduce(0) { $0 + $1.multiplyAdds } >= 10_000_000
@@ -102,7 +100,7 @@ public final class InferencePlan: @unchecked Sendable {
                 let chunks = Kernels.chunkCount(pieces)
                 if chunks > 1 {
                     Kernels.parallelChunks(pieces, chunks: chunks) { _, range in work(range) }
-                } else if Kernels.blasThreads > 1 && !splitsImages {
+                } else if threads > 1 && !splitsImages {
                     Kernels.singleThreaded { work(0..<pieces) }
                 } else {
                     work(0..<pieces)
@@ -115,7 +113,7 @@ public final class InferencePlan: @unchecked Sendable {
     /// Runs `rows` rows from `x` into `y` through every step.
     private func runPiece(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, _ ws: Workspace) {
         ws.reserve(batch: rows, sizes: bufferSizes)
-        ws.buffers[inputBuffer].update(from: x, count: rows * inputShape.product)
+        ws.buffers[0].update(from: x, count: rows * inputShape.product)
         for step in steps { step.run(batch: rows, ws) }
         y.update(from: ws.buffers[outputBuffer], count: rows * outputShape.product)
     }

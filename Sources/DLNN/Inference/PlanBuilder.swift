@@ -8,7 +8,6 @@ struct PlanBuilder {
     struct Compiled {
         var steps: [Step]
         var bufferSizes: [Int]
-        var inputBuffer: Int
         var outputBuffer: Int
     }
 
@@ -55,21 +54,17 @@ struct PlanBuilder {
             }
             var nodes = [spec.name]
             var tail = spec.name
-            // Folds a following batch norm (conv / dense) and fuses a following activation.
-            func takeBatchNorm(features: Int) -> BatchNorm? {
-                guard let (j, bn) = soleReader(of: tail), let bn = bn as? BatchNorm, bn.numFeatures == features else { return nil }
+            // Takes the node that alone reads `tail` into this step when it is
+            // an L that `fits`: a batch norm to fold, an activation to fuse.
+            func takeNext<L: Layer>(_: L.Type, fits: (L) -> Bool = { _ in true }) -> L? {
+                guard let (j, next) = soleReader(of: tail), let next = next as? L, fits(next) else { return nil }
                 fused.insert(j)
                 tail = model.order[j].name
                 nodes.append(tail)
-                return bn
+                return next
             }
-            func takeActivation() -> Kernels.Activation? {
-                guard let (j, act) = soleReader(of: tail), let act = act as? Activation else { return nil }
-                fused.insert(j)
-                tail = model.order[j].name
-                nodes.append(tail)
-                return act.function
-            }
+            func takeBatchNorm(features: Int) -> BatchNorm? { takeNext(BatchNorm.self) { $0.numFeatures == features } }
+            func takeActivation() -> Kernels.Activation? { takeNext(Activation.self)?.function }
 
             let op: Step.Op
             switch layer {
@@ -101,8 +96,7 @@ struct PlanBuilder {
                             activation: takeActivation())
             case let bn as BatchNorm:
                 let shape = inputShapes[0]
-                let rstd = bn.runningVar.data.map { 1 / Foundation.sqrt($0 + bn.eps) }
-                op = .batchNorm(mean: bn.runningMean.data, rstd: rstd, gamma: bn.weight.data, beta: bn.bias.data,
+                op = .batchNorm(mean: bn.runningMean.data, rstd: bn.runningRstd, gamma: bn.weight.data, beta: bn.bias.data,
                                 channels: shape[0], spatial: shape.dropFirst().product, activation: takeActivation())
             case let act as Activation:
                 op = .activation(act.function)
@@ -120,7 +114,6 @@ struct PlanBuilder {
             let outShape = model.shapes[tail]!
             let out = valueSize.count
             valueSize.append(outShape.product)
-            valueOf[tail] = out
             for n in nodes { valueOf[n] = out }
             steps.append(Step(op: op, inputs: inValues, output: out, inputSizes: inValues.map { valueSize[$0] },
                               outputSize: outShape.product, outputShape: outShape, nodes: nodes))
@@ -140,7 +133,7 @@ struct PlanBuilder {
         bufferOf[0] = 0
         var free: [Int] = []
         var live: [Int] = [0]  // values holding a buffer
-        if steps.isEmpty { return Compiled(steps: [], bufferSizes: sizes, inputBuffer: 0, outputBuffer: 0) }
+        if steps.isEmpty { return Compiled(steps: [], bufferSizes: sizes, outputBuffer: 0) }
         var result: [Step] = []
         for (s, step) in steps.enumerated() {
             // Values whose last reader ran before this step give their buffer back.
@@ -164,7 +157,7 @@ struct PlanBuilder {
                                inputSizes: step.inputSizes, outputSize: step.outputSize,
                                outputShape: step.outputShape, nodes: step.nodes))
         }
-        return Compiled(steps: result, bufferSizes: sizes, inputBuffer: 0, outputBuffer: bufferOf[output])
+        return Compiled(steps: result, bufferSizes: sizes, outputBuffer: bufferOf[output])
     }
 
     /// Folds inference batch norm into the preceding layer's weights
@@ -172,8 +165,9 @@ struct PlanBuilder {
     static func fold(_ bn: BatchNorm, weight: inout [Float], bias: inout [Float]?, outputs: Int) {
         let per = weight.count / outputs
         var b = bias ?? [Float](repeating: 0, count: outputs)
+        let rstd = bn.runningRstd
         for c in 0..<outputs {
-            let scale = bn.weight.data[c] / Foundation.sqrt(bn.runningVar.data[c] + bn.eps)
+            let scale = bn.weight.data[c] * rstd[c]
             for k in 0..<per { weight[c * per + k] *= scale }
             b[c] = (b[c] - bn.runningMean.data[c]) * scale + bn.bias.data[c]
         }
