@@ -47,9 +47,9 @@ struct JobsFollowCommand: AsyncParsableCommand {
                     lastContact = Date()
                     if let s = e.id, let n = Int64(s) { last = n }
                     guard let record = printer.print(e) else { continue }
-                    if record.kind == "state", let state = JobState(rawValue: record.state), state.isTerminal {
+                    if record.kind == .state, record.state.isTerminal {
                         printer.finishLine()
-                        return state
+                        return record.state
                     }
                 }
             } catch let f as JobsClient.Failure where f.status != nil {
@@ -72,31 +72,6 @@ struct JobsFollowCommand: AsyncParsableCommand {
 
 /// Turns events into lines for people (or passes JSON through).
 final class EventPrinter: @unchecked Sendable {
-    struct Record: Decodable {
-        var kind: String
-        var state: String
-        var time: String?
-        var message: String?
-        var error: String?
-        var progress: JobProgress?
-        var metrics: Metrics?
-        var result: JobResult?
-    }
-
-    struct Metrics: Decodable {
-        var epoch: Int
-        var trainLoss: Double
-        var trainAccuracy: Double
-        var devLoss: Double?
-        var devAccuracy: Double?
-        var seconds: Double
-
-        enum CodingKeys: String, CodingKey {
-            case epoch, seconds
-            case trainLoss = "train_loss", trainAccuracy = "train_accuracy", devLoss = "dev_loss", devAccuracy = "dev_accuracy"
-        }
-    }
-
     let json: Bool
     let tty = isatty(STDOUT_FILENO) == 1
     private var openLine = false
@@ -104,14 +79,14 @@ final class EventPrinter: @unchecked Sendable {
     init(json: Bool) { self.json = json }
 
     /// Prints one event; returns it decoded (nil if it is not a job event).
-    func print(_ e: ServerSentEvent) -> Record? {
-        guard let r = try? JSONDecoder().decode(Record.self, from: Data(e.data.utf8)) else { return nil }
+    func print(_ e: ServerSentEvent) -> JobEvent? {
+        guard let r = try? JobJSON.decoder.decode(JobEvent.self, from: Data(e.data.utf8)) else { return nil }
         if json {
             Swift.print(e.data)
             return r
         }
         switch r.kind {
-        case "progress":
+        case .progress:
             guard let p = r.progress else { break }
             var line = "epoch \(p.epoch)/\(p.totalEpochs)  batch \(p.batch)/\(p.totalBatches)"
             if let l = p.loss { line += String(format: "  loss %.4f", l) }
@@ -124,14 +99,16 @@ final class EventPrinter: @unchecked Sendable {
                 Swift.print(line)
             }
             return r
-        case "epoch":
+        case .epoch:
             guard let m = r.metrics else { break }
-            var line = String(format: "epoch %d done in %.1f s: train loss %.4f acc %.1f%%", m.epoch, m.seconds, m.trainLoss,
-                              m.trainAccuracy * 100)
-            if let dl = m.devLoss, let da = m.devAccuracy { line += String(format: " | dev loss %.4f acc %.1f%%", dl, da * 100) }
+            var line = String(format: "epoch %d done in %.1f s: train loss %.4f acc %.1f%%", m.epoch, m.seconds,
+                              Double(m.trainLoss), Double(m.trainAccuracy) * 100)
+            if let dl = m.devLoss, let da = m.devAccuracy {
+                line += String(format: " | dev loss %.4f acc %.1f%%", Double(dl), Double(da) * 100)
+            }
             emit(line)
-        default:
-            var line = r.state
+        case .state:
+            var line = r.state.rawValue
             if let res = r.result {
                 line += ": \(res.model) version \(res.version)"
                 if res.promoted { line += " (now serving)" }
