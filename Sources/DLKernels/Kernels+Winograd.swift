@@ -5,9 +5,15 @@
 /// Y = A^T [(G g G^T) ⊙ (B^T d B)] A, 16 multiplications instead of 36. Over
 /// channels the elementwise products become 16 matrix products,
 /// M_ξ[outC, tiles] = U_ξ[outC, C] * V_ξ[C, tiles] (ξ = the 16 positions of
-/// the 4x4 transformed tile), which go to the BLAS: 2.25x fewer multiply-adds
-/// than im2col + gemm, for an input and an output transform that are
-/// additions only. Errors stay at float32 rounding level for 3x3 filters.
+/// the 4x4 transformed tile), computed by our own micro-kernels
+/// (Kernels+WinogradProduct.swift): 2.25x fewer multiply-adds than im2col +
+/// gemm, for an input and an output transform that are additions only.
+/// Errors stay at float32 rounding level for 3x3 filters.
+///
+/// Tiles go in blocks of 8 or 16 along a tile row, one per SIMD lane: both
+/// transforms are SIMD8 over the tiles of a block, and a block's V and M
+/// (16 x channels x lanes each) stay in cache from the input transform to
+/// the output transform.
 ///
 /// B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
 /// G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
@@ -20,20 +26,32 @@ extension Kernels {
             && g.channels >= 8 && outChannels >= 8 && g.outHeight >= 4 && g.outWidth >= 4
     }
 
-    /// Size of `winogradFilters`' output: 16 * outC * C.
-    public static func winogradFilterCount(outChannels: Int, channels: Int) -> Int { 16 * outChannels * channels }
+    /// Output channels of the filters' packing: u[ξ][o / 8][c][o % 8].
+    static let winogradRowBlock = 8
 
-    /// U[ξ, outC, C] = G g G^T for every filter g = weight[o, c] (3x3), the
-    /// weights in the Winograd domain (a plan computes them once).
+    /// Size of `winogradFilters`' output: 16 * outC (rounded up to 8) * C.
+    public static func winogradFilterCount(outChannels: Int, channels: Int) -> Int {
+        16 * winogradPaddedRows(outChannels) * channels
+    }
+
+    static func winogradPaddedRows(_ outChannels: Int) -> Int {
+        (outChannels + winogradRowBlock - 1) / winogradRowBlock * winogradRowBlock
+    }
+
+    /// U_ξ = G g G^T for every filter g = weight[o, c] (3x3), the weights in
+    /// the Winograd domain (a plan computes them once), packed for the
+    /// micro-kernels: u[ξ][o / 8][c][o % 8], the output channels padded with
+    /// zero filters to a multiple of 8.
     public static func winogradFilters(_ weight: UnsafePointer<Float>, outChannels: Int, channels: Int,
                                        _ u: UnsafeMutablePointer<Float>) {
-        let stride = outChannels * channels
+        let rows = winogradRowBlock, stride = winogradPaddedRows(outChannels) * channels
+        u.update(repeating: 0, count: winogradFilterCount(outChannels: outChannels, channels: channels))
         for o in 0..<outChannels {
             for c in 0..<channels {
                 let g = weight + (o * channels + c) * 9
                 // t = G g (4x3, rows as vectors), then each row times G^T.
                 let g0 = SIMD3(g[0], g[1], g[2]), g1 = SIMD3(g[3], g[4], g[5]), g2 = SIMD3(g[6], g[7], g[8])
-                let base = u + o * channels + c
+                let base = u + (o / rows * channels + c) * rows + o % rows
                 func put(_ i: Int, _ r: SIMD3<Float>) {
                     base[(4 * i + 0) * stride] = r[0]
                     base[(4 * i + 1) * stride] = 0.5 * (r[0] + r[1] + r[2])
@@ -57,8 +75,35 @@ extension Kernels {
         return p
     }
 
+    /// Floats the input transform may read past the padded image: a block
+    /// reads 16 * (lanes / 8 + 1) columns from its first tile, whatever the
+    /// row's width (the lanes past the row are computed and never used).
+    static let winogradReadSlack = 64
+
+    /// A block: `count` tiles (at most 16) of tile row `ty` from tile `tx`,
+    /// in `lanes` (8 or 16) SIMD lanes.
+    struct WinogradBlock {
+        var ty: Int, tx: Int, count: Int
+        var lanes: Int { count > 8 ? 16 : 8 }
+    }
+
+    static func winogradBlocks(tileRows th: Int, tileColumns tw: Int) -> [WinogradBlock] {
+        // Pieces of at most 16 tiles, as even as they can be.
+        let pieces = (tw + 15) / 16
+        var blocks: [WinogradBlock] = []
+        for ty in 0..<th {
+            for p in 0..<pieces {
+                let lo = p * tw / pieces, hi = (p + 1) * tw / pieces
+                blocks.append(WinogradBlock(ty: ty, tx: lo, count: hi - lo))
+            }
+        }
+        return blocks
+    }
+
     /// One image: out[outC, oh, ow] = conv(x) + bias, then `activation`.
-    /// `u` holds `winogradFilters` of the weights.
+    /// `u` holds `winogradFilters` of the weights. Blocks are split across
+    /// `threads`; each runs its input transform, the 16 products and its
+    /// output transform back to back.
     static func conv2dWinograd(
         x: UnsafePointer<Float>, filters u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         out: UnsafeMutablePointer<Float>, geometry g: ConvGeometry, outChannels: Int, activation: Activation?,
@@ -67,176 +112,140 @@ extension Kernels {
         let pg = winogradPadding(g)
         let wp = pg.width + pg.padLeft + pg.padRight, hp = pg.height + pg.padTop + pg.padBottom
         let oh = g.outHeight, ow = g.outWidth
-        let th = (oh + 1) / 2, tw = (ow + 1) / 2, tiles = th * tw
-        let cin = g.channels
-        let xp = UnsafeMutablePointer<Float>.allocate(capacity: paddedImageCount(pg))
-        let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cin * tiles)
-        let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * outChannels * tiles)
-        defer {
-            xp.deallocate()
-            v.deallocate()
-            m.deallocate()
-        }
+        let cin = g.channels, rows = winogradPaddedRows(outChannels)
+        let xp = UnsafeMutablePointer<Float>.allocate(capacity: paddedImageCount(pg) + winogradReadSlack)
+        defer { xp.deallocate() }
         paddedImage(x, pg, xp)
+        (xp + paddedImageCount(pg)).update(repeating: 0, count: winogradReadSlack)
+        let blocks = winogradBlocks(tileRows: (oh + 1) / 2, tileColumns: (ow + 1) / 2)
+        let input = WinogradInput(image: xp, rowStride: wp, planeStride: hp * wp, channels: cin)
+        let output = WinogradOutput(out: out, height: oh, width: ow, channels: outChannels, rows: rows,
+                                    bias: bias, activation: activation)
+        parallelChunks(blocks.count, chunks: Swift.min(threads, blocks.count)) { _, range in
+            let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cin * 16)
+            let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * rows * 16)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: WinogradInput.scratchCount)
+            defer {
+                v.deallocate()
+                m.deallocate()
+                scratch.deallocate()
+            }
+            for block in blocks[range] {
+                input.transform(block, into: v, scratch: scratch)
+                winogradProducts(u: u, v: v, m: m, rows: rows, channels: cin, lanes: block.lanes)
+                output.transform(block, from: m)
+            }
+        }
+    }
+}
 
-        // Three passes: input transform (by tile rows), the 16 products
-        // (by position ξ, so that each stays a full-width product), output
-        // transform (by tile rows). One thread runs them back to back.
-        let l = oh * ow
-        func inputTransform(_ tileRows: Range<Int>) {
-            // V[ξ, c, t] = B^T d B for the 4x4 tile d at (2ty, 2tx) of channel c.
-            let vStep = cin * tiles
-            for c in 0..<cin {
-                let plane = xp + c * hp * wp
-                for ty in tileRows {
-                    // Four tiles at a time (lanes = tiles), then the rest one by one.
-                    var tx = 0
-                    while tx + 4 <= tw {
-                        winogradInputQuad(plane + 2 * ty * wp + 2 * tx, wp, v + c * tiles + ty * tw + tx, vStep)
-                        tx += 4
-                    }
-                    // The last few tiles: one more quad ending at the last tile
-                    // (the overlap writes the same values again).
-                    if tx < tw && tw >= 4 {
-                        tx = tw - 4
-                        winogradInputQuad(plane + 2 * ty * wp + 2 * tx, wp, v + c * tiles + ty * tw + tx, vStep)
-                        tx = tw
-                    }
-                    while tx < tw {
-                        let d = plane + 2 * ty * wp + 2 * tx
-                        let r0 = SIMD4(d[0], d[1], d[2], d[3])
-                        let r1 = SIMD4(d[wp], d[wp + 1], d[wp + 2], d[wp + 3])
-                        let r2 = SIMD4(d[2 * wp], d[2 * wp + 1], d[2 * wp + 2], d[2 * wp + 3])
-                        let r3 = SIMD4(d[3 * wp], d[3 * wp + 1], d[3 * wp + 2], d[3 * wp + 3])
-                        let base = v + c * tiles + ty * tw + tx
-                        // Rows of B^T d, each then times B.
-                        func put(_ row: Int, _ q: SIMD4<Float>) {
-                            base[(4 * row + 0) * vStep] = q[0] - q[2]
-                            base[(4 * row + 1) * vStep] = q[1] + q[2]
-                            base[(4 * row + 2) * vStep] = q[2] - q[1]
-                            base[(4 * row + 3) * vStep] = q[1] - q[3]
-                        }
-                        put(0, r0 - r2)
-                        put(1, r1 + r2)
-                        put(2, r2 - r1)
-                        put(3, r1 - r3)
-                        tx += 1
-                    }
-                }
-            }
+/// V[ξ, c, lane] = B^T d B for the 4x4 tile d of each lane, SIMD8 over the
+/// tiles. B^T d first combines the tile's four image rows (r0 - r2, r1 + r2,
+/// r2 - r1, r1 - r3) over whole rows; each result t is split into its even
+/// columns E and odd columns O, so that tile k's columns are E[k], O[k],
+/// E[k + 1], O[k + 1] and the product by B is, for all k at once,
+/// (E[k] - E[k+1], O[k] + E[k+1], E[k+1] - O[k], O[k] - O[k+1]).
+struct WinogradInput {
+    typealias V8 = SIMD8<Float>
+    typealias V16 = SIMD16<Float>
+    let image: UnsafeMutablePointer<Float>
+    let rowStride: Int, planeStride: Int, channels: Int
 
-        }
-        func products(_ positions: Range<Int>) {
-            for xi in positions {
-                gemm(transA: false, transB: false, m: outChannels, n: tiles, k: cin,
-                     a: u + xi * outChannels * cin, lda: cin, b: v + xi * cin * tiles, ldb: tiles,
-                     beta: 0, c: m + xi * outChannels * tiles, ldc: tiles)
-            }
-        }
-        func outputTransform(_ tileRows: Range<Int>) {
-            // Y = A^T M A per tile, cropped to the output, plus bias.
-            let mStep = outChannels * tiles
-            for o in 0..<outChannels {
-                let b = bias?[o] ?? 0
-                let dst = out + o * l
-                for ty in tileRows {
-                    let oy = 2 * ty
-                    var tx = 0
-                    // Four tiles at a time while their 8 columns fit in the output.
-                    while tx + 4 <= tw && 2 * tx + 8 <= ow {
-                        winogradOutputQuad(m + o * tiles + ty * tw + tx, mStep, b, dst + oy * ow + 2 * tx, ow,
-                                           secondRow: oy + 1 < oh)
-                        tx += 4
-                    }
-                    // Even widths: one more quad ending at the last tile (overlapping).
-                    if tx < tw && tw >= 4 && ow % 2 == 0 {
-                        tx = tw - 4
-                        winogradOutputQuad(m + o * tiles + ty * tw + tx, mStep, b, dst + oy * ow + 2 * tx, ow,
-                                           secondRow: oy + 1 < oh)
-                        tx = tw
-                    }
-                    while tx < tw {
-                        let base = m + o * tiles + ty * tw + tx
-                        func row(_ i: Int) -> SIMD4<Float> {
-                            SIMD4(base[(4 * i) * mStep], base[(4 * i + 1) * mStep], base[(4 * i + 2) * mStep], base[(4 * i + 3) * mStep])
-                        }
-                        let q0 = row(0), q1 = row(1), q2 = row(2), q3 = row(3)
-                        // A^T M: two rows of 4; then times A: two columns.
-                        let a0 = q0 + q1 + q2, a1 = q1 - q2 - q3
-                        let ox = 2 * tx
-                        dst[oy * ow + ox] = a0[0] + a0[1] + a0[2] + b
-                        if ox + 1 < ow { dst[oy * ow + ox + 1] = a0[1] - a0[2] - a0[3] + b }
-                        if oy + 1 < oh {
-                            dst[(oy + 1) * ow + ox] = a1[0] + a1[1] + a1[2] + b
-                            if ox + 1 < ow { dst[(oy + 1) * ow + ox + 1] = a1[1] - a1[2] - a1[3] + b }
-                        }
-                        tx += 1
-                    }
+    /// E and O of the four combined rows: 8 arrays of 24 (lanes + 8).
+    static let scratchCount = 8 * 24
+
+    func transform(_ block: Kernels.WinogradBlock, into v: UnsafeMutablePointer<Float>,
+                   scratch eo: UnsafeMutablePointer<Float>) {
+        let lanes = block.lanes, step = channels * lanes
+        let chunks = lanes / 8 + 1
+        for c in 0..<channels {
+            let r0 = UnsafeRawPointer(image + c * planeStride + 2 * block.ty * rowStride + 2 * block.tx)
+            let rs = 4 * rowStride
+            for j in 0..<chunks {
+                let off = 64 * j
+                let d0 = r0.loadUnaligned(fromByteOffset: off, as: V16.self)
+                let d1 = r0.loadUnaligned(fromByteOffset: off + rs, as: V16.self)
+                let d2 = r0.loadUnaligned(fromByteOffset: off + 2 * rs, as: V16.self)
+                let d3 = r0.loadUnaligned(fromByteOffset: off + 3 * rs, as: V16.self)
+                func put(_ i: Int, _ t: V16) {
+                    Kernels.store(t.evenHalf, eo + 48 * i + 8 * j)
+                    Kernels.store(t.oddHalf, eo + 48 * i + 24 + 8 * j)
                 }
-                if let activation {
-                    let first = 2 * tileRows.lowerBound, last = Swift.min(oh, 2 * tileRows.upperBound)
-                    activationForward(activation, dst + first * ow, dst + first * ow, (last - first) * ow)
+                put(0, d0 - d2)
+                put(1, d1 + d2)
+                put(2, d2 - d1)
+                put(3, d1 - d3)
+            }
+            for k in stride(from: 0, to: lanes, by: 8) {
+                let dst = v + c * lanes + k
+                for i in 0..<4 {
+                    let e = UnsafeRawPointer(eo + 48 * i + k), o = UnsafeRawPointer(eo + 48 * i + 24 + k)
+                    let e0 = e.loadUnaligned(as: V8.self), e1 = e.loadUnaligned(fromByteOffset: 4, as: V8.self)
+                    let o0 = o.loadUnaligned(as: V8.self), o1 = o.loadUnaligned(fromByteOffset: 4, as: V8.self)
+                    Kernels.store(e0 - e1, dst + (4 * i) * step)
+                    Kernels.store(o0 + e1, dst + (4 * i + 1) * step)
+                    Kernels.store(e1 - o0, dst + (4 * i + 2) * step)
+                    Kernels.store(o0 - o1, dst + (4 * i + 3) * step)
                 }
             }
         }
-        let chunks = Swift.min(threads, th)
-        if chunks > 1 {
-            parallelChunks(th, chunks: chunks) { _, rows in inputTransform(rows) }
-            parallelChunks(16, chunks: Swift.min(threads, 16)) { _, positions in products(positions) }
-            parallelChunks(th, chunks: chunks) { _, rows in outputTransform(rows) }
+    }
+}
+
+/// Y = A^T M A + bias per tile, SIMD8 over the tiles: the rows of A^T M are
+/// P_j = M0j + M1j + M2j and Q_j = M1j - M2j - M3j, and the tile's outputs
+/// (P0 + P1 + P2, P1 - P2 - P3) on its first row, the same of Q on its
+/// second, interleaved into the output rows, cropped to the image.
+struct WinogradOutput {
+    typealias V8 = SIMD8<Float>
+    let out: UnsafeMutablePointer<Float>
+    let height: Int, width: Int, channels: Int, rows: Int
+    let bias: UnsafePointer<Float>?
+    let activation: Kernels.Activation?
+
+    func transform(_ block: Kernels.WinogradBlock, from m: UnsafePointer<Float>) {
+        let lanes = block.lanes, step = rows * lanes
+        let y0 = 2 * block.ty, secondRow = y0 + 1 < height
+        let x0 = 2 * block.tx, columns = Swift.min(2 * block.count, width - x0)
+        let relu = activation == .relu
+        for o in 0..<channels {
+            let b = V8(repeating: bias?[o] ?? 0)
+            let dst = out + (o * height + y0) * width + x0
+            for k in stride(from: 0, to: lanes, by: 8) {
+                let src = UnsafeRawPointer(m + o * lanes + k)
+                func q(_ i: Int, _ j: Int) -> V8 { src.loadUnaligned(fromByteOffset: 4 * (4 * i + j) * step, as: V8.self) }
+                let n = Swift.min(16, columns - 2 * k)
+                guard n > 0 else { break }
+                var p = (q(0, 0) + q(1, 0) + q(2, 0), q(0, 1) + q(1, 1) + q(2, 1),
+                         q(0, 2) + q(1, 2) + q(2, 2), q(0, 3) + q(1, 3) + q(2, 3))
+                emit(p.0 + p.1 + p.2 + b, p.1 - p.2 - p.3 + b, dst + 2 * k, n, relu)
+                guard secondRow else { continue }
+                p = (q(1, 0) - q(2, 0) - q(3, 0), q(1, 1) - q(2, 1) - q(3, 1),
+                     q(1, 2) - q(2, 2) - q(3, 2), q(1, 3) - q(2, 3) - q(3, 3))
+                emit(p.0 + p.1 + p.2 + b, p.1 - p.2 - p.3 + b, dst + width + 2 * k, n, relu)
+            }
+            if let activation, !relu {
+                Kernels.activationForward(activation, dst, dst, columns)
+                if secondRow { Kernels.activationForward(activation, dst + width, dst + width, columns) }
+            }
+        }
+    }
+
+    /// Writes the first n of even[0], odd[0], even[1], odd[1], ... at dst.
+    @inline(__always)
+    private func emit(_ even: V8, _ odd: V8, _ dst: UnsafeMutablePointer<Float>, _ n: Int, _ relu: Bool) {
+        var y = SIMD16(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3],
+                       even[4], odd[4], even[5], odd[5], even[6], odd[6], even[7], odd[7])
+        if relu { y = y.replacing(with: 0, where: y .< 0) }
+        if n == 16 {
+            Kernels.store(y, dst)
         } else {
-            inputTransform(0..<th)
-            products(0..<16)
-            outputTransform(0..<th)
+            withUnsafeBytes(of: y) { dst.update(from: $0.bindMemory(to: Float.self).baseAddress!, count: n) }
         }
     }
+}
 
-    /// The input transform of four horizontally adjacent tiles, one per lane:
-    /// d points at the first tile's top-left (row stride wp); writes the 16
-    /// values of each tile to v[ξ * step + k], k = tile 0...3.
-    @inline(__always)
-    static func winogradInputQuad(_ d: UnsafePointer<Float>, _ wp: Int, _ v: UnsafeMutablePointer<Float>, _ step: Int) {
-        // Column j of the four tiles: lanes 2k + j of the row (even / odd halves).
-        func columns(_ r: Int) -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
-            let a = UnsafeRawPointer(d + r * wp).loadUnaligned(as: SIMD8<Float>.self)
-            let b = UnsafeRawPointer(d + r * wp + 2).loadUnaligned(as: SIMD8<Float>.self)
-            return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
-        }
-        let d0 = columns(0), d1 = columns(1), d2 = columns(2), d3 = columns(3)
-        // B^T d, row by row (each a 4-tuple of columns), then each row times B.
-        func put(_ row: Int, _ q: (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>)) {
-            store(q.0 - q.2, v + (4 * row) * step)
-            store(q.1 + q.2, v + (4 * row + 1) * step)
-            store(q.2 - q.1, v + (4 * row + 2) * step)
-            store(q.1 - q.3, v + (4 * row + 3) * step)
-        }
-        put(0, (d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3))
-        put(1, (d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3))
-        put(2, (d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3))
-        put(3, (d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3))
-    }
-
-    /// The output transform of four adjacent tiles (lanes): m points at the
-    /// first tile's M values (position stride `step`); writes 2 rows of 8
-    /// outputs at dst (row stride ow), the second only when `secondRow`.
-    @inline(__always)
-    static func winogradOutputQuad(_ m: UnsafePointer<Float>, _ step: Int, _ bias: Float,
-                                   _ dst: UnsafeMutablePointer<Float>, _ ow: Int, secondRow: Bool) {
-        func q(_ i: Int, _ j: Int) -> SIMD4<Float> { UnsafeRawPointer(m + (4 * i + j) * step).loadUnaligned(as: SIMD4<Float>.self) }
-        let b = SIMD4<Float>(repeating: bias)
-        var a0 = (q(0, 0), q(0, 1), q(0, 2), q(0, 3))
-        a0 = (a0.0 + q(1, 0) + q(2, 0), a0.1 + q(1, 1) + q(2, 1), a0.2 + q(1, 2) + q(2, 2), a0.3 + q(1, 3) + q(2, 3))
-        store(interleave(a0.0 + a0.1 + a0.2 + b, a0.1 - a0.2 - a0.3 + b), dst)
-        guard secondRow else { return }
-        let a1 = (q(1, 0) - q(2, 0) - q(3, 0), q(1, 1) - q(2, 1) - q(3, 1), q(1, 2) - q(2, 2) - q(3, 2), q(1, 3) - q(2, 3) - q(3, 3))
-        store(interleave(a1.0 + a1.1 + a1.2 + b, a1.1 - a1.2 - a1.3 + b), dst + ow)
-    }
-
-    @inline(__always)
-    static func interleave(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD8<Float> {
-        SIMD8(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3])
-    }
-
+extension Kernels {
     @inline(__always)
     static func store<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>) where V.Scalar == Float {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)

@@ -20,6 +20,9 @@ let env = ProcessInfo.processInfo.environment
 let onlyModels = env["DLSERVE_BENCH_MODELS"].map { Set($0.split(separator: ",").map(String.init)) }
 let onlyThreads = env["DLSERVE_BENCH_THREADS"].map { Set($0.split(separator: ",").compactMap { Int($0) }) }
 let skipTraining = env["DLSERVE_BENCH_SKIP_TRAINING"] != nil
+// DLSERVE_BENCH_STEPS=1: also the median time of each plan step at batch 1.
+let profileSteps = env["DLSERVE_BENCH_STEPS"] != nil
+var stepProfiles: [String] = []
 
 // As `dlserve train` does: freed buffers stay in the heap for the next step.
 Kernels.keepFreedMemoryForReuse()
@@ -64,5 +67,17 @@ for (name, spec) in [("LeNet", ReferenceNetworks.lenet), ("ResNetMini", Referenc
         let inferIPS = Double(reps * 64) / (now() - t)
         print(String(format: "%-12@ %7d  %11.0f  %12.3f  %9.3f  %9.0f", name as NSString, threads, trainIPS,
                      percentile(lat, 0.5), percentile(lat, 0.99), inferIPS))
+        if profileSteps {
+            stepProfiles.append("\(name), \(threads) thread(s), batch 1, median ms per step:")
+            let profile = plan.profileSteps(x1, repeats: 300)
+            var again: [Double] = []
+            for _ in 0..<500 { let t0 = now(); _ = plan.run(x1); again.append((now() - t0) * 1e3) }
+            stepProfiles.append(String(format: "  %8.4f  run() median after the profile", percentile(again, 0.5)))
+            stepProfiles.append(String(format: "  %8.4f  sum of the medians", profile.reduce(0) { $0 + $1.milliseconds }))
+            for (step, ms) in profile {
+                stepProfiles.append(String(format: "  %8.4f  %@", ms, step as NSString))
+            }
+        }
     }
 }
+stepProfiles.forEach { print($0) }

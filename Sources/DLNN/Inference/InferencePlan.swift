@@ -118,6 +118,30 @@ public final class InferencePlan: @unchecked Sendable {
         y.update(from: ws.buffers[outputBuffer], count: rows * outputShape.product)
     }
 
+    /// Median milliseconds of each step on one input row (batch 1), over
+    /// `repeats` runs, with the step's description: where batch-1 latency
+    /// goes (`make bench` prints it). Runs on the calling thread with the
+    /// current thread budget, as `run` does for one row.
+    public func profileSteps(_ x: Tensor, repeats: Int) -> [(step: String, milliseconds: Double)] {
+        precondition(x.shape == [1] + inputShape, "profileSteps: one row of \(inputShape)")
+        let ws = takeWorkspace()
+        defer { giveBack(ws) }
+        var times = [[Double]](repeating: [], count: steps.count)
+        func measure() {
+            ws.reserve(batch: 1, sizes: bufferSizes)
+            x.data.withUnsafeBufferPointer { ws.buffers[0].update(from: $0.baseAddress!, count: $0.count) }
+            for (i, step) in steps.enumerated() {
+                let t = DispatchTime.now().uptimeNanoseconds
+                step.run(batch: 1, ws)
+                times[i].append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+            }
+        }
+        for _ in 0..<repeats {
+            if Kernels.blasThreads > 1 && !splitsImages { Kernels.singleThreaded(measure) } else { measure() }
+        }
+        return zip(summary, times).map { ($0, $1.sorted()[$1.count / 2]) }
+    }
+
     private func takeWorkspace() -> Workspace {
         poolLock.withLock { pool.popLast() } ?? Workspace(count: bufferSizes.count)
     }
