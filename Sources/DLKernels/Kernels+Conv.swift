@@ -12,7 +12,7 @@ extension Kernels {
     public static func conv2dForward(
         x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         out: UnsafeMutablePointer<Float>, batch: Int, geometry g: ConvGeometry, outChannels: Int, groups: Int = 1,
-        activation: Activation? = nil, winogradFilters: UnsafePointer<Float>? = nil
+        activation: Activation? = nil, packedFilters: UnsafePointer<Float>? = nil
     ) {
         precondition(g.channels % groups == 0 && outChannels % groups == 0,
                      "conv2dForward: groups \(groups) must divide in \(g.channels) and out \(outChannels) channels")
@@ -22,25 +22,30 @@ extension Kernels {
         // 3x3 stride 1 with enough channels: Winograd F(2x2, 3x3), 2.25x fewer multiply-adds.
         if winogradApplies(g, outChannels: outChannels, groups: groups) {
             var owned: UnsafeMutablePointer<Float>?
-            if winogradFilters == nil {
+            if packedFilters == nil {
                 owned = .allocate(capacity: winogradFilterCount(outChannels: outChannels, channels: g.channels))
                 Kernels.winogradFilters(weight, outChannels: outChannels, channels: g.channels, owned!)
             }
             defer { owned?.deallocate() }
-            let u = winogradFilters ?? UnsafePointer(owned!)
-            if batch < blasThreads {
-                // One image: its tile rows split across the threads.
-                for n in 0..<batch {
-                    conv2dWinograd(x: x + n * g.channels * plane, filters: u, bias: bias, out: out + n * outChannels * l,
-                                   geometry: g, outChannels: outChannels, activation: activation, threads: blasThreads)
-                }
-            } else {
-                parallelChunks(batch, chunks: chunkCount(batch)) { _, images in
-                    for n in images {
-                        conv2dWinograd(x: x + n * g.channels * plane, filters: u, bias: bias, out: out + n * outChannels * l,
-                                       geometry: g, outChannels: outChannels, activation: activation, threads: 1)
-                    }
-                }
+            let u = packedFilters ?? UnsafePointer(owned!)
+            eachImage(batch) { n, threads in
+                conv2dWinograd(x: x + n * g.channels * plane, filters: u, bias: bias, out: out + n * outChannels * l,
+                               geometry: g, outChannels: outChannels, activation: activation, threads: threads)
+            }
+            return
+        }
+        // Other 3x3 convolutions of stride 1 or 2 with output channels in eights.
+        if directConvApplies(g, outChannels: outChannels, groups: groups) {
+            var owned: UnsafeMutablePointer<Float>?
+            if packedFilters == nil {
+                owned = .allocate(capacity: outChannels * g.colRows)
+                directFilters(weight, outChannels: outChannels, taps: g.colRows, owned!)
+            }
+            defer { owned?.deallocate() }
+            let w = packedFilters ?? UnsafePointer(owned!)
+            eachImage(batch) { n, threads in
+                conv2dDirect(x: x + n * g.channels * plane, filters: w, bias: bias, out: out + n * outChannels * l,
+                             geometry: g, outChannels: outChannels, activation: activation, threads: threads)
             }
             return
         }
@@ -88,6 +93,44 @@ extension Kernels {
                          beta: bias == nil ? 0 : 1, c: on + k * coutG * l, ldc: l)
                 }
                 if let activation { activationForward(activation, on, on, outChannels * l) }
+            }
+        }
+    }
+
+    /// The path `conv2dForward` takes: "winograd", "direct" or "gemm".
+    public static func convPath(_ g: ConvGeometry, outChannels: Int, groups: Int) -> String {
+        winogradApplies(g, outChannels: outChannels, groups: groups) ? "winograd"
+            : directConvApplies(g, outChannels: outChannels, groups: groups) ? "direct" : "gemm"
+    }
+
+    /// The weights in the layout of the path `conv2dForward` takes for this
+    /// geometry (the Winograd domain, or packed for the direct kernel), for
+    /// a caller that runs it many times to compute once and pass as
+    /// `packedFilters`; nil when the path uses the weights as they are.
+    public static func packFilters(_ weight: UnsafePointer<Float>, geometry g: ConvGeometry, outChannels: Int,
+                                   groups: Int) -> [Float]? {
+        let winograd = winogradApplies(g, outChannels: outChannels, groups: groups)
+        guard winograd || directConvApplies(g, outChannels: outChannels, groups: groups) else { return nil }
+        let count = winograd ? winogradFilterCount(outChannels: outChannels, channels: g.channels) : outChannels * g.colRows
+        return [Float](unsafeUninitializedCapacity: count) { buf, done in
+            if winograd {
+                winogradFilters(weight, outChannels: outChannels, channels: g.channels, buf.baseAddress!)
+            } else {
+                directFilters(weight, outChannels: outChannels, taps: g.colRows, buf.baseAddress!)
+            }
+            done = count
+        }
+    }
+
+    /// body(n, threads) for every image n: with fewer images than threads
+    /// (batch-1 inference) each image gets all the threads, else the images
+    /// are split across the threads and each gets one.
+    static func eachImage(_ batch: Int, _ body: (Int, Int) -> Void) {
+        if batch < blasThreads {
+            for n in 0..<batch { body(n, blasThreads) }
+        } else {
+            parallelChunks(batch, chunks: chunkCount(batch)) { _, images in
+                for n in images { body(n, 1) }
             }
         }
     }

@@ -147,7 +147,6 @@ extension Kernels {
 /// (E[k] - E[k+1], O[k] + E[k+1], E[k+1] - O[k], O[k] - O[k+1]).
 struct WinogradInput {
     typealias V8 = SIMD8<Float>
-    typealias V16 = SIMD16<Float>
     let image: UnsafeMutablePointer<Float>
     let rowStride: Int, planeStride: Int, channels: Int
 
@@ -162,19 +161,23 @@ struct WinogradInput {
             let r0 = UnsafeRawPointer(image + c * planeStride + 2 * block.ty * rowStride + 2 * block.tx)
             let rs = 4 * rowStride
             for j in 0..<chunks {
-                let off = 64 * j
-                let d0 = r0.loadUnaligned(fromByteOffset: off, as: V16.self)
-                let d1 = r0.loadUnaligned(fromByteOffset: off + rs, as: V16.self)
-                let d2 = r0.loadUnaligned(fromByteOffset: off + 2 * rs, as: V16.self)
-                let d3 = r0.loadUnaligned(fromByteOffset: off + 3 * rs, as: V16.self)
-                func put(_ i: Int, _ t: V16) {
-                    Kernels.store(t.evenHalf, eo + 48 * i + 8 * j)
-                    Kernels.store(t.oddHalf, eo + 48 * i + 24 + 8 * j)
+                // 16 columns as two halves, so that the split into even and
+                // odd columns stays two in-lane shuffles per half.
+                for h in 0..<2 {
+                    let off = 64 * j + 32 * h
+                    let d0 = r0.loadUnaligned(fromByteOffset: off, as: V8.self)
+                    let d1 = r0.loadUnaligned(fromByteOffset: off + rs, as: V8.self)
+                    let d2 = r0.loadUnaligned(fromByteOffset: off + 2 * rs, as: V8.self)
+                    let d3 = r0.loadUnaligned(fromByteOffset: off + 3 * rs, as: V8.self)
+                    func put(_ i: Int, _ t: V8) {
+                        Kernels.store(t.evenHalf, eo + 48 * i + 8 * j + 4 * h)
+                        Kernels.store(t.oddHalf, eo + 48 * i + 24 + 8 * j + 4 * h)
+                    }
+                    put(0, d0 - d2)
+                    put(1, d1 + d2)
+                    put(2, d2 - d1)
+                    put(3, d1 - d3)
                 }
-                put(0, d0 - d2)
-                put(1, d1 + d2)
-                put(2, d2 - d1)
-                put(3, d1 - d3)
             }
             for k in stride(from: 0, to: lanes, by: 8) {
                 let dst = v + c * lanes + k
@@ -237,11 +240,8 @@ struct WinogradOutput {
         var y = SIMD16(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3],
                        even[4], odd[4], even[5], odd[5], even[6], odd[6], even[7], odd[7])
         if relu { y = y.replacing(with: 0, where: y .< 0) }
-        if n == 16 {
-            Kernels.store(y, dst)
-        } else {
-            withUnsafeBytes(of: y) { dst.update(from: $0.bindMemory(to: Float.self).baseAddress!, count: n) }
-        }
+        Kernels.storeFirst(y.lowHalf, dst, Swift.min(8, n))
+        if n > 8 { Kernels.storeFirst(y.highHalf, dst + 8, n - 8) }
     }
 }
 

@@ -121,6 +121,49 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// 3x3 convolutions Winograd does not take (few input channels, stride 2)
+    /// with output channels in eights go through the direct kernel: 8 and 16
+    /// lanes, rows wider than 16 outputs, odd sizes, asymmetric padding,
+    /// fused ReLU and another activation, batch 1 split across threads.
+    func testDirectConvolutionMatchesTheReference() {
+        let saved = Kernels.blasThreads
+        defer { Kernels.setBLASThreads(saved) }
+        var rng = SeededGenerator(seed: 14)
+        let cases: [(ConvGeometry, Int)] = [
+            (ConvGeometry(channels: 1, height: 28, width: 28, kernelH: 3, kernelW: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1), 16),
+            (ConvGeometry(channels: 32, height: 28, width: 28, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2,
+                          padTop: 1, padBottom: 1, padLeft: 1, padRight: 1), 64),
+            (ConvGeometry(channels: 3, height: 13, width: 41, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2,
+                          padTop: 0, padBottom: 2, padLeft: 1, padRight: 0), 8),
+            (ConvGeometry(channels: 5, height: 9, width: 37, kernelH: 3, kernelW: 3), 24),
+        ]
+        for threads in [1, 2] {
+            Kernels.setBLASThreads(threads)
+            for (g, outC) in cases {
+                XCTAssertTrue(Kernels.directConvApplies(g, outChannels: outC, groups: 1), "\(g)")
+                for (batch, activation) in [(1, Kernels.Activation.relu), (3, .leakyRelu(slope: 0.1))] {
+                    let x = randoms(batch * g.channels * g.inputPlane, &rng)
+                    let w = randoms(outC * g.colRows, &rng), b = randoms(outC, &rng)
+                    let count = batch * outC * g.outputPlane
+                    var fast = [Float](repeating: .nan, count: count), slow = fast
+                    Kernels.conv2dForward(x: x, weight: w, bias: b, out: &fast, batch: batch, geometry: g, outChannels: outC,
+                                          activation: activation)
+                    Kernels.conv2dReference(x: x, weight: w, bias: b, out: &slow, batch: batch, geometry: g, outChannels: outC)
+                    var expected = slow
+                    Kernels.activationForwardReference(activation, slow, &expected, slow.count)
+                    assertClose(fast, expected, rtol: 1e-4, atol: 1e-4, "\(g) batch \(batch) threads \(threads)")
+                    // Filters packed once, as an inference plan does.
+                    XCTAssertEqual(Kernels.convPath(g, outChannels: outC, groups: 1), "direct")
+                    let packed = Kernels.packFilters(w, geometry: g, outChannels: outC, groups: 1)!
+                    var given = [Float](repeating: .nan, count: count)
+                    Kernels.conv2dForward(x: x, weight: w, bias: b, out: &given, batch: batch, geometry: g, outChannels: outC,
+                                          activation: activation, packedFilters: packed)
+                    XCTAssertEqual(given, fast)
+                }
+            }
+        }
+    }
+
     /// 3x3 stride-1 convolutions with 8+ channels go through Winograd
     /// F(2x2, 3x3): odd and even output sizes, any padding, batch 1 split
     /// across threads and batches split by image, filters given or computed.
@@ -152,11 +195,11 @@ final class ConvKernelTests: XCTestCase {
                     Kernels.conv2dReference(x: x, weight: w, bias: b, out: &slow, batch: batch, geometry: g, outChannels: outC)
                     assertClose(fast, slow.map { max($0, 0) }, rtol: 1e-4, atol: 1e-4, "\(g) batch \(batch) threads \(threads)")
                     // Filters transformed once, as an inference plan does.
-                    var u = [Float](repeating: 0, count: Kernels.winogradFilterCount(outChannels: outC, channels: g.channels))
-                    Kernels.winogradFilters(w, outChannels: outC, channels: g.channels, &u)
+                    XCTAssertEqual(Kernels.convPath(g, outChannels: outC, groups: 1), "winograd")
+                    let u = Kernels.packFilters(w, geometry: g, outChannels: outC, groups: 1)!
                     var given = [Float](repeating: .nan, count: count)
                     Kernels.conv2dForward(x: x, weight: w, bias: b, out: &given, batch: batch, geometry: g, outChannels: outC,
-                                          activation: .relu, winogradFilters: u)
+                                          activation: .relu, packedFilters: u)
                     XCTAssertEqual(given, fast)
 
                     // Backward: gradInput through the flipped filters (Winograd), accumulated.

@@ -6,9 +6,9 @@ import DLTensor
 struct Step: CustomStringConvertible {
     enum Op {
         /// Convolution (groups == 1) with folded batch norm and a fused activation.
-        /// `winograd`: the weights in the Winograd domain, when the kernel takes that path.
+        /// `packed`: the weights as the kernel's path wants them (`Kernels.packFilters`), computed once.
         case conv(weight: [Float], bias: [Float]?, geometry: ConvGeometry, outChannels: Int, activation: Kernels.Activation?,
-                  winograd: [Float]?)
+                  packed: [Float]?)
         /// x W^T + b over rows of `inFeatures`, with folded batch norm and a fused activation.
         case dense(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int, activation: Kernels.Activation?)
         /// Batch norm with running statistics on [C, S] rows, then an optional activation.
@@ -37,8 +37,8 @@ struct Step: CustomStringConvertible {
     var description: String {
         let kind: String
         switch op {
-        case .conv(_, _, let g, let c, let f, let u):
-            kind = "conv \(g.kernelH)x\(g.kernelW)/\(g.strideH) -> \(c)" + Self.act(f) + (u == nil ? "" : " (winograd)")
+        case .conv(_, _, let g, let c, let f, _):
+            kind = "conv \(g.kernelH)x\(g.kernelW)/\(g.strideH) -> \(c)" + Self.act(f) + " (\(Kernels.convPath(g, outChannels: c, groups: 1)))"
         case .dense(_, _, let i, let o, let f): kind = "dense \(i) -> \(o)" + Self.act(f)
         case .batchNorm(_, _, _, _, _, _, let f): kind = "batch_norm" + Self.act(f)
         case .activation(let f): kind = "\(f)"
@@ -67,12 +67,12 @@ struct Step: CustomStringConvertible {
         let y = ws.buffers[output]
         let x = UnsafePointer(ws.buffers[inputs[0]])
         switch op {
-        case .conv(let weight, let bias, let g, let outChannels, let f, let winograd):
+        case .conv(let weight, let bias, let g, let outChannels, let f, let packed):
             weight.withUnsafeBufferPointer { w in
                 withOptionalPointer(bias) { b in
-                    withOptionalPointer(winograd) { u in
+                    withOptionalPointer(packed) { u in
                         Kernels.conv2dForward(x: x, weight: w.baseAddress!, bias: b, out: y, batch: n, geometry: g,
-                                              outChannels: outChannels, activation: f, winogradFilters: u)
+                                              outChannels: outChannels, activation: f, packedFilters: u)
                     }
                 }
             }

@@ -74,18 +74,11 @@ struct PlanBuilder {
                 if let bn = takeBatchNorm(features: conv.outChannels) {
                     Self.fold(bn, weight: &weight, bias: &bias, outputs: conv.outChannels)
                 }
-                var winograd: [Float]?
-                if Kernels.winogradApplies(g, outChannels: conv.outChannels, groups: 1) {
-                    let count = Kernels.winogradFilterCount(outChannels: conv.outChannels, channels: conv.inChannels)
-                    winograd = [Float](unsafeUninitializedCapacity: count) { buf, done in
-                        weight.withUnsafeBufferPointer {
-                            Kernels.winogradFilters($0.baseAddress!, outChannels: conv.outChannels, channels: conv.inChannels, buf.baseAddress!)
-                        }
-                        done = count
-                    }
+                let packed = weight.withUnsafeBufferPointer {
+                    Kernels.packFilters($0.baseAddress!, geometry: g, outChannels: conv.outChannels, groups: 1)
                 }
                 op = .conv(weight: weight, bias: bias, geometry: g, outChannels: conv.outChannels, activation: takeActivation(),
-                           winograd: winograd)
+                           packed: packed)
             case let dense as Linear:
                 var weight = dense.weight.data, bias = dense.bias?.data
                 // Batch norm over [N, F] features only (a 1-D input).
