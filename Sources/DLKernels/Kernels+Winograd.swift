@@ -76,8 +76,8 @@ extension Kernels {
     }
 
     /// Floats the input transform may read past the padded image: a block
-    /// reads 16 * (lanes / 8 + 1) columns from its first tile, whatever the
-    /// row's width (the lanes past the row are computed and never used).
+    /// reads 2 * lanes + 2 columns from its first tile, whatever the row's
+    /// width (the lanes past the row are computed and never used).
     static let winogradReadSlack = 64
 
     /// A block: `count` tiles (at most 16) of tile row `ty` from tile `tx`,
@@ -124,14 +124,12 @@ extension Kernels {
         parallelChunks(blocks.count, chunks: Swift.min(threads, blocks.count)) { _, range in
             let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cin * 16)
             let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * rows * 16)
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: WinogradInput.scratchCount)
             defer {
                 v.deallocate()
                 m.deallocate()
-                scratch.deallocate()
             }
             for block in blocks[range] {
-                input.transform(block, into: v, scratch: scratch)
+                input.transform(block, into: v)
                 winogradProducts(u: u, v: v, m: m, rows: rows, channels: cin, lanes: block.lanes)
                 output.transform(block, from: m)
             }
@@ -139,57 +137,40 @@ extension Kernels {
     }
 }
 
-/// V[ξ, c, lane] = B^T d B for the 4x4 tile d of each lane, SIMD8 over the
-/// tiles. B^T d first combines the tile's four image rows (r0 - r2, r1 + r2,
-/// r2 - r1, r1 - r3) over whole rows; each result t is split into its even
-/// columns E and odd columns O, so that tile k's columns are E[k], O[k],
-/// E[k + 1], O[k + 1] and the product by B is, for all k at once,
-/// (E[k] - E[k+1], O[k] + E[k+1], E[k+1] - O[k], O[k] - O[k+1]).
+/// V[ξ, c, lane] = B^T d B for the 4x4 tile d of each lane, SIMD8 over
+/// eight tiles: column j of the eight tiles is lane-wise the even (j = 0, 2)
+/// or odd (j = 1, 3) columns of 16 image columns read from the first
+/// tile's column (j = 0, 1) or two further (j = 2, 3). B^T d combines the
+/// four rows (r0 - r2, r1 + r2, r2 - r1, r1 - r3), then the columns the same.
 struct WinogradInput {
     typealias V8 = SIMD8<Float>
     let image: UnsafeMutablePointer<Float>
     let rowStride: Int, planeStride: Int, channels: Int
 
-    /// E and O of the four combined rows: 8 arrays of 24 (lanes + 8).
-    static let scratchCount = 8 * 24
-
-    func transform(_ block: Kernels.WinogradBlock, into v: UnsafeMutablePointer<Float>,
-                   scratch eo: UnsafeMutablePointer<Float>) {
+    func transform(_ block: Kernels.WinogradBlock, into v: UnsafeMutablePointer<Float>) {
         let lanes = block.lanes, step = channels * lanes
-        let chunks = lanes / 8 + 1
         for c in 0..<channels {
-            let r0 = UnsafeRawPointer(image + c * planeStride + 2 * block.ty * rowStride + 2 * block.tx)
-            let rs = 4 * rowStride
-            for j in 0..<chunks {
-                // 16 columns as two halves, so that the split into even and
-                // odd columns stays two in-lane shuffles per half.
-                for h in 0..<2 {
-                    let off = 64 * j + 32 * h
-                    let d0 = r0.loadUnaligned(fromByteOffset: off, as: V8.self)
-                    let d1 = r0.loadUnaligned(fromByteOffset: off + rs, as: V8.self)
-                    let d2 = r0.loadUnaligned(fromByteOffset: off + 2 * rs, as: V8.self)
-                    let d3 = r0.loadUnaligned(fromByteOffset: off + 3 * rs, as: V8.self)
-                    func put(_ i: Int, _ t: V8) {
-                        Kernels.store(t.evenHalf, eo + 48 * i + 8 * j + 4 * h)
-                        Kernels.store(t.oddHalf, eo + 48 * i + 24 + 8 * j + 4 * h)
-                    }
-                    put(0, d0 - d2)
-                    put(1, d1 + d2)
-                    put(2, d2 - d1)
-                    put(3, d1 - d3)
-                }
-            }
             for k in stride(from: 0, to: lanes, by: 8) {
-                let dst = v + c * lanes + k
-                for i in 0..<4 {
-                    let e = UnsafeRawPointer(eo + 48 * i + k), o = UnsafeRawPointer(eo + 48 * i + 24 + k)
-                    let e0 = e.loadUnaligned(as: V8.self), e1 = e.loadUnaligned(fromByteOffset: 4, as: V8.self)
-                    let o0 = o.loadUnaligned(as: V8.self), o1 = o.loadUnaligned(fromByteOffset: 4, as: V8.self)
-                    Kernels.store(e0 - e1, dst + (4 * i) * step)
-                    Kernels.store(o0 + e1, dst + (4 * i + 1) * step)
-                    Kernels.store(e1 - o0, dst + (4 * i + 2) * step)
-                    Kernels.store(o0 - o1, dst + (4 * i + 3) * step)
+                let p = image + c * planeStride + 2 * block.ty * rowStride + 2 * (block.tx + k)
+                func columns(_ r: Int) -> (V8, V8, V8, V8) {
+                    let a = UnsafeRawPointer(p + r * rowStride)
+                    let lo = a.loadUnaligned(as: V8.self), hi = a.loadUnaligned(fromByteOffset: 32, as: V8.self)
+                    let lo2 = a.loadUnaligned(fromByteOffset: 8, as: V8.self), hi2 = a.loadUnaligned(fromByteOffset: 40, as: V8.self)
+                    return (V8(lowHalf: lo.evenHalf, highHalf: hi.evenHalf), V8(lowHalf: lo.oddHalf, highHalf: hi.oddHalf),
+                            V8(lowHalf: lo2.evenHalf, highHalf: hi2.evenHalf), V8(lowHalf: lo2.oddHalf, highHalf: hi2.oddHalf))
                 }
+                let d0 = columns(0), d1 = columns(1), d2 = columns(2), d3 = columns(3)
+                let dst = v + c * lanes + k
+                func put(_ row: Int, _ q: (V8, V8, V8, V8)) {
+                    Kernels.store(q.0 - q.2, dst + (4 * row) * step)
+                    Kernels.store(q.1 + q.2, dst + (4 * row + 1) * step)
+                    Kernels.store(q.2 - q.1, dst + (4 * row + 2) * step)
+                    Kernels.store(q.1 - q.3, dst + (4 * row + 3) * step)
+                }
+                put(0, (d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3))
+                put(1, (d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3))
+                put(2, (d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3))
+                put(3, (d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3))
             }
         }
     }
