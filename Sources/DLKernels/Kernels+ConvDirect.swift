@@ -78,26 +78,28 @@ extension Kernels {
             let acc = UnsafeMutablePointer<Float>.allocate(capacity: 64)
             defer { acc.deallocate() }
             for block in blocks[range] {
-                let base = xq + block.ty * s * s * wq + block.tx
+                func base(_ octet: WinogradOctet) -> UnsafePointer<Float> { UnsafePointer(xq + octet.ty * s * s * wq + octet.tx) }
+                let base0 = base(block.first), base1 = block.second.map(base) ?? base0
                 for r in stride(from: 0, to: outChannels, by: rowBlock) {
                     let wr = w + r * taps
                     for half in 0..<(block.lanes == 16 ? 2 : 1) {
                         let first = block.lanes == 16 ? 4 * half : 0, count = block.lanes == 16 ? 4 : 8
                         if block.lanes == 16 {
-                            directKernel4x16(wr + first, base, offsets, taps, acc)
+                            directKernel4x16(wr + first, base0, base1, offsets, taps, acc)
                         } else {
-                            directKernel8x8(wr, base, offsets, taps, acc)
+                            directKernel8x8(wr, base0, offsets, taps, acc)
                         }
                         for i in 0..<count {
                             let o = r + first + i
-                            let dst = out + (o * oh + block.ty) * ow + block.tx
                             let b = SIMD8<Float>(repeating: bias?[o] ?? 0)
-                            for k in stride(from: 0, to: block.count, by: 8) {
+                            for k in stride(from: 0, to: block.lanes, by: 8) {
+                                let octet = block.octet(k / 8)
+                                let dst = out + (o * oh + octet.ty) * ow + octet.tx
                                 var y = UnsafeRawPointer(acc + i * block.lanes + k).loadUnaligned(as: SIMD8<Float>.self) + b
                                 if relu { y = y.replacing(with: 0, where: y .< 0) }
-                                storeFirst(y, dst + k, Swift.min(8, block.count - k))
+                                storeFirst(y, dst, octet.count)
+                                if let activation, !relu { activationForward(activation, dst, dst, octet.count) }
                             }
-                            if let activation, !relu { activationForward(activation, dst, dst, block.count) }
                         }
                     }
                 }
@@ -105,16 +107,17 @@ extension Kernels {
         }
     }
 
-    /// acc[r][0..<16] = Σ_t w[8t + r] x[base + offsets[t] ..< +16] for r = 0...3.
+    /// acc[r][0..<8] = Σ_t w[8t + r] x[base0 + offsets[t] ..< +8] and
+    /// acc[r][8..<16] the same from base1, for r = 0...3.
     @inline(__always)
-    static func directKernel4x16(_ w: UnsafePointer<Float>, _ base: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>,
-                                 _ taps: Int, _ acc: UnsafeMutablePointer<Float>) {
+    static func directKernel4x16(_ w: UnsafePointer<Float>, _ base0: UnsafePointer<Float>, _ base1: UnsafePointer<Float>,
+                                 _ offsets: UnsafePointer<Int>, _ taps: Int, _ acc: UnsafeMutablePointer<Float>) {
         typealias V8 = SIMD8<Float>
         var a0 = V8(), b0 = V8(), a1 = V8(), b1 = V8(), a2 = V8(), b2 = V8(), a3 = V8(), b3 = V8()
         var wp = w
         for t in 0..<taps {
-            let xp = UnsafeRawPointer(base + offsets[t])
-            let lo = xp.loadUnaligned(as: V8.self), hi = xp.loadUnaligned(fromByteOffset: 32, as: V8.self)
+            let lo = UnsafeRawPointer(base0 + offsets[t]).loadUnaligned(as: V8.self)
+            let hi = UnsafeRawPointer(base1 + offsets[t]).loadUnaligned(as: V8.self)
             let w0 = V8(repeating: wp[0]), w1 = V8(repeating: wp[1])
             a0 = a0.addingProduct(w0, lo); b0 = b0.addingProduct(w0, hi)
             a1 = a1.addingProduct(w1, lo); b1 = b1.addingProduct(w1, hi)

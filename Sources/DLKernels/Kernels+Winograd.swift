@@ -80,24 +80,33 @@ extension Kernels {
     /// width (the lanes past the row are computed and never used).
     static let winogradReadSlack = 64
 
-    /// A block: `count` tiles (at most 16) of tile row `ty` from tile `tx`,
-    /// in `lanes` (8 or 16) SIMD lanes.
-    struct WinogradBlock {
+    /// `count` (at most 8) tiles of tile row `ty` from tile `tx`: the lanes
+    /// of one SIMD8 vector.
+    struct WinogradOctet {
         var ty: Int, tx: Int, count: Int
-        var lanes: Int { count > 8 ? 16 : 8 }
     }
 
+    /// A block: one or two octets (8 or 16 lanes), not necessarily of the
+    /// same row, so that narrow images fill 16 lanes too.
+    struct WinogradBlock {
+        var first: WinogradOctet, second: WinogradOctet?
+        var lanes: Int { second == nil ? 8 : 16 }
+        func octet(_ k: Int) -> WinogradOctet { k == 0 ? first : second! }
+    }
+
+    /// Every row cut into octets as even as they can be, the octets paired in order.
     static func winogradBlocks(tileRows th: Int, tileColumns tw: Int) -> [WinogradBlock] {
-        // Pieces of at most 16 tiles, as even as they can be.
-        let pieces = (tw + 15) / 16
-        var blocks: [WinogradBlock] = []
+        let pieces = (tw + 7) / 8
+        var octets: [WinogradOctet] = []
         for ty in 0..<th {
             for p in 0..<pieces {
                 let lo = p * tw / pieces, hi = (p + 1) * tw / pieces
-                blocks.append(WinogradBlock(ty: ty, tx: lo, count: hi - lo))
+                octets.append(WinogradOctet(ty: ty, tx: lo, count: hi - lo))
             }
         }
-        return blocks
+        return stride(from: 0, to: octets.count, by: 2).map {
+            WinogradBlock(first: octets[$0], second: $0 + 1 < octets.count ? octets[$0 + 1] : nil)
+        }
     }
 
     /// One image: out[outC, oh, ow] = conv(x) + bias, then `activation`.
@@ -151,7 +160,8 @@ struct WinogradInput {
         let lanes = block.lanes, step = channels * lanes
         for c in 0..<channels {
             for k in stride(from: 0, to: lanes, by: 8) {
-                let p = image + c * planeStride + 2 * block.ty * rowStride + 2 * (block.tx + k)
+                let octet = block.octet(k / 8)
+                let p = image + c * planeStride + 2 * octet.ty * rowStride + 2 * octet.tx
                 func columns(_ r: Int) -> (V8, V8, V8, V8) {
                     let a = UnsafeRawPointer(p + r * rowStride)
                     let lo = a.loadUnaligned(as: V8.self), hi = a.loadUnaligned(fromByteOffset: 32, as: V8.self)
@@ -189,28 +199,28 @@ struct WinogradOutput {
 
     func transform(_ block: Kernels.WinogradBlock, from m: UnsafePointer<Float>) {
         let lanes = block.lanes, step = rows * lanes
-        let y0 = 2 * block.ty, secondRow = y0 + 1 < height
-        let x0 = 2 * block.tx, columns = Swift.min(2 * block.count, width - x0)
         let relu = activation == .relu
         for o in 0..<channels {
             let b = V8(repeating: bias?[o] ?? 0)
-            let dst = out + (o * height + y0) * width + x0
             for k in stride(from: 0, to: lanes, by: 8) {
+                let octet = block.octet(k / 8)
+                let y0 = 2 * octet.ty, secondRow = y0 + 1 < height
+                let x0 = 2 * octet.tx, n = Swift.min(2 * octet.count, width - x0)
+                let dst = out + (o * height + y0) * width + x0
                 let src = UnsafeRawPointer(m + o * lanes + k)
                 func q(_ i: Int, _ j: Int) -> V8 { src.loadUnaligned(fromByteOffset: 4 * (4 * i + j) * step, as: V8.self) }
-                let n = Swift.min(16, columns - 2 * k)
-                guard n > 0 else { break }
                 var p = (q(0, 0) + q(1, 0) + q(2, 0), q(0, 1) + q(1, 1) + q(2, 1),
                          q(0, 2) + q(1, 2) + q(2, 2), q(0, 3) + q(1, 3) + q(2, 3))
-                emit(p.0 + p.1 + p.2 + b, p.1 - p.2 - p.3 + b, dst + 2 * k, n, relu)
-                guard secondRow else { continue }
-                p = (q(1, 0) - q(2, 0) - q(3, 0), q(1, 1) - q(2, 1) - q(3, 1),
-                     q(1, 2) - q(2, 2) - q(3, 2), q(1, 3) - q(2, 3) - q(3, 3))
-                emit(p.0 + p.1 + p.2 + b, p.1 - p.2 - p.3 + b, dst + width + 2 * k, n, relu)
-            }
-            if let activation, !relu {
-                Kernels.activationForward(activation, dst, dst, columns)
-                if secondRow { Kernels.activationForward(activation, dst + width, dst + width, columns) }
+                emit(p.0 + p.1 + p.2 + b, p.1 - p.2 - p.3 + b, dst, n, relu)
+                if secondRow {
+                    p = (q(1, 0) - q(2, 0) - q(3, 0), q(1, 1) - q(2, 1) - q(3, 1),
+                         q(1, 2) - q(2, 2) - q(3, 2), q(1, 3) - q(2, 3) - q(3, 3))
+                    emit(p.0 + p.1 + p.2 + b, p.1 - p.2 - p.3 + b, dst + width, n, relu)
+                }
+                if let activation, !relu {
+                    Kernels.activationForward(activation, dst, dst, n)
+                    if secondRow { Kernels.activationForward(activation, dst + width, dst + width, n) }
+                }
             }
         }
     }
