@@ -32,6 +32,8 @@ bench:
 	$(SWIFT) build -c release --product dlserve-bench
 	.build/release/dlserve-bench
 	python3 scripts/bench/peers.py
+	# Batch-1 latency against onnxruntime in alternating rounds (the VM's speed drifts).
+	python3 scripts/bench/interleaved.py .build/release/dlserve-bench
 
 bench-http: release
 	./scripts/install-deps.sh --bench

@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 import Synchronization
 
@@ -6,8 +7,9 @@ import Synchronization
 /// A batch-1 forward pass opens a few parallel regions per layer, each a few
 /// tens of microseconds of work; waking GCD worker threads for each costs
 /// about as much as the work. Here the helpers spin for a short while after a
-/// region (about 20 µs) and only then sleep, so back-to-back regions start in
-/// well under a microsecond, while an idle process costs nothing.
+/// region (`spinNanoseconds`, 0.3 ms) and only then sleep, so back-to-back
+/// regions start in well under a microsecond, while an idle process costs
+/// nothing.
 ///
 /// One region at a time: a caller that finds the pool busy (another thread's
 /// region, or a nested one) gets `false` and runs its chunks another way.
@@ -26,6 +28,13 @@ final class ChunkPool: @unchecked Sendable {
     private var body: ((Int) -> Void)?
     private let sleepers = NSCondition()
     private var sleeping = 0
+
+    /// How long a helper spins for the next region before it sleeps. A
+    /// batch-1 forward pass has serial stretches of tens of microseconds
+    /// between its regions (elementwise steps, padding copies); a helper
+    /// that slept through one of them costs a futex wake-up, 30-50 µs on
+    /// this VM, at the next region.
+    static let spinNanoseconds: UInt64 = 300_000
 
     private static let indexBits = 16
     private static let mask = (1 << indexBits) - 1
@@ -55,7 +64,7 @@ final class ChunkPool: @unchecked Sendable {
             if sleeping > 0 { sleepers.broadcast() }
             sleepers.unlock()
             work(generation: generation)
-            while done.load(ordering: .acquiring) < chunks {}
+            while done.load(ordering: .acquiring) < chunks { dl_cpu_relax() }
             self.body = nil
         }
         return true
@@ -78,9 +87,11 @@ final class ChunkPool: @unchecked Sendable {
         while true {
             var generation = job.load(ordering: .acquiring) >> (2 * Self.indexBits)
             var spins = 0
+            let start = DispatchTime.now().uptimeNanoseconds
             while generation == seen {
+                dl_cpu_relax()
                 spins += 1
-                if spins > 20_000 {
+                if spins & 255 == 0 && DispatchTime.now().uptimeNanoseconds - start > Self.spinNanoseconds {
                     sleepers.lock()
                     sleeping += 1
                     while job.load(ordering: .acquiring) >> (2 * Self.indexBits) == seen { sleepers.wait() }

@@ -1,6 +1,7 @@
 import CBLAS
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Data parallelism over the batch for the convolution and pooling kernels.
 ///
@@ -46,34 +47,18 @@ extension Kernels {
         return body()
     }
 
-    /// Keeps OpenBLAS single-threaded while any batch-parallel region runs.
-    /// The first region to enter saves the thread count and sets 1; the last
-    /// to leave restores it. A region that starts while another runs sees a
-    /// budget of 1 and runs inline, so concurrent callers never oversubscribe
-    /// and never lose the configured count.
-    static let singleThreadedBLAS = BLASGate()
+    /// Counts the parallel regions running in the process. While any runs,
+    /// `blasThreads` is 1: a region that starts meanwhile (nested, or another
+    /// caller's) runs inline, so concurrent callers never oversubscribe the
+    /// cores and never change the configured budget.
+    static let singleThreadedBLAS = RegionGate()
 
-    final class BLASGate: @unchecked Sendable {
-        private let lock = NSLock()
-        private var depth = 0
-        private var saved: Int32 = 1
+    final class RegionGate: Sendable {
+        private let depth = Atomic<Int>(0)
 
-        func enter() {
-            lock.lock()
-            defer { lock.unlock() }
-            if depth == 0 {
-                saved = openblas_get_num_threads()
-                openblas_set_num_threads(1)
-            }
-            depth += 1
-        }
-
-        func leave() {
-            lock.lock()
-            defer { lock.unlock() }
-            depth -= 1
-            if depth == 0 { openblas_set_num_threads(saved) }
-        }
+        var active: Bool { depth.load(ordering: .relaxed) > 0 }
+        func enter() { depth.add(1, ordering: .relaxed) }
+        func leave() { depth.subtract(1, ordering: .relaxed) }
     }
 
     /// Per-chunk private accumulators for a reduction (weight and bias

@@ -1,14 +1,33 @@
 import CBLAS
+import Synchronization
 
 /// The narrow interface every layer calls for heavy math. BLAS calls and SIMD
 /// loops appear only in this target; each fast kernel keeps a plain reference
 /// (`*Reference`) beside it and a test holds the two together.
 public enum Kernels {
-    /// Sets OpenBLAS's own thread count. The daemon sets 1 per worker so BLAS
-    /// does not fight the inference pool; training may use all cores.
+    /// Sets the kernels' thread budget: how many threads a parallel region
+    /// (`parallelChunks`, a large `gemm`) uses. The daemon sets 1 per worker so
+    /// that kernels do not fight the inference pool; training may use all cores.
+    ///
+    /// Every thread comes from one pool (`ChunkPool`). OpenBLAS itself always
+    /// runs single-threaded: its idle workers spin (sched_yield) for about
+    /// 0.1 s after each threaded call, which took the second core away from
+    /// the pool's helper and made batch-1 latency on two threads as slow as
+    /// on one, one run in two.
     public static func setBLASThreads(_ n: Int) {
-        openblas_set_num_threads(Int32(max(1, n)))
+        pinOpenBLAS
+        budget.store(max(1, n), ordering: .relaxed)
     }
 
-    public static var blasThreads: Int { Int(openblas_get_num_threads()) }
+    /// The thread budget a kernel called now may use: 1 inside a parallel
+    /// region (of any caller), else the budget `setBLASThreads` set.
+    public static var blasThreads: Int {
+        pinOpenBLAS
+        return singleThreadedBLAS.active ? 1 : budget.load(ordering: .relaxed)
+    }
+
+    static let budget = Atomic<Int>(1)
+
+    /// OpenBLAS on one thread, once per process.
+    static let pinOpenBLAS: Void = openblas_set_num_threads(1)
 }

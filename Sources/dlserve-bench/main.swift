@@ -15,6 +15,12 @@ func percentile(_ xs: [Double], _ p: Double) -> Double {
     return s[min(s.count - 1, Int(p * Double(s.count)))]
 }
 
+if CommandLine.arguments.contains("--pipe") {
+    Kernels.keepFreedMemoryForReuse()
+    runPipeMode()
+    exit(0)
+}
+
 // For profiling one part: DLSERVE_BENCH_MODELS=ResNetMini DLSERVE_BENCH_THREADS=1.
 let env = ProcessInfo.processInfo.environment
 let onlyModels = env["DLSERVE_BENCH_MODELS"].map { Set($0.split(separator: ",").map(String.init)) }

@@ -1,0 +1,42 @@
+import DLKernels
+import DLNN
+import DLTensor
+import Foundation
+
+/// `dlserve-bench --pipe`: batch-1 latency on request, for a driver that
+/// interleaves it with a peer in short rounds (scripts/bench/interleaved.py),
+/// so that both see the same machine: this VM's speed drifts by up to 40%
+/// from one second to the next.
+///
+/// Each line on stdin is "MODEL THREADS COUNT" (MODEL: LeNet or ResNetMini);
+/// the answer is one line of COUNT latencies in milliseconds, after 10
+/// warm-up runs. EOF ends the process.
+func runPipeMode() {
+    var rng = SeededGenerator(seed: 7)
+    var plans: [String: InferencePlan] = [:]
+    for (name, spec) in [("LeNet", ReferenceNetworks.lenet), ("ResNetMini", ReferenceNetworks.resnetMini)] {
+        plans[name] = try! InferencePlan(GraphModel(spec: spec, seed: 1))
+    }
+    let x1 = Tensor.uniform([1, 1, 28, 28], low: 0, high: 1, rng: &rng)
+    while let line = readLine() {
+        let parts = line.split(separator: " ")
+        guard parts.count == 3, let plan = plans[String(parts[0])], let threads = Int(parts[1]), let count = Int(parts[2]),
+              (1...64).contains(threads), (1...100_000).contains(count)
+        else {
+            print("error: expected MODEL THREADS COUNT, got \(line)")
+            fflush(stdout)
+            continue
+        }
+        Kernels.setBLASThreads(threads)
+        for _ in 0..<10 { _ = plan.run(x1) }
+        var lat: [String] = []
+        lat.reserveCapacity(count)
+        for _ in 0..<count {
+            let t = DispatchTime.now().uptimeNanoseconds
+            _ = plan.run(x1)
+            lat.append(String(format: "%.4f", Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6))
+        }
+        print(lat.joined(separator: " "))
+        fflush(stdout)
+    }
+}
