@@ -9,11 +9,11 @@ public enum Kernels {
     /// (`parallelChunks`, a large `gemm`) uses. The daemon sets 1 per worker so
     /// that kernels do not fight the inference pool; training may use all cores.
     ///
-    /// Every thread comes from one pool (`ChunkPool`). OpenBLAS itself always
-    /// runs single-threaded: its idle workers spin (sched_yield) for about
-    /// 0.1 s after each threaded call, which took the second core away from
-    /// the pool's helper and made batch-1 latency on two threads as slow as
-    /// on one, one run in two.
+    /// Every thread comes from one pool (`ChunkPool`); OpenBLAS itself always
+    /// runs single-threaded and `gemm` splits large products over the pool.
+    /// Two pools would compete for the same cores: OpenBLAS's idle workers
+    /// spin (sched_yield) for about 0.1 s after each threaded call, while
+    /// the pool's helpers spin for the next region.
     public static func setBLASThreads(_ n: Int) {
         pinOpenBLAS
         budget.store(max(1, n), ordering: .relaxed)
