@@ -37,7 +37,12 @@ extension Kernels {
             xq.deallocate()
             offsets.deallocate()
         }
-        xq.update(repeating: 0, count: g.channels * hp * s * wq + slack)
+        // Zeros in the padding rows and the slack; every image row is written whole below.
+        for c in 0..<g.channels {
+            (xq + c * hp * s * wq).update(repeating: 0, count: g.padTop * s * wq)
+            (xq + (c * hp + g.padTop + g.height) * s * wq).update(repeating: 0, count: g.padBottom * s * wq)
+        }
+        (xq + g.channels * hp * s * wq).update(repeating: 0, count: slack)
         // Each input row padded in `row` (its padding stays zero), then
         // copied (stride 1) or split into even and odd columns (stride 2).
         let row = UnsafeMutablePointer<Float>.allocate(capacity: s * wq + 16)
@@ -46,9 +51,9 @@ extension Kernels {
         for c in 0..<g.channels {
             for y in 0..<g.height {
                 let dst = xq + (c * hp + y + g.padTop) * s * wq
-                (row + g.padLeft).update(from: x + (c * g.height + y) * g.width, count: g.width)
+                copyRow(x + (c * g.height + y) * g.width, row + g.padLeft, g.width)
                 if s == 1 {
-                    dst.update(from: row, count: wq)
+                    copyRow(row, dst, wq)
                     continue
                 }
                 var i = 0

@@ -24,13 +24,30 @@ extension Kernels {
             dst.update(repeating: 0, count: g.padTop * wp)
             for y in 0..<g.height {
                 let row = dst + (g.padTop + y) * wp
-                row.update(repeating: 0, count: g.padLeft)
-                (row + g.padLeft).update(from: src + y * w, count: w)
-                (row + g.padLeft + w).update(repeating: 0, count: g.padRight)
+                for i in 0..<g.padLeft { row[i] = 0 }
+                copyRow(src + y * w, row + g.padLeft, w)
+                for i in (g.padLeft + w)..<wp { row[i] = 0 }
             }
             (dst + (g.padTop + g.height) * wp).update(repeating: 0, count: g.padBottom * wp)
         }
         (xp + g.channels * hp * wp).update(repeating: 0, count: g.kernelW)
+    }
+
+    /// dst[0..<n] = src[0..<n] for the short rows of an image, in SIMD8
+    /// steps (the last one overlapping): a memmove call per row cost more
+    /// than the copy.
+    @inline(__always)
+    static func copyRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+        guard n >= 8 else {
+            for i in 0..<n { dst[i] = src[i] }
+            return
+        }
+        var i = 0
+        while i < n {
+            i = Swift.min(i, n - 8)
+            store(UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self), dst + i)
+            i += 8
+        }
     }
 
     /// Output rows `rows` of a stride-1, groups-1 convolution of one image

@@ -170,6 +170,7 @@ struct WinogradInput {
                             V8(lowHalf: lo2.evenHalf, highHalf: hi2.evenHalf), V8(lowHalf: lo2.oddHalf, highHalf: hi2.oddHalf))
                 }
                 let d0 = columns(0), d1 = columns(1), d2 = columns(2), d3 = columns(3)
+                // v[ξ][c][lane], as the products read it.
                 let dst = v + c * lanes + k
                 func put(_ row: Int, _ q: (V8, V8, V8, V8)) {
                     Kernels.store(q.0 - q.2, dst + (4 * row) * step)
@@ -198,7 +199,7 @@ struct WinogradOutput {
     let activation: Kernels.Activation?
 
     func transform(_ block: Kernels.WinogradBlock, from m: UnsafePointer<Float>) {
-        let lanes = block.lanes, step = rows * lanes
+        let lanes = block.lanes
         let relu = activation == .relu
         for o in 0..<channels {
             let b = V8(repeating: bias?[o] ?? 0)
@@ -207,8 +208,9 @@ struct WinogradOutput {
                 let y0 = 2 * octet.ty, secondRow = y0 + 1 < height
                 let x0 = 2 * octet.tx, n = Swift.min(2 * octet.count, width - x0)
                 let dst = out + (o * height + y0) * width + x0
-                let src = UnsafeRawPointer(m + o * lanes + k)
-                func q(_ i: Int, _ j: Int) -> V8 { src.loadUnaligned(fromByteOffset: 4 * (4 * i + j) * step, as: V8.self) }
+                // m[o][ξ][lane]: the 16 values of a channel's tiles side by side.
+                let src = UnsafeRawPointer(m + o * 16 * lanes + k)
+                func q(_ i: Int, _ j: Int) -> V8 { src.loadUnaligned(fromByteOffset: 4 * (4 * i + j) * lanes, as: V8.self) }
                 var p = (q(0, 0) + q(1, 0) + q(2, 0), q(0, 1) + q(1, 1) + q(2, 1),
                          q(0, 2) + q(1, 2) + q(2, 2), q(0, 3) + q(1, 3) + q(2, 3))
                 emit(p.0 + p.1 + p.2 + b, p.1 - p.2 - p.3 + b, dst, n, relu)

@@ -3,8 +3,9 @@
 /// cover the fused multiply-add latency: 4 output channels x 16 lanes, or 8
 /// output channels x 8 lanes. The filters come packed by `winogradFilters`
 /// (u[ξ][o / 8][c][o % 8]), the block's V as v[ξ][c][lanes] and M as
-/// m[ξ][o][lanes], so every load is sequential and nothing is packed per
-/// call, as it would be through a BLAS.
+/// m[o][ξ][lanes] (each channel's 16 positions side by side, for the
+/// output transform), so every load is sequential and nothing is packed
+/// per call, as it would be through a BLAS.
 extension Kernels {
     /// All 16 positions ξ of one block: `rows` (a multiple of 8) output
     /// channels, `channels` input channels, 8 or 16 lanes.
@@ -12,20 +13,22 @@ extension Kernels {
                                  rows: Int, channels: Int, lanes: Int) {
         let block = winogradRowBlock
         for xi in 0..<16 {
-            let ux = u + xi * rows * channels, vx = v + xi * channels * lanes, mx = m + xi * rows * lanes
-            for r in stride(from: 0, to: rows, by: block) {
+            let ux = u + xi * rows * channels, vx = v + xi * channels * lanes, mx = m + xi * lanes
+            let stride = 16 * lanes
+            for r in Swift.stride(from: 0, to: rows, by: block) {
                 let ur = ux + r * channels
                 if lanes == 16 {
-                    winogradKernel4x16(ur, vx, channels, mx + r * 16)
-                    winogradKernel4x16(ur + 4, vx, channels, mx + (r + 4) * 16)
+                    winogradKernel4x16(ur, vx, channels, mx + r * stride)
+                    winogradKernel4x16(ur + 4, vx, channels, mx + (r + 4) * stride)
                 } else {
-                    winogradKernel8x8(ur, vx, channels, mx + r * 8)
+                    winogradKernel8x8(ur, vx, channels, mx + r * stride)
                 }
             }
         }
     }
 
-    /// m[r][0..<16] = Σ_c u[8c + r] v[16c..<16c + 16] for r = 0...3.
+    /// m[256 r ..< +16] = Σ_c u[8c + r] v[16 c ..< +16] for r = 0...3 (the
+    /// rows of M 16 positions of 16 lanes apart).
     @inline(__always)
     static func winogradKernel4x16(_ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ channels: Int,
                                    _ m: UnsafeMutablePointer<Float>) {
@@ -44,12 +47,12 @@ extension Kernels {
             vp += 64
         }
         store(a0, m); store(b0, m + 8)
-        store(a1, m + 16); store(b1, m + 24)
-        store(a2, m + 32); store(b2, m + 40)
-        store(a3, m + 48); store(b3, m + 56)
+        store(a1, m + 256); store(b1, m + 264)
+        store(a2, m + 512); store(b2, m + 520)
+        store(a3, m + 768); store(b3, m + 776)
     }
 
-    /// m[r][0..<8] = Σ_c u[8c + r] v[8c..<8c + 8] for r = 0...7.
+    /// m[128 r ..< +8] = Σ_c u[8c + r] v[8 c ..< +8] for r = 0...7.
     @inline(__always)
     static func winogradKernel8x8(_ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ channels: Int,
                                   _ m: UnsafeMutablePointer<Float>) {
@@ -69,7 +72,7 @@ extension Kernels {
             up += 8
             vp += 32
         }
-        store(a0, m); store(a1, m + 8); store(a2, m + 16); store(a3, m + 24)
-        store(a4, m + 32); store(a5, m + 40); store(a6, m + 48); store(a7, m + 56)
+        store(a0, m); store(a1, m + 128); store(a2, m + 256); store(a3, m + 384)
+        store(a4, m + 512); store(a5, m + 640); store(a6, m + 768); store(a7, m + 896)
     }
 }
