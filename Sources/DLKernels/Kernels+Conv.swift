@@ -9,14 +9,27 @@ extension Kernels {
     /// Images are split across threads (see `parallelChunks`); each thread owns one
     /// im2col buffer for one image at a time. `activation`, when given, is
     /// applied to each image's output right after its product, while it is in cache.
+    /// `residual` [N, outC, oh, ow], when given, is added before the
+    /// activation (a residual block's shortcut, fused by an inference plan).
     public static func conv2dForward(
         x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         out: UnsafeMutablePointer<Float>, batch: Int, geometry g: ConvGeometry, outChannels: Int, groups: Int = 1,
-        activation: Activation? = nil, packedFilters: UnsafePointer<Float>? = nil
+        activation: Activation? = nil, packedFilters: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil
     ) {
         precondition(g.channels % groups == 0 && outChannels % groups == 0,
                      "conv2dForward: groups \(groups) must divide in \(g.channels) and out \(outChannels) channels")
         let l = g.colCols, plane = g.inputPlane
+        let fusesResidual = winogradApplies(g, outChannels: outChannels, groups: groups)
+            || directConvApplies(g, outChannels: outChannels, groups: groups)
+        if let residual, !fusesResidual {
+            // The gemm paths: the sum and the activation as a pass of their own.
+            conv2dForward(x: x, weight: weight, bias: bias, out: out, batch: batch, geometry: g, outChannels: outChannels,
+                          groups: groups, packedFilters: packedFilters)
+            let count = batch * outChannels * l
+            accumulate(residual, into: out, count)
+            if let activation { activationForward(activation, out, out, count) }
+            return
+        }
         let coutG = outChannels / groups, kG = (g.channels / groups) * g.kernelH * g.kernelW
         let pointwise = g.isPointwise
         // 3x3 stride 1 with enough channels: Winograd F(2x2, 3x3), 2.25x fewer multiply-adds.
@@ -30,6 +43,7 @@ extension Kernels {
             let u = packedFilters ?? UnsafePointer(owned!)
             eachImage(batch) { n, threads in
                 conv2dWinograd(x: x + n * g.channels * plane, filters: u, bias: bias, out: out + n * outChannels * l,
+                               residual: residual.map { $0 + n * outChannels * l },
                                geometry: g, outChannels: outChannels, activation: activation, threads: threads)
             }
             return
@@ -45,6 +59,7 @@ extension Kernels {
             let w = packedFilters ?? UnsafePointer(owned!)
             eachImage(batch) { n, threads in
                 conv2dDirect(x: x + n * g.channels * plane, filters: w, bias: bias, out: out + n * outChannels * l,
+                             residual: residual.map { $0 + n * outChannels * l },
                              geometry: g, outChannels: outChannels, activation: activation, threads: threads)
             }
             return

@@ -20,12 +20,12 @@ extension Kernels {
         }
     }
 
-    /// One image: out[outC, oh, ow] = conv(x) + bias, then `activation`;
-    /// output rows split across `threads`. `w` holds `directFilters`.
+    /// One image: out[outC, oh, ow] = conv(x) + bias (+ residual), then
+    /// `activation`; output rows split across `threads`. `w` holds `directFilters`.
     static func conv2dDirect(
         x: UnsafePointer<Float>, filters w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        out: UnsafeMutablePointer<Float>, geometry g: ConvGeometry, outChannels: Int, activation: Activation?,
-        threads: Int
+        out: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, geometry g: ConvGeometry,
+        outChannels: Int, activation: Activation?, threads: Int
     ) {
         let s = g.strideW, taps = g.channels * 9, rowBlock = winogradRowBlock
         let hp = g.height + g.padTop + g.padBottom, wp = g.width + g.padLeft + g.padRight
@@ -99,8 +99,9 @@ extension Kernels {
                             let b = SIMD8<Float>(repeating: bias?[o] ?? 0)
                             for k in stride(from: 0, to: block.lanes, by: 8) {
                                 let octet = block.octet(k / 8)
-                                let dst = out + (o * oh + octet.ty) * ow + octet.tx
+                                let at = (o * oh + octet.ty) * ow + octet.tx, dst = out + at
                                 var y = UnsafeRawPointer(acc + i * block.lanes + k).loadUnaligned(as: SIMD8<Float>.self) + b
+                                if let residual { y += loadFirst(residual + at, octet.count) }
                                 if relu { y = y.replacing(with: 0, where: y .< 0) }
                                 storeFirst(y, dst, octet.count)
                                 if let activation, !relu { activationForward(activation, dst, dst, octet.count) }
@@ -158,6 +159,15 @@ extension Kernels {
         }
         store(a0, acc); store(a1, acc + 8); store(a2, acc + 16); store(a3, acc + 24)
         store(a4, acc + 32); store(a5, acc + 40); store(a6, acc + 48); store(a7, acc + 56)
+    }
+
+    /// The first n (0...8) floats at p, zeros after (never reading past p + n).
+    @inline(__always)
+    static func loadFirst(_ p: UnsafePointer<Float>, _ n: Int) -> SIMD8<Float> {
+        if n == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+        var v = SIMD8<Float>()
+        for i in 0..<n { v[i] = p[i] }
+        return v
     }
 
     /// Stores the first n (0...8) lanes of v at dst.

@@ -109,14 +109,14 @@ extension Kernels {
         }
     }
 
-    /// One image: out[outC, oh, ow] = conv(x) + bias, then `activation`.
-    /// `u` holds `winogradFilters` of the weights. Blocks are split across
+    /// One image: out[outC, oh, ow] = conv(x) + bias (+ residual), then
+    /// `activation`. `u` holds `winogradFilters` of the weights. Blocks are split across
     /// `threads`; each runs its input transform, the 16 products and its
     /// output transform back to back.
     static func conv2dWinograd(
         x: UnsafePointer<Float>, filters u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        out: UnsafeMutablePointer<Float>, geometry g: ConvGeometry, outChannels: Int, activation: Activation?,
-        threads: Int
+        out: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, geometry g: ConvGeometry,
+        outChannels: Int, activation: Activation?, threads: Int
     ) {
         let pg = winogradPadding(g)
         let wp = pg.width + pg.padLeft + pg.padRight, hp = pg.height + pg.padTop + pg.padBottom
@@ -129,7 +129,7 @@ extension Kernels {
         let blocks = winogradBlocks(tileRows: (oh + 1) / 2, tileColumns: (ow + 1) / 2)
         let input = WinogradInput(image: xp, rowStride: wp, planeStride: hp * wp, channels: cin)
         let output = WinogradOutput(out: out, height: oh, width: ow, channels: outChannels, rows: rows,
-                                    bias: bias, activation: activation)
+                                    bias: bias, residual: residual, activation: activation)
         parallelChunks(blocks.count, chunks: Swift.min(threads, blocks.count)) { _, range in
             let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cin * 16)
             let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * rows * 16)
@@ -196,6 +196,8 @@ struct WinogradOutput {
     let out: UnsafeMutablePointer<Float>
     let height: Int, width: Int, channels: Int, rows: Int
     let bias: UnsafePointer<Float>?
+    /// Added before the activation, in the output's layout.
+    let residual: UnsafePointer<Float>?
     let activation: Kernels.Activation?
 
     func transform(_ block: Kernels.WinogradBlock, from m: UnsafePointer<Float>) {
@@ -207,17 +209,18 @@ struct WinogradOutput {
                 let octet = block.octet(k / 8)
                 let y0 = 2 * octet.ty, secondRow = y0 + 1 < height
                 let x0 = 2 * octet.tx, n = Swift.min(2 * octet.count, width - x0)
-                let dst = out + (o * height + y0) * width + x0
+                let at = (o * height + y0) * width + x0
+                let dst = out + at, res = residual.map { $0 + at }
                 // m[o][ξ][lane]: the 16 values of a channel's tiles side by side.
                 let src = UnsafeRawPointer(m + o * 16 * lanes + k)
                 func q(_ i: Int, _ j: Int) -> V8 { src.loadUnaligned(fromByteOffset: 4 * (4 * i + j) * lanes, as: V8.self) }
                 var p = (q(0, 0) + q(1, 0) + q(2, 0), q(0, 1) + q(1, 1) + q(2, 1),
                          q(0, 2) + q(1, 2) + q(2, 2), q(0, 3) + q(1, 3) + q(2, 3))
-                emit(p.0 + p.1 + p.2 + b, p.1 - p.2 - p.3 + b, dst, n, relu)
+                emit(p.0 + p.1 + p.2 + b, p.1 - p.2 - p.3 + b, dst, res, n, relu)
                 if secondRow {
                     p = (q(1, 0) - q(2, 0) - q(3, 0), q(1, 1) - q(2, 1) - q(3, 1),
                          q(1, 2) - q(2, 2) - q(3, 2), q(1, 3) - q(2, 3) - q(3, 3))
-                    emit(p.0 + p.1 + p.2 + b, p.1 - p.2 - p.3 + b, dst + width, n, relu)
+                    emit(p.0 + p.1 + p.2 + b, p.1 - p.2 - p.3 + b, dst + width, res.map { $0 + width }, n, relu)
                 }
                 if let activation, !relu {
                     Kernels.activationForward(activation, dst, dst, n)
@@ -227,14 +230,23 @@ struct WinogradOutput {
         }
     }
 
-    /// Writes the first n of even[0], odd[0], even[1], odd[1], ... at dst.
+    /// Writes the first n of even[0], odd[0], even[1], odd[1], ... (plus
+    /// the residual's first n) at dst.
     @inline(__always)
-    private func emit(_ even: V8, _ odd: V8, _ dst: UnsafeMutablePointer<Float>, _ n: Int, _ relu: Bool) {
-        var y = SIMD16(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3],
-                       even[4], odd[4], even[5], odd[5], even[6], odd[6], even[7], odd[7])
-        if relu { y = y.replacing(with: 0, where: y .< 0) }
-        Kernels.storeFirst(y.lowHalf, dst, Swift.min(8, n))
-        if n > 8 { Kernels.storeFirst(y.highHalf, dst + 8, n - 8) }
+    private func emit(_ even: V8, _ odd: V8, _ dst: UnsafeMutablePointer<Float>, _ residual: UnsafePointer<Float>?,
+                      _ n: Int, _ relu: Bool) {
+        var lo = V8(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3])
+        var hi = V8(even[4], odd[4], even[5], odd[5], even[6], odd[6], even[7], odd[7])
+        if let residual {
+            lo += Kernels.loadFirst(residual, Swift.min(8, n))
+            if n > 8 { hi += Kernels.loadFirst(residual + 8, n - 8) }
+        }
+        if relu {
+            lo = lo.replacing(with: 0, where: lo .< 0)
+            hi = hi.replacing(with: 0, where: hi .< 0)
+        }
+        Kernels.storeFirst(lo, dst, Swift.min(8, n))
+        if n > 8 { Kernels.storeFirst(hi, dst + 8, n - 8) }
     }
 }
 

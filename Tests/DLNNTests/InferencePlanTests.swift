@@ -13,8 +13,9 @@ final class InferencePlanTests: XCTestCase {
     }
 
     /// Every fusion case and a few that must not fuse: `c1` has two readers
-    /// (its batch norm and the residual add), `bn_side` is standalone, the
-    /// output softmax runs through the layer fallback.
+    /// (its batch norm and the residual add), `c3` takes its batch norm, the
+    /// residual add after it and the activation after that, `bn_side` is
+    /// standalone, the output softmax runs through the layer fallback.
     static var spec: ModelSpec {
         let conv3: [String: JSONValue] = ["out_channels": 6, "kernel_size": 3, "padding": 1, "bias": false]
         return ModelSpec(inputShape: [2, 9, 9], layers: [
@@ -26,7 +27,11 @@ final class InferencePlanTests: XCTestCase {
             node("r1", "leaky_relu", ["bn1"], ["slope": 0.1]),
             node("add", "add", ["r1", "c1"]),
             node("r2", "relu", ["add"]),
-            node("bn_side", "batch_norm", ["r2"]),
+            node("c3", "conv2d", ["r2"], conv3),
+            node("bn3", "batch_norm", ["c3"]),
+            node("res", "add", ["bn3", "r2"]),
+            node("r3", "relu", ["res"]),
+            node("bn_side", "batch_norm", ["r3"]),
             node("short", "conv2d", ["bn_side"], ["out_channels": 8, "kernel_size": 1, "stride": 2]),
             node("pool", "max_pool2d", ["bn_side"], ["kernel_size": 2, "stride": 2, "padding": 0]),
             node("c2", "conv2d", ["pool"], ["out_channels": 8, "kernel_size": 3, "padding": 1, "stride": 1, "bias": false]),
@@ -94,11 +99,12 @@ final class InferencePlanTests: XCTestCase {
         XCTAssertTrue(s.contains { $0.hasPrefix("c1: conv") }, "\(s)")
         XCTAssertTrue(s.contains { $0.hasPrefix("bn1+r1: batch_norm + leakyRelu") }, "\(s)")
         XCTAssertTrue(s.contains { $0.hasPrefix("add+r2: add + relu") }, "\(s)")
+        XCTAssertTrue(s.contains { $0.hasPrefix("c3+bn3+res+r3: conv 3x3/1 -> 6 + add + relu") }, "\(s)")
         XCTAssertTrue(s.contains { $0.hasPrefix("c2+bn2: conv") }, "\(s)")
         XCTAssertTrue(s.contains { $0.hasPrefix("fc1+bn_fc+t: dense 32 -> 12 + tanh") }, "\(s)")
         XCTAssertTrue(s.contains { $0.hasPrefix("soft: layer Softmax") }, "\(s)")
         XCTAssertFalse(s.contains { $0.contains("flat") || $0.contains("drop") }, "\(s)")
-        XCTAssertEqual(s.count, 15, "\(s)")
+        XCTAssertEqual(s.count, 16, "\(s)")
     }
 
     func testConcurrentCallersGetTheirOwnBuffers() throws {

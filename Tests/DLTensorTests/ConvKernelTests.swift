@@ -152,6 +152,14 @@ final class ConvKernelTests: XCTestCase {
                     var expected = slow
                     Kernels.activationForwardReference(activation, slow, &expected, slow.count)
                     assertClose(fast, expected, rtol: 1e-4, atol: 1e-4, "\(g) batch \(batch) threads \(threads)")
+                    // A residual added before the activation (a plan's fused shortcut).
+                    let r = randoms(count, &rng)
+                    var withResidual = [Float](repeating: .nan, count: count)
+                    Kernels.conv2dForward(x: x, weight: w, bias: b, out: &withResidual, batch: batch, geometry: g,
+                                          outChannels: outC, activation: activation, residual: r)
+                    let summed = zip(slow, r).map { $0 + $1 }
+                    Kernels.activationForwardReference(activation, summed, &expected, summed.count)
+                    assertClose(withResidual, expected, rtol: 1e-4, atol: 1e-4, "residual \(g) batch \(batch)")
                     // Filters packed once, as an inference plan does.
                     XCTAssertEqual(Kernels.convPath(g, outChannels: outC, groups: 1), "direct")
                     let packed = Kernels.packFilters(w, geometry: g, outChannels: outC, groups: 1)!
@@ -201,6 +209,13 @@ final class ConvKernelTests: XCTestCase {
                     Kernels.conv2dForward(x: x, weight: w, bias: b, out: &given, batch: batch, geometry: g, outChannels: outC,
                                           activation: .relu, packedFilters: u)
                     XCTAssertEqual(given, fast)
+                    // A residual added before the activation (a plan's fused shortcut).
+                    let r = randoms(count, &rng)
+                    var withResidual = [Float](repeating: .nan, count: count)
+                    Kernels.conv2dForward(x: x, weight: w, bias: b, out: &withResidual, batch: batch, geometry: g,
+                                          outChannels: outC, activation: .relu, packedFilters: u, residual: r)
+                    assertClose(withResidual, zip(slow, r).map { max($0 + $1, 0) }, rtol: 1e-4, atol: 1e-4,
+                                "residual \(g) batch \(batch)")
 
                     // Backward: gradInput through the flipped filters (Winograd), accumulated.
                     let gy = randoms(count, &rng)

@@ -7,8 +7,9 @@ struct Step: CustomStringConvertible {
     enum Op {
         /// Convolution (groups == 1) with folded batch norm and a fused activation.
         /// `packed`: the weights as the kernel's path wants them (`Kernels.packFilters`), computed once.
+        /// `residual`: the second input is added before the activation (a fused residual add).
         case conv(weight: [Float], bias: [Float]?, geometry: ConvGeometry, outChannels: Int, activation: Kernels.Activation?,
-                  packed: [Float]?)
+                  packed: [Float]?, residual: Bool)
         /// x W^T + b over rows of `inFeatures`, with folded batch norm and a fused activation.
         case dense(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int, activation: Kernels.Activation?)
         /// Batch norm with running statistics on [C, S] rows, then an optional activation.
@@ -37,8 +38,9 @@ struct Step: CustomStringConvertible {
     var description: String {
         let kind: String
         switch op {
-        case .conv(_, _, let g, let c, let f, _):
-            kind = "conv \(g.kernelH)x\(g.kernelW)/\(g.strideH) -> \(c)" + Self.act(f) + " (\(Kernels.convPath(g, outChannels: c, groups: 1)))"
+        case .conv(_, _, let g, let c, let f, _, let r):
+            kind = "conv \(g.kernelH)x\(g.kernelW)/\(g.strideH) -> \(c)" + (r ? " + add" : "") + Self.act(f)
+                + " (\(Kernels.convPath(g, outChannels: c, groups: 1)))"
         case .dense(_, _, let i, let o, let f): kind = "dense \(i) -> \(o)" + Self.act(f)
         case .batchNorm(_, _, _, _, _, _, let f): kind = "batch_norm" + Self.act(f)
         case .activation(let f): kind = "\(f)"
@@ -56,7 +58,7 @@ struct Step: CustomStringConvertible {
     /// Multiply-adds per batch row of the direct computation (convolution, dense).
     var multiplyAdds: Int {
         switch op {
-        case .conv(_, _, let g, let c, _, _): return c * g.colRows * g.colCols
+        case .conv(_, _, let g, let c, _, _, _): return c * g.colRows * g.colCols
         case .dense(_, _, let i, let o, _): return inputSizes[0] / i * i * o
         default: return 0
         }
@@ -67,12 +69,13 @@ struct Step: CustomStringConvertible {
         let y = ws.buffers[output]
         let x = UnsafePointer(ws.buffers[inputs[0]])
         switch op {
-        case .conv(let weight, let bias, let g, let outChannels, let f, let packed):
+        case .conv(let weight, let bias, let g, let outChannels, let f, let packed, let residual):
             weight.withUnsafeBufferPointer { w in
                 withOptionalPointer(bias) { b in
                     withOptionalPointer(packed) { u in
                         Kernels.conv2dForward(x: x, weight: w.baseAddress!, bias: b, out: y, batch: n, geometry: g,
-                                              outChannels: outChannels, activation: f, packedFilters: u)
+                                              outChannels: outChannels, activation: f, packedFilters: u,
+                                              residual: residual ? UnsafePointer(ws.buffers[inputs[1]]) : nil)
                     }
                 }
             }

@@ -47,7 +47,7 @@ struct PlanBuilder {
 
         for (i, (spec, layer)) in zip(model.order, model.layers).enumerated() where !fused.contains(i) {
             let inputShapes = spec.inputs.map { model.shapes[$0]! }
-            let inValues = spec.inputs.map { valueOf[$0]! }
+            var inValues = spec.inputs.map { valueOf[$0]! }
             if layer is Flatten || layer is Dropout {
                 valueOf[spec.name] = inValues[0]
                 continue
@@ -65,6 +65,18 @@ struct PlanBuilder {
             }
             func takeBatchNorm(features: Int) -> BatchNorm? { takeNext(BatchNorm.self) { $0.numFeatures == features } }
             func takeActivation() -> Kernels.Activation? { takeNext(Activation.self)?.function }
+            // Takes the two-input add that alone reads `tail` when its other
+            // input is computed already (a residual shortcut): that input's value.
+            func takeResidualAdd() -> Int? {
+                guard let r = readers[tail], r.count == 1, r[0] >= 0, model.layers[r[0]] is Add else { return nil }
+                let add = model.order[r[0]]
+                guard add.inputs.count == 2, let other = add.inputs.first(where: { $0 != tail }),
+                      let value = valueOf[other], model.shapes[other] == model.shapes[tail] else { return nil }
+                fused.insert(r[0])
+                tail = add.name
+                nodes.append(tail)
+                return value
+            }
 
             let op: Step.Op
             switch layer {
@@ -77,8 +89,10 @@ struct PlanBuilder {
                 let packed = weight.withUnsafeBufferPointer {
                     Kernels.packFilters($0.baseAddress!, geometry: g, outChannels: conv.outChannels, groups: 1)
                 }
+                let residual = takeResidualAdd()
+                if let residual { inValues.append(residual) }
                 op = .conv(weight: weight, bias: bias, geometry: g, outChannels: conv.outChannels, activation: takeActivation(),
-                           packed: packed)
+                           packed: packed, residual: residual != nil)
             case let dense as Linear:
                 var weight = dense.weight.data, bias = dense.bias?.data
                 // Batch norm over [N, F] features only (a 1-D input).
