@@ -33,6 +33,25 @@ extension Kernels {
         (xp + g.channels * hp * wp).update(repeating: 0, count: g.kernelW)
     }
 
+    /// Rows `rows` (of Hp) of every channel of `paddedImage`'s copy:
+    /// xp[c, r - rows.lowerBound, :] = padded x[c, r, :].
+    static func paddedRows(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows: Range<Int>, _ xp: UnsafeMutablePointer<Float>) {
+        let wp = g.width + g.padLeft + g.padRight, w = g.width
+        for c in 0..<g.channels {
+            for r in rows {
+                let row = xp + (c * rows.count + r - rows.lowerBound) * wp
+                let y = r - g.padTop
+                guard y >= 0 && y < g.height else {
+                    row.update(repeating: 0, count: wp)
+                    continue
+                }
+                for i in 0..<g.padLeft { row[i] = 0 }
+                copyRow(x + (c * g.height + y) * w, row + g.padLeft, w)
+                for i in (g.padLeft + w)..<wp { row[i] = 0 }
+            }
+        }
+    }
+
     /// dst[0..<n] = src[0..<n] for the short rows of an image, in SIMD8
     /// steps (the last one overlapping): a memmove call per row cost more
     /// than the copy.

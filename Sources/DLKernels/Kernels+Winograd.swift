@@ -122,21 +122,30 @@ extension Kernels {
         let wp = pg.width + pg.padLeft + pg.padRight, hp = pg.height + pg.padTop + pg.padBottom
         let oh = g.outHeight, ow = g.outWidth
         let cin = g.channels, rows = winogradPaddedRows(outChannels)
-        let xp = UnsafeMutablePointer<Float>.allocate(capacity: paddedImageCount(pg) + winogradReadSlack)
-        defer { xp.deallocate() }
-        paddedImage(x, pg, xp)
-        (xp + paddedImageCount(pg)).update(repeating: 0, count: winogradReadSlack)
         let blocks = winogradBlocks(tileRows: (oh + 1) / 2, tileColumns: (ow + 1) / 2)
-        let input = WinogradInput(image: xp, rowStride: wp, planeStride: hp * wp, channels: cin)
         let output = WinogradOutput(out: out, height: oh, width: ow, channels: outChannels, rows: rows,
                                     bias: bias, residual: residual, activation: activation)
         parallelChunks(blocks.count, chunks: Swift.min(threads, blocks.count)) { _, range in
+            // Each thread pads the image rows its blocks read (tile rows
+            // first...last: padded rows 2 first ..< 2 last + 4), so that the
+            // copy is not a serial step before the parallel part.
+            let first = blocks[range].map { $0.first.ty }.min()!
+            let last = blocks[range].map { ($0.second ?? $0.first).ty }.max()!
+            let padded = 2 * first..<Swift.min(hp, 2 * last + 4)
+            let count = cin * padded.count * wp + winogradReadSlack
+            let xp = UnsafeMutablePointer<Float>.allocate(capacity: count)
             let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cin * 16)
             let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * rows * 16)
             defer {
+                xp.deallocate()
                 v.deallocate()
                 m.deallocate()
             }
+            paddedRows(x, pg, rows: padded, xp)
+            (xp + count - winogradReadSlack).update(repeating: 0, count: winogradReadSlack)
+            // Rows keep their image numbers: row r of a plane is at (r - 2 first) * wp.
+            let input = WinogradInput(image: xp - padded.lowerBound * wp, rowStride: wp, planeStride: padded.count * wp,
+                                      channels: cin)
             for block in blocks[range] {
                 input.transform(block, into: v)
                 winogradProducts(u: u, v: v, m: m, rows: rows, channels: cin, lanes: block.lanes)
