@@ -36,8 +36,9 @@ extension Kernels {
         if winogradApplies(g, outChannels: outChannels, groups: groups) {
             var owned: UnsafeMutablePointer<Float>?
             if packedFilters == nil {
-                owned = .allocate(capacity: winogradFilterCount(outChannels: outChannels, channels: g.channels))
-                Kernels.winogradFilters(weight, outChannels: outChannels, channels: g.channels, owned!)
+                let tile = winogradTile(g)
+                owned = .allocate(capacity: winogradFilterCount(outChannels: outChannels, channels: g.channels, tile: tile))
+                Kernels.winogradFilters(weight, outChannels: outChannels, channels: g.channels, tile: tile, owned!)
             }
             defer { owned?.deallocate() }
             let u = packedFilters ?? UnsafePointer(owned!)
@@ -114,7 +115,7 @@ extension Kernels {
 
     /// The path `conv2dForward` takes: "winograd", "direct" or "gemm".
     public static func convPath(_ g: ConvGeometry, outChannels: Int, groups: Int) -> String {
-        winogradApplies(g, outChannels: outChannels, groups: groups) ? "winograd"
+        winogradApplies(g, outChannels: outChannels, groups: groups) ? "winograd F(\(winogradTile(g))x\(winogradTile(g)))"
             : directConvApplies(g, outChannels: outChannels, groups: groups) ? "direct" : "gemm"
     }
 
@@ -126,10 +127,12 @@ extension Kernels {
                                    groups: Int) -> [Float]? {
         let winograd = winogradApplies(g, outChannels: outChannels, groups: groups)
         guard winograd || directConvApplies(g, outChannels: outChannels, groups: groups) else { return nil }
-        let count = winograd ? winogradFilterCount(outChannels: outChannels, channels: g.channels) : outChannels * g.colRows
+        let tile = winogradTile(g)
+        let count = winograd ? winogradFilterCount(outChannels: outChannels, channels: g.channels, tile: tile)
+            : outChannels * g.colRows
         return [Float](unsafeUninitializedCapacity: count) { buf, done in
             if winograd {
-                winogradFilters(weight, outChannels: outChannels, channels: g.channels, buf.baseAddress!)
+                winogradFilters(weight, outChannels: outChannels, channels: g.channels, tile: tile, buf.baseAddress!)
             } else {
                 directFilters(weight, outChannels: outChannels, taps: g.colRows, buf.baseAddress!)
             }

@@ -79,7 +79,7 @@ extension Kernels {
         let oh = g.outHeight, ow = g.outWidth
         let blocks = winogradBlocks(tileRows: oh, tileColumns: ow)
         let relu = activation == .relu
-        parallelChunks(blocks.count, chunks: Swift.min(threads, blocks.count)) { _, range in
+        parallelChunks(blocks.count, chunks: blockChunks(blocks.count, threads: threads)) { _, range in
             let acc = UnsafeMutablePointer<Float>.allocate(capacity: 64)
             defer { acc.deallocate() }
             for block in blocks[range] {

@@ -29,9 +29,9 @@ extension Kernels {
     /// Output channels of the filters' packing: u[ξ][o / 8][c][o % 8].
     static let winogradRowBlock = 8
 
-    /// Size of `winogradFilters`' output: 16 * outC (rounded up to 8) * C.
-    public static func winogradFilterCount(outChannels: Int, channels: Int) -> Int {
-        16 * winogradPaddedRows(outChannels) * channels
+    /// Size of `winogradFilters`' output: 16 (36 for 4x4 tiles) * outC (rounded up to 8) * C.
+    public static func winogradFilterCount(outChannels: Int, channels: Int, tile: Int = 2) -> Int {
+        (tile + 2) * (tile + 2) * winogradPaddedRows(outChannels) * channels
     }
 
     static func winogradPaddedRows(_ outChannels: Int) -> Int {
@@ -42,8 +42,9 @@ extension Kernels {
     /// the Winograd domain (a plan computes them once), packed for the
     /// micro-kernels: u[ξ][o / 8][c][o % 8], the output channels padded with
     /// zero filters to a multiple of 8.
-    public static func winogradFilters(_ weight: UnsafePointer<Float>, outChannels: Int, channels: Int,
+    public static func winogradFilters(_ weight: UnsafePointer<Float>, outChannels: Int, channels: Int, tile: Int = 2,
                                        _ u: UnsafeMutablePointer<Float>) {
+        if tile == 4 { return winograd4Filters(weight, outChannels: outChannels, channels: channels, u) }
         let rows = winogradRowBlock, stride = winogradPaddedRows(outChannels) * channels
         u.update(repeating: 0, count: winogradFilterCount(outChannels: outChannels, channels: channels))
         for o in 0..<outChannels {
@@ -94,6 +95,14 @@ extension Kernels {
         func octet(_ k: Int) -> WinogradOctet { k == 0 ? first : second! }
     }
 
+    /// Chunks for `parallelChunks` over `blocks` blocks: one per block when
+    /// threads share them, so that the threads claim blocks one at a time
+    /// and a helper that starts late (this VM's second core comes and goes)
+    /// joins for what is left instead of holding up half of the work.
+    static func blockChunks(_ blocks: Int, threads: Int) -> Int {
+        threads > 1 ? blocks : 1
+    }
+
     /// Every row cut into octets as even as they can be, the octets paired in order.
     static func winogradBlocks(tileRows th: Int, tileColumns tw: Int) -> [WinogradBlock] {
         let pieces = (tw + 7) / 8
@@ -118,6 +127,10 @@ extension Kernels {
         out: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, geometry g: ConvGeometry,
         outChannels: Int, activation: Activation?, threads: Int
     ) {
+        if winogradTile(g) == 4 {
+            return conv2dWinograd4(x: x, filters: u, bias: bias, out: out, residual: residual, geometry: g,
+                                   outChannels: outChannels, activation: activation, threads: threads)
+        }
         let pg = winogradPadding(g)
         let wp = pg.width + pg.padLeft + pg.padRight, hp = pg.height + pg.padTop + pg.padBottom
         let oh = g.outHeight, ow = g.outWidth
@@ -125,7 +138,7 @@ extension Kernels {
         let blocks = winogradBlocks(tileRows: (oh + 1) / 2, tileColumns: (ow + 1) / 2)
         let output = WinogradOutput(out: out, height: oh, width: ow, channels: outChannels, rows: rows,
                                     bias: bias, residual: residual, activation: activation)
-        parallelChunks(blocks.count, chunks: Swift.min(threads, blocks.count)) { _, range in
+        parallelChunks(blocks.count, chunks: blockChunks(blocks.count, threads: threads)) { _, range in
             // Each thread pads the image rows its blocks read (tile rows
             // first...last: padded rows 2 first ..< 2 last + 4), so that the
             // copy is not a serial step before the parallel part.

@@ -7,31 +7,31 @@
 /// output transform), so every load is sequential and nothing is packed
 /// per call, as it would be through a BLAS.
 extension Kernels {
-    /// All 16 positions ξ of one block: `rows` (a multiple of 8) output
-    /// channels, `channels` input channels, 8 or 16 lanes.
+    /// All `positions` ξ (16, or 36 for F(4x4, 3x3)) of one block: `rows`
+    /// (a multiple of 8) output channels, `channels` input channels, 8 or 16 lanes.
     static func winogradProducts(u: UnsafePointer<Float>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                                 rows: Int, channels: Int, lanes: Int) {
+                                 rows: Int, channels: Int, lanes: Int, positions: Int = 16) {
         let block = winogradRowBlock
-        for xi in 0..<16 {
+        let stride = positions * lanes
+        for xi in 0..<positions {
             let ux = u + xi * rows * channels, vx = v + xi * channels * lanes, mx = m + xi * lanes
-            let stride = 16 * lanes
             for r in Swift.stride(from: 0, to: rows, by: block) {
                 let ur = ux + r * channels
                 if lanes == 16 {
-                    winogradKernel4x16(ur, vx, channels, mx + r * stride)
-                    winogradKernel4x16(ur + 4, vx, channels, mx + (r + 4) * stride)
+                    winogradKernel4x16(ur, vx, channels, mx + r * stride, stride)
+                    winogradKernel4x16(ur + 4, vx, channels, mx + (r + 4) * stride, stride)
                 } else {
-                    winogradKernel8x8(ur, vx, channels, mx + r * stride)
+                    winogradKernel8x8(ur, vx, channels, mx + r * stride, stride)
                 }
             }
         }
     }
 
-    /// m[256 r ..< +16] = Σ_c u[8c + r] v[16 c ..< +16] for r = 0...3 (the
-    /// rows of M 16 positions of 16 lanes apart).
+    /// m[s r ..< +16] = Σ_c u[8c + r] v[16 c ..< +16] for r = 0...3 (s: the
+    /// stride of M's rows).
     @inline(__always)
     static func winogradKernel4x16(_ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ channels: Int,
-                                   _ m: UnsafeMutablePointer<Float>) {
+                                   _ m: UnsafeMutablePointer<Float>, _ s: Int) {
         typealias V8 = SIMD8<Float>
         var a0 = V8(), b0 = V8(), a1 = V8(), b1 = V8(), a2 = V8(), b2 = V8(), a3 = V8(), b3 = V8()
         var up = u, vp = UnsafeRawPointer(v)
@@ -47,15 +47,15 @@ extension Kernels {
             vp += 64
         }
         store(a0, m); store(b0, m + 8)
-        store(a1, m + 256); store(b1, m + 264)
-        store(a2, m + 512); store(b2, m + 520)
-        store(a3, m + 768); store(b3, m + 776)
+        store(a1, m + s); store(b1, m + s + 8)
+        store(a2, m + 2 * s); store(b2, m + 2 * s + 8)
+        store(a3, m + 3 * s); store(b3, m + 3 * s + 8)
     }
 
-    /// m[128 r ..< +8] = Σ_c u[8c + r] v[8 c ..< +8] for r = 0...7.
+    /// m[s r ..< +8] = Σ_c u[8c + r] v[8 c ..< +8] for r = 0...7.
     @inline(__always)
     static func winogradKernel8x8(_ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ channels: Int,
-                                  _ m: UnsafeMutablePointer<Float>) {
+                                  _ m: UnsafeMutablePointer<Float>, _ s: Int) {
         typealias V8 = SIMD8<Float>
         var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8(), a4 = V8(), a5 = V8(), a6 = V8(), a7 = V8()
         var up = u, vp = UnsafeRawPointer(v)
@@ -72,7 +72,7 @@ extension Kernels {
             up += 8
             vp += 32
         }
-        store(a0, m); store(a1, m + 128); store(a2, m + 256); store(a3, m + 384)
-        store(a4, m + 512); store(a5, m + 640); store(a6, m + 768); store(a7, m + 896)
+        store(a0, m); store(a1, m + s); store(a2, m + 2 * s); store(a3, m + 3 * s)
+        store(a4, m + 4 * s); store(a5, m + 5 * s); store(a6, m + 6 * s); store(a7, m + 7 * s)
     }
 }

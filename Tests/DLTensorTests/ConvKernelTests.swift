@@ -201,9 +201,13 @@ final class ConvKernelTests: XCTestCase {
                     Kernels.conv2dForward(x: x, weight: w, bias: b, out: &fast, batch: batch, geometry: g, outChannels: outC,
                                           activation: .relu)
                     Kernels.conv2dReference(x: x, weight: w, bias: b, out: &slow, batch: batch, geometry: g, outChannels: outC)
-                    assertClose(fast, slow.map { max($0, 0) }, rtol: 1e-4, atol: 1e-4, "\(g) batch \(batch) threads \(threads)")
+                    // F(4x4, 3x3) rounds in proportion to the outputs' magnitude
+                    // (about 4e-6 of the largest |y| here, F(2x2) 2e-7): the
+                    // absolute tolerance is 1e-5 of that scale (0.3 to 0.4 here).
+                    let atol = 1e-5 * slow.map { abs($0) }.max()!
+                    assertClose(fast, slow.map { max($0, 0) }, rtol: 1e-4, atol: atol, "\(g) batch \(batch) threads \(threads)")
                     // Filters transformed once, as an inference plan does.
-                    XCTAssertEqual(Kernels.convPath(g, outChannels: outC, groups: 1), "winograd")
+                    XCTAssertTrue(Kernels.convPath(g, outChannels: outC, groups: 1).hasPrefix("winograd"))
                     let u = Kernels.packFilters(w, geometry: g, outChannels: outC, groups: 1)!
                     var given = [Float](repeating: .nan, count: count)
                     Kernels.conv2dForward(x: x, weight: w, bias: b, out: &given, batch: batch, geometry: g, outChannels: outC,
@@ -214,7 +218,7 @@ final class ConvKernelTests: XCTestCase {
                     var withResidual = [Float](repeating: .nan, count: count)
                     Kernels.conv2dForward(x: x, weight: w, bias: b, out: &withResidual, batch: batch, geometry: g,
                                           outChannels: outC, activation: .relu, packedFilters: u, residual: r)
-                    assertClose(withResidual, zip(slow, r).map { max($0 + $1, 0) }, rtol: 1e-4, atol: 1e-4,
+                    assertClose(withResidual, zip(slow, r).map { max($0 + $1, 0) }, rtol: 1e-4, atol: atol,
                                 "residual \(g) batch \(batch)")
 
                     // Backward: gradInput through the flipped filters (Winograd), accumulated.
@@ -227,7 +231,7 @@ final class ConvKernelTests: XCTestCase {
                                            gradInput: &gx, gradWeight: &gw, gradBias: &gb)
                     Kernels.conv2dBackwardReference(x: x, weight: w, gradOut: gy, batch: batch, geometry: g, outChannels: outC,
                                                     gradInput: &gxRef, gradWeight: &gwRef, gradBias: &gbRef)
-                    assertClose(gx, gxRef, rtol: 1e-4, atol: 1e-4, "gradInput \(g) batch \(batch)")
+                    assertClose(gx, gxRef, rtol: 1e-4, atol: 1e-5 * gxRef.map { abs($0) }.max()!, "gradInput \(g) batch \(batch)")
                     assertClose(gw, gwRef, rtol: 1e-4, atol: 1e-4, "gradWeight \(g) batch \(batch)")
                     assertClose(gb, gbRef, rtol: 1e-4, atol: 1e-4, "gradBias \(g) batch \(batch)")
                 }

@@ -10,6 +10,7 @@ medians. Printed: the overall medians, the median of the per-round ratios,
 and in how many rounds dlserve was at least as fast.
 
 usage: interleaved.py PATH/TO/dlserve-bench [ROUNDS]"""
+import os
 import subprocess
 import sys
 import time
@@ -18,10 +19,12 @@ import numpy as np
 
 from peers import onnx_models
 
+PAUSE = float(os.environ.get("INTERLEAVE_PAUSE", "0.05"))
+
 
 def main():
     binary = sys.argv[1]
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 15
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 30
     import onnxruntime as ort
 
     proc = subprocess.Popen([binary, "--pipe"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -50,13 +53,13 @@ def main():
             for _ in range(rounds):
                 # A pause before each engine's turn, so that the other's
                 # spinning worker threads have gone to sleep.
-                time.sleep(0.05)
+                time.sleep(PAUSE)
                 o = []
                 for _ in range(count):
                     t = time.perf_counter()
                     sess.run(None, {"input": x})
                     o.append((time.perf_counter() - t) * 1e3)
-                time.sleep(0.05)
+                time.sleep(PAUSE)
                 d = dlserve(name, threads, count)
                 ours += d
                 theirs += o

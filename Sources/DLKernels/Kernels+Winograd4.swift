@@ -1,0 +1,211 @@
+/// Winograd F(4x4, 3x3) for wide images: 6x6 input tiles give 4x4 outputs,
+/// 36 multiplications per tile and channel pair instead of 144 (F(2x2, 3x3)
+/// needs 64 for the same 16 outputs), for transforms with a few more terms.
+/// Tiles, blocks of octets, products and epilogue are those of F(2x2, 3x3)
+/// (Kernels+Winograd.swift); only the transforms differ (Lavin & Gray, 2016):
+///
+/// B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+/// G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+/// A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+///
+/// ConvKernelTests compares this path with the direct reference on the
+/// geometries that take it, forward and backward.
+extension Kernels {
+    /// F(4x4, 3x3) takes over from F(2x2, 3x3) when rows hold at least five
+    /// tiles: narrower images waste too many of a block's lanes.
+    static func winogradTile(_ g: ConvGeometry) -> Int {
+        g.outWidth >= 20 && g.outHeight >= 8 ? 4 : 2
+    }
+
+    /// U = G g G^T (6x6) for every filter, packed as u[ξ][o / 8][c][o % 8], ξ = 6i + j.
+    static func winograd4Filters(_ weight: UnsafePointer<Float>, outChannels: Int, channels: Int,
+                                 _ u: UnsafeMutablePointer<Float>) {
+        let rows = winogradRowBlock, stride = winogradPaddedRows(outChannels) * channels
+        u.update(repeating: 0, count: 36 * stride)
+        func gTimes(_ a: Float, _ b: Float, _ c: Float) -> [Float] {
+            [a / 4, -(a + b + c) / 6, -(a - b + c) / 6, a / 24 + b / 12 + c / 6, a / 24 - b / 12 + c / 6, c]
+        }
+        for o in 0..<outChannels {
+            for c in 0..<channels {
+                let g = weight + (o * channels + c) * 9
+                // t = G g (6x3) by columns, then each row of t times G^T.
+                let col = (0..<3).map { j in gTimes(g[j], g[3 + j], g[6 + j]) }
+                let base = u + (o / rows * channels + c) * rows + o % rows
+                for i in 0..<6 {
+                    let row = gTimes(col[0][i], col[1][i], col[2][i])
+                    for j in 0..<6 { base[(6 * i + j) * stride] = row[j] }
+                }
+            }
+        }
+    }
+
+    /// One image, as `conv2dWinograd` with 4x4 tiles.
+    static func conv2dWinograd4(
+        x: UnsafePointer<Float>, filters u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        out: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, geometry g: ConvGeometry,
+        outChannels: Int, activation: Activation?, threads: Int
+    ) {
+        let oh = g.outHeight, ow = g.outWidth
+        let th = (oh + 3) / 4, tw = (ow + 3) / 4
+        var pg = g
+        pg.padBottom += 4 * th - oh
+        pg.padRight += 4 * tw - ow
+        let wp = pg.width + pg.padLeft + pg.padRight, hp = pg.height + pg.padTop + pg.padBottom
+        let cin = g.channels, rows = winogradPaddedRows(outChannels)
+        let blocks = winogradBlocks(tileRows: th, tileColumns: tw)
+        let output = Winograd4Output(out: out, height: oh, width: ow, channels: outChannels, rows: rows,
+                                     bias: bias, residual: residual, activation: activation)
+        parallelChunks(blocks.count, chunks: blockChunks(blocks.count, threads: threads)) { _, range in
+            // This thread's padded image rows: tile rows first...last read rows 4 first ..< 4 last + 6.
+            let first = blocks[range].map { $0.first.ty }.min()!
+            let last = blocks[range].map { ($0.second ?? $0.first).ty }.max()!
+            let padded = 4 * first..<Swift.min(hp, 4 * last + 6)
+            let count = cin * padded.count * wp + winogradReadSlack
+            let xp = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * cin * 16)
+            let m = UnsafeMutablePointer<Float>.allocate(capacity: 36 * rows * 16)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 40 * 8)
+            defer {
+                xp.deallocate()
+                v.deallocate()
+                m.deallocate()
+                scratch.deallocate()
+            }
+            paddedRows(x, pg, rows: padded, xp)
+            (xp + count - winogradReadSlack).update(repeating: 0, count: winogradReadSlack)
+            let input = Winograd4Input(image: xp - padded.lowerBound * wp, rowStride: wp, planeStride: padded.count * wp,
+                                       channels: cin)
+            for block in blocks[range] {
+                input.transform(block, into: v, scratch: scratch)
+                winogradProducts(u: u, v: v, m: m, rows: rows, channels: cin, lanes: block.lanes, positions: 36)
+                output.transform(block, from: m, scratch: scratch)
+            }
+        }
+    }
+}
+
+/// The 6 outputs of B^T times 6 vectors (a row or column of tiles, lanes = tiles).
+@inline(__always)
+private func bTranspose(_ d: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>))
+    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    let four = SIMD8<Float>(repeating: 4), five = SIMD8<Float>(repeating: 5), two = SIMD8<Float>(repeating: 2)
+    let a = d.4 - four * d.2, b = d.3 - four * d.1
+    let c = d.4 - d.2, e = two * (d.3 - d.1)
+    return (four * d.0 - five * d.2 + d.4, a + b, a - b, c + e, c - e, four * d.1 - five * d.3 + d.5)
+}
+
+/// V[ξ = 6i + l, c, lane] = (B^T d B)[i][l] for the 6x6 tile d of each lane,
+/// SIMD8 over eight tiles of a row. Column j of the tiles is x[4k + j]: the
+/// 32 values from the first tile split four ways (j = 0...3), and those from
+/// one tile further (j = 4, 5). Three passes through `scratch` (36 of its
+/// 40 vectors) keep the live vectors within the registers.
+struct Winograd4Input {
+    typealias V8 = SIMD8<Float>
+    let image: UnsafeMutablePointer<Float>
+    let rowStride: Int, planeStride: Int, channels: Int
+
+    func transform(_ block: Kernels.WinogradBlock, into v: UnsafeMutablePointer<Float>,
+                   scratch s: UnsafeMutablePointer<Float>) {
+        let lanes = block.lanes, step = channels * lanes
+        func load(_ i: Int) -> V8 { UnsafeRawPointer(s + 8 * i).loadUnaligned(as: V8.self) }
+        for c in 0..<channels {
+            for k in stride(from: 0, to: lanes, by: 8) {
+                let octet = block.octet(k / 8)
+                let p = image + c * planeStride + 4 * octet.ty * rowStride + 4 * octet.tx
+                // Pass 1: each of the 6 rows split into its 6 columns: s[6r + j].
+                for r in 0..<6 {
+                    let a = UnsafeRawPointer(p + r * rowStride)
+                    let x0 = a.loadUnaligned(as: V8.self), x1 = a.loadUnaligned(fromByteOffset: 32, as: V8.self)
+                    let x2 = a.loadUnaligned(fromByteOffset: 64, as: V8.self), x3 = a.loadUnaligned(fromByteOffset: 96, as: V8.self)
+                    let e01 = V8(lowHalf: x0.evenHalf, highHalf: x1.evenHalf), o01 = V8(lowHalf: x0.oddHalf, highHalf: x1.oddHalf)
+                    let e23 = V8(lowHalf: x2.evenHalf, highHalf: x3.evenHalf), o23 = V8(lowHalf: x2.oddHalf, highHalf: x3.oddHalf)
+                    let y4 = a.loadUnaligned(fromByteOffset: 128, as: V8.self)
+                    let c0 = V8(lowHalf: e01.evenHalf, highHalf: e23.evenHalf), c2 = V8(lowHalf: e01.oddHalf, highHalf: e23.oddHalf)
+                    let c1 = V8(lowHalf: o01.evenHalf, highHalf: o23.evenHalf), c3 = V8(lowHalf: o01.oddHalf, highHalf: o23.oddHalf)
+                    // x[4k + 4] = c0 shifted by one lane, the last lane from y4.
+                    let c4 = V8(c0[1], c0[2], c0[3], c0[4], c0[5], c0[6], c0[7], y4[0])
+                    let c5 = V8(c1[1], c1[2], c1[3], c1[4], c1[5], c1[6], c1[7], y4[1])
+                    let row = s + 48 * r
+                    Kernels.store(c0, row); Kernels.store(c1, row + 8); Kernels.store(c2, row + 16)
+                    Kernels.store(c3, row + 24); Kernels.store(c4, row + 32); Kernels.store(c5, row + 40)
+                }
+                // Pass 2: B^T over the rows, column by column: s[6i + j] = Σ_r B^T[i][r] d[r][j].
+                for j in 0..<6 {
+                    let t = bTranspose((load(j), load(6 + j), load(12 + j), load(18 + j), load(24 + j), load(30 + j)))
+                    Kernels.store(t.0, s + 8 * j); Kernels.store(t.1, s + 8 * (6 + j)); Kernels.store(t.2, s + 8 * (12 + j))
+                    Kernels.store(t.3, s + 8 * (18 + j)); Kernels.store(t.4, s + 8 * (24 + j)); Kernels.store(t.5, s + 8 * (30 + j))
+                }
+                // Pass 3: times B along each row: V[6i + l] = Σ_j B^T[l][j] t[i][j].
+                let dst = v + c * lanes + k
+                for i in 0..<6 {
+                    let w = bTranspose((load(6 * i), load(6 * i + 1), load(6 * i + 2), load(6 * i + 3), load(6 * i + 4), load(6 * i + 5)))
+                    Kernels.store(w.0, dst + (6 * i) * step); Kernels.store(w.1, dst + (6 * i + 1) * step)
+                    Kernels.store(w.2, dst + (6 * i + 2) * step); Kernels.store(w.3, dst + (6 * i + 3) * step)
+                    Kernels.store(w.4, dst + (6 * i + 4) * step); Kernels.store(w.5, dst + (6 * i + 5) * step)
+                }
+            }
+        }
+    }
+}
+
+/// Y = A^T M A + bias (+ residual) per tile, then the activation, SIMD8 over
+/// the tiles; the 4 columns of each output row are interleaved into 32
+/// consecutive values and cropped to the image.
+struct Winograd4Output {
+    typealias V8 = SIMD8<Float>
+    let out: UnsafeMutablePointer<Float>
+    let height: Int, width: Int, channels: Int, rows: Int
+    let bias: UnsafePointer<Float>?
+    let residual: UnsafePointer<Float>?
+    let activation: Kernels.Activation?
+
+    /// The 4 outputs of A^T times 6 vectors.
+    @inline(__always)
+    private func aTranspose(_ m: (V8, V8, V8, V8, V8, V8)) -> (V8, V8, V8, V8) {
+        let two = V8(repeating: 2), four = V8(repeating: 4), eight = V8(repeating: 8)
+        let s12 = m.1 + m.2, d12 = m.1 - m.2, s34 = m.3 + m.4, d34 = m.3 - m.4
+        return (m.0 + s12 + s34, d12 + two * d34, s12 + four * s34, d12 + eight * d34 + m.5)
+    }
+
+    func transform(_ block: Kernels.WinogradBlock, from m: UnsafePointer<Float>, scratch s: UnsafeMutablePointer<Float>) {
+        let lanes = block.lanes, stride = 36 * lanes
+        let relu = activation == .relu
+        func load(_ i: Int) -> V8 { UnsafeRawPointer(s + 8 * i).loadUnaligned(as: V8.self) }
+        for o in 0..<channels {
+            let b = V8(repeating: bias?[o] ?? 0)
+            for k in Swift.stride(from: 0, to: lanes, by: 8) {
+                let octet = block.octet(k / 8)
+                let src = UnsafeRawPointer(m + o * stride + k)
+                func q(_ xi: Int) -> V8 { src.loadUnaligned(fromByteOffset: 4 * xi * lanes, as: V8.self) }
+                // Pass A: each row i of M times A: s[4i + b].
+                for i in 0..<6 {
+                    let t = aTranspose((q(6 * i), q(6 * i + 1), q(6 * i + 2), q(6 * i + 3), q(6 * i + 4), q(6 * i + 5)))
+                    Kernels.store(t.0, s + 32 * i); Kernels.store(t.1, s + 32 * i + 8)
+                    Kernels.store(t.2, s + 32 * i + 16); Kernels.store(t.3, s + 32 * i + 24)
+                }
+                // Pass B: A^T over the rows, column by column: output row a, column col at s[24 + 4a + col].
+                for col in 0..<4 {
+                    let t = aTranspose((load(col), load(4 + col), load(8 + col), load(12 + col), load(16 + col), load(20 + col)))
+                    Kernels.store(t.0, s + 8 * (24 + col)); Kernels.store(t.1, s + 8 * (28 + col))
+                    Kernels.store(t.2, s + 8 * (32 + col)); Kernels.store(t.3, s + 8 * (36 + col))
+                }
+                let x0 = 4 * octet.tx, n = Swift.min(4 * octet.count, width - x0)
+                for a in 0..<4 where 4 * octet.ty + a < height {
+                    let at = (o * height + 4 * octet.ty + a) * width + x0
+                    let dst = out + at
+                    let r0 = load(24 + 4 * a), r1 = load(25 + 4 * a), r2 = load(26 + 4 * a), r3 = load(27 + 4 * a)
+                    // Tile k's 4 columns side by side: value 4k + col, 8 values (two tiles) per vector.
+                    for h in 0..<4 where 8 * h < n {
+                        let l = 2 * h
+                        var q = V8(r0[l], r1[l], r2[l], r3[l], r0[l + 1], r1[l + 1], r2[l + 1], r3[l + 1]) + b
+                        let count = Swift.min(8, n - 8 * h)
+                        if let residual { q += Kernels.loadFirst(residual + at + 8 * h, count) }
+                        if relu { q = q.replacing(with: 0, where: q .< 0) }
+                        Kernels.storeFirst(q, dst + 8 * h, count)
+                    }
+                    if let activation, !relu { Kernels.activationForward(activation, dst, dst, n) }
+                }
+            }
+        }
+    }
+}
