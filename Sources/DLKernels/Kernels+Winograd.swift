@@ -82,9 +82,15 @@ extension Kernels {
     static let winogradReadSlack = 64
 
     /// `count` (at most 8) tiles of tile row `ty` from tile `tx`: the lanes
-    /// of one SIMD8 vector.
+    /// of one SIMD8 vector. A split octet (F(4x4, 3x3) on narrow images)
+    /// holds `count` (at most 4) tiles of row `ty` in lanes 0...3 and
+    /// `splitCount` tiles of row ty + 1 in lanes 4...7.
     struct WinogradOctet {
         var ty: Int, tx: Int, count: Int
+        var splitCount = 0
+        var split: Bool { splitCount > 0 }
+        /// The last tile row it holds.
+        var lastRow: Int { split ? ty + 1 : ty }
     }
 
     /// A block: one or two octets (8 or 16 lanes), not necessarily of the
@@ -103,18 +109,28 @@ extension Kernels {
         threads > 1 ? blocks : 1
     }
 
-    /// Every row cut into octets as even as they can be, the octets paired in order.
-    static func winogradBlocks(tileRows th: Int, tileColumns tw: Int) -> [WinogradBlock] {
-        let pieces = (tw + 7) / 8
+    /// Every row cut into octets as even as they can be (or, `split`, rows
+    /// of at most 4 tiles two to an octet), the octets paired in order, or
+    /// one to a block when pairs would leave a thread without a block.
+    static func winogradBlocks(tileRows th: Int, tileColumns tw: Int, split: Bool = false, threads: Int = 1) -> [WinogradBlock] {
         var octets: [WinogradOctet] = []
-        for ty in 0..<th {
-            for p in 0..<pieces {
-                let lo = p * tw / pieces, hi = (p + 1) * tw / pieces
-                octets.append(WinogradOctet(ty: ty, tx: lo, count: hi - lo))
+        if split {
+            precondition(tw <= 4, "winogradBlocks: split octets hold rows of at most 4 tiles, not \(tw)")
+            for ty in stride(from: 0, to: th, by: 2) {
+                octets.append(WinogradOctet(ty: ty, tx: 0, count: tw, splitCount: ty + 1 < th ? tw : 0))
+            }
+        } else {
+            let pieces = (tw + 7) / 8
+            for ty in 0..<th {
+                for p in 0..<pieces {
+                    let lo = p * tw / pieces, hi = (p + 1) * tw / pieces
+                    octets.append(WinogradOctet(ty: ty, tx: lo, count: hi - lo))
+                }
             }
         }
-        return stride(from: 0, to: octets.count, by: 2).map {
-            WinogradBlock(first: octets[$0], second: $0 + 1 < octets.count ? octets[$0 + 1] : nil)
+        let perBlock = (octets.count + 1) / 2 >= threads ? 2 : 1
+        return stride(from: 0, to: octets.count, by: perBlock).map {
+            WinogradBlock(first: octets[$0], second: perBlock == 2 && $0 + 1 < octets.count ? octets[$0 + 1] : nil)
         }
     }
 

@@ -11,10 +11,11 @@
 /// ConvKernelTests compares this path with the direct reference on the
 /// geometries that take it, forward and backward.
 extension Kernels {
-    /// F(4x4, 3x3) takes over from F(2x2, 3x3) when rows hold at least five
-    /// tiles: narrower images waste too many of a block's lanes.
+    /// F(4x4, 3x3) takes over from F(2x2, 3x3) for outputs of 13 or more
+    /// columns and 8 or more rows: rows of 4 tiles or fewer go two to an
+    /// octet (split octets), wider rows one or more octets each.
     static func winogradTile(_ g: ConvGeometry) -> Int {
-        g.outWidth >= 20 && g.outHeight >= 8 ? 4 : 2
+        g.outWidth >= 13 && g.outHeight >= 8 ? 4 : 2
     }
 
     /// U = G g G^T (6x6) for every filter, packed as u[ξ][o / 8][c][o % 8], ξ = 6i + j.
@@ -52,13 +53,13 @@ extension Kernels {
         pg.padRight += 4 * tw - ow
         let wp = pg.width + pg.padLeft + pg.padRight, hp = pg.height + pg.padTop + pg.padBottom
         let cin = g.channels, rows = winogradPaddedRows(outChannels)
-        let blocks = winogradBlocks(tileRows: th, tileColumns: tw)
+        let blocks = winogradBlocks(tileRows: th, tileColumns: tw, split: tw <= 4, threads: threads)
         let output = Winograd4Output(out: out, height: oh, width: ow, channels: outChannels, rows: rows,
                                      bias: bias, residual: residual, activation: activation)
         parallelChunks(blocks.count, chunks: blockChunks(blocks.count, threads: threads)) { _, range in
             // This thread's padded image rows: tile rows first...last read rows 4 first ..< 4 last + 6.
             let first = blocks[range].map { $0.first.ty }.min()!
-            let last = blocks[range].map { ($0.second ?? $0.first).ty }.max()!
+            let last = blocks[range].map { ($0.second ?? $0.first).lastRow }.max()!
             let padded = 4 * first..<Swift.min(hp, 4 * last + 6)
             let count = cin * padded.count * wp + winogradReadSlack
             let xp = UnsafeMutablePointer<Float>.allocate(capacity: count)
@@ -112,19 +113,25 @@ struct Winograd4Input {
             for k in stride(from: 0, to: lanes, by: 8) {
                 let octet = block.octet(k / 8)
                 let p = image + c * planeStride + 4 * octet.ty * rowStride + 4 * octet.tx
+                // A split octet's lanes 4...7 start 4 image rows (one tile row) further down.
+                let second = octet.split ? 4 * rowStride : 16
                 // Pass 1: each of the 6 rows split into its 6 columns: s[6r + j].
                 for r in 0..<6 {
-                    let a = UnsafeRawPointer(p + r * rowStride)
+                    let a = UnsafeRawPointer(p + r * rowStride), b = UnsafeRawPointer(p + r * rowStride + second)
                     let x0 = a.loadUnaligned(as: V8.self), x1 = a.loadUnaligned(fromByteOffset: 32, as: V8.self)
-                    let x2 = a.loadUnaligned(fromByteOffset: 64, as: V8.self), x3 = a.loadUnaligned(fromByteOffset: 96, as: V8.self)
+                    let x2 = b.loadUnaligned(as: V8.self), x3 = b.loadUnaligned(fromByteOffset: 32, as: V8.self)
                     let e01 = V8(lowHalf: x0.evenHalf, highHalf: x1.evenHalf), o01 = V8(lowHalf: x0.oddHalf, highHalf: x1.oddHalf)
                     let e23 = V8(lowHalf: x2.evenHalf, highHalf: x3.evenHalf), o23 = V8(lowHalf: x2.oddHalf, highHalf: x3.oddHalf)
-                    let y4 = a.loadUnaligned(fromByteOffset: 128, as: V8.self)
                     let c0 = V8(lowHalf: e01.evenHalf, highHalf: e23.evenHalf), c2 = V8(lowHalf: e01.oddHalf, highHalf: e23.oddHalf)
                     let c1 = V8(lowHalf: o01.evenHalf, highHalf: o23.evenHalf), c3 = V8(lowHalf: o01.oddHalf, highHalf: o23.oddHalf)
-                    // x[4k + 4] = c0 shifted by one lane, the last lane from y4.
-                    let c4 = V8(c0[1], c0[2], c0[3], c0[4], c0[5], c0[6], c0[7], y4[0])
-                    let c5 = V8(c1[1], c1[2], c1[3], c1[4], c1[5], c1[6], c1[7], y4[1])
+                    // x[4k + 4], x[4k + 5]: c0, c1 shifted by one lane, the lane after each
+                    // half's last tile read from that half's row.
+                    let ya = a.loadUnaligned(fromByteOffset: 64, as: SIMD2<Float>.self)
+                    let yb = b.loadUnaligned(fromByteOffset: 64, as: SIMD2<Float>.self)
+                    let c4 = octet.split ? V8(c0[1], c0[2], c0[3], ya[0], c0[5], c0[6], c0[7], yb[0])
+                        : V8(c0[1], c0[2], c0[3], c0[4], c0[5], c0[6], c0[7], yb[0])
+                    let c5 = octet.split ? V8(c1[1], c1[2], c1[3], ya[1], c1[5], c1[6], c1[7], yb[1])
+                        : V8(c1[1], c1[2], c1[3], c1[4], c1[5], c1[6], c1[7], yb[1])
                     let row = s + 48 * r
                     Kernels.store(c0, row); Kernels.store(c1, row + 8); Kernels.store(c2, row + 16)
                     Kernels.store(c3, row + 24); Kernels.store(c4, row + 32); Kernels.store(c5, row + 40)
@@ -189,21 +196,26 @@ struct Winograd4Output {
                     Kernels.store(t.0, s + 8 * (24 + col)); Kernels.store(t.1, s + 8 * (28 + col))
                     Kernels.store(t.2, s + 8 * (32 + col)); Kernels.store(t.3, s + 8 * (36 + col))
                 }
-                let x0 = 4 * octet.tx, n = Swift.min(4 * octet.count, width - x0)
-                for a in 0..<4 where 4 * octet.ty + a < height {
-                    let at = (o * height + 4 * octet.ty + a) * width + x0
-                    let dst = out + at
-                    let r0 = load(24 + 4 * a), r1 = load(25 + 4 * a), r2 = load(26 + 4 * a), r3 = load(27 + 4 * a)
-                    // Tile k's 4 columns side by side: value 4k + col, 8 values (two tiles) per vector.
-                    for h in 0..<4 where 8 * h < n {
-                        let l = 2 * h
-                        var q = V8(r0[l], r1[l], r2[l], r3[l], r0[l + 1], r1[l + 1], r2[l + 1], r3[l + 1]) + b
-                        let count = Swift.min(8, n - 8 * h)
-                        if let residual { q += Kernels.loadFirst(residual + at + 8 * h, count) }
-                        if relu { q = q.replacing(with: 0, where: q .< 0) }
-                        Kernels.storeFirst(q, dst + 8 * h, count)
+                let x0 = 4 * octet.tx
+                // Lanes 0...7 on one tile row, or (split) lanes 0...3 and 4...7 on two.
+                for half in 0..<(octet.split ? 2 : 1) {
+                    let ty = octet.ty + half, tiles = half == 0 ? octet.count : octet.splitCount
+                    let n = Swift.min(4 * tiles, width - x0), h0 = 2 * half
+                    for a in 0..<4 where 4 * ty + a < height {
+                        let at = (o * height + 4 * ty + a) * width + x0
+                        let dst = out + at
+                        let r0 = load(24 + 4 * a), r1 = load(25 + 4 * a), r2 = load(26 + 4 * a), r3 = load(27 + 4 * a)
+                        // Tile k's 4 columns side by side: value 4k + col, 8 values (two tiles) per vector.
+                        for h in 0..<(octet.split ? 2 : 4) where 8 * h < n {
+                            let l = 2 * (h0 + h)
+                            var q = V8(r0[l], r1[l], r2[l], r3[l], r0[l + 1], r1[l + 1], r2[l + 1], r3[l + 1]) + b
+                            let count = Swift.min(8, n - 8 * h)
+                            if let residual { q += Kernels.loadFirst(residual + at + 8 * h, count) }
+                            if relu { q = q.replacing(with: 0, where: q .< 0) }
+                            Kernels.storeFirst(q, dst + 8 * h, count)
+                        }
+                        if let activation, !relu { Kernels.activationForward(activation, dst, dst, n) }
                     }
-                    if let activation, !relu { Kernels.activationForward(activation, dst, dst, n) }
                 }
             }
         }

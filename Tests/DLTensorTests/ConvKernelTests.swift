@@ -184,6 +184,9 @@ final class ConvKernelTests: XCTestCase {
             ConvGeometry(channels: 9, height: 11, width: 8, kernelH: 3, kernelW: 3),
             ConvGeometry(channels: 8, height: 14, width: 14, kernelH: 3, kernelW: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
             ConvGeometry(channels: 12, height: 7, width: 10, kernelH: 3, kernelW: 3, padTop: 2, padBottom: 0, padLeft: 0, padRight: 1),
+            // F(4x4, 3x3) on narrow rows: two tile rows to an octet, an odd number of tile rows.
+            ConvGeometry(channels: 8, height: 13, width: 15, kernelH: 3, kernelW: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
+            ConvGeometry(channels: 8, height: 9, width: 14, kernelH: 3, kernelW: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
             // Tile rows longer than a block of 16 tiles (pieces of a row), odd widths.
             ConvGeometry(channels: 8, height: 9, width: 41, kernelH: 3, kernelW: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
             ConvGeometry(channels: 8, height: 6, width: 36, kernelH: 3, kernelW: 3),
