@@ -63,7 +63,7 @@ extension Kernels {
             let padded = 4 * first..<Swift.min(hp, 4 * last + 6)
             let count = cin * padded.count * wp + winogradReadSlack
             let xp = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * cin * 16)
+            let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * winogradVStride(channels: cin, lanes: 16))
             let m = UnsafeMutablePointer<Float>.allocate(capacity: 36 * rows * 16)
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 40 * 8)
             defer {
@@ -107,7 +107,7 @@ struct Winograd4Input {
 
     func transform(_ block: Kernels.WinogradBlock, into v: UnsafeMutablePointer<Float>,
                    scratch s: UnsafeMutablePointer<Float>) {
-        let lanes = block.lanes, step = channels * lanes
+        let lanes = block.lanes, step = Kernels.winogradVStride(channels: channels, lanes: lanes)
         func load(_ i: Int) -> V8 { UnsafeRawPointer(s + 8 * i).loadUnaligned(as: V8.self) }
         for c in 0..<channels {
             for k in stride(from: 0, to: lanes, by: 8) {

@@ -14,7 +14,8 @@ extension Kernels {
         let block = winogradRowBlock
         let stride = positions * lanes
         for xi in 0..<positions {
-            let ux = u + xi * rows * channels, vx = v + xi * channels * lanes, mx = m + xi * lanes
+            let ux = u + xi * rows * channels, vx = v + xi * winogradVStride(channels: channels, lanes: lanes)
+            let mx = m + xi * lanes
             for r in Swift.stride(from: 0, to: rows, by: block) {
                 let ur = ux + r * channels
                 if lanes == 16 {
