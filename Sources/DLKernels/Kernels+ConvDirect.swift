@@ -30,60 +30,68 @@ extension Kernels {
         let s = g.strideW, taps = g.channels * 9, rowBlock = winogradRowBlock
         let hp = g.height + g.padTop + g.padBottom, wp = g.width + g.padLeft + g.padRight
         let wq = (wp + s - 1) / s + 1, slack = 32
-        // xq[((c * hp + y) * s + phase) * wq + i] = padded x[c, y, s * i + phase].
-        let xq = UnsafeMutablePointer<Float>.allocate(capacity: g.channels * hp * s * wq + slack)
-        let offsets = UnsafeMutablePointer<Int>.allocate(capacity: taps)
-        defer {
-            xq.deallocate()
-            offsets.deallocate()
-        }
-        // Zeros in the padding rows and the slack; every image row is written whole below.
-        for c in 0..<g.channels {
-            (xq + c * hp * s * wq).update(repeating: 0, count: g.padTop * s * wq)
-            (xq + (c * hp + g.padTop + g.height) * s * wq).update(repeating: 0, count: g.padBottom * s * wq)
-        }
-        (xq + g.channels * hp * s * wq).update(repeating: 0, count: slack)
-        // Each input row padded in `row` (its padding stays zero), then
-        // copied (stride 1) or split into even and odd columns (stride 2).
-        let row = UnsafeMutablePointer<Float>.allocate(capacity: s * wq + 16)
-        defer { row.deallocate() }
-        row.update(repeating: 0, count: s * wq + 16)
-        for c in 0..<g.channels {
-            for y in 0..<g.height {
-                let dst = xq + (c * hp + y + g.padTop) * s * wq
-                copyRow(x + (c * g.height + y) * g.width, row + g.padLeft, g.width)
-                if s == 1 {
-                    copyRow(row, dst, wq)
-                    continue
-                }
-                var i = 0
-                while i + 8 <= wq {
-                    let lo = UnsafeRawPointer(row + 2 * i).loadUnaligned(as: SIMD8<Float>.self)
-                    let hi = UnsafeRawPointer(row + 2 * i + 8).loadUnaligned(as: SIMD8<Float>.self)
-                    store(SIMD8(lowHalf: lo.evenHalf, highHalf: hi.evenHalf), dst + i)
-                    store(SIMD8(lowHalf: lo.oddHalf, highHalf: hi.oddHalf), dst + wq + i)
-                    i += 8
-                }
-                while i < wq {
-                    dst[i] = row[2 * i]
-                    dst[wq + i] = row[2 * i + 1]
-                    i += 1
-                }
-            }
-        }
-        for c in 0..<g.channels {
-            for ky in 0..<3 {
-                for kx in 0..<3 { offsets[c * 9 + ky * 3 + kx] = ((c * hp + ky) * s + kx % s) * wq + kx / s }
-            }
-        }
         let oh = g.outHeight, ow = g.outWidth
-        let blocks = winogradBlocks(tileRows: oh, tileColumns: ow)
+        let blocks = winogradBlocks(tileRows: oh, tileColumns: ow, threads: threads)
         let relu = activation == .relu
         parallelChunks(blocks.count, chunks: blockChunks(blocks.count, threads: threads)) { _, range in
+            // The padded input rows this chunk's output rows read, split into
+            // column phases: xq[((c * n + r - lo) * s + phase) * wq + i] =
+            // padded x[c, r, s * i + phase] for rows r in lo ..< lo + n.
+            let first = blocks[range].map { $0.first.ty }.min()!
+            let last = blocks[range].map { ($0.second ?? $0.first).ty }.max()!
+            let rows = s * first..<Swift.min(hp, s * last + 3)
+            let n = rows.count
+            let xq = UnsafeMutablePointer<Float>.allocate(capacity: g.channels * n * s * wq + slack)
+            let offsets = UnsafeMutablePointer<Int>.allocate(capacity: taps)
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: s * wq + 16)
             let acc = UnsafeMutablePointer<Float>.allocate(capacity: 64)
-            defer { acc.deallocate() }
+            defer {
+                xq.deallocate()
+                offsets.deallocate()
+                row.deallocate()
+                acc.deallocate()
+            }
+            (xq + g.channels * n * s * wq).update(repeating: 0, count: slack)
+            // Each input row padded in `row` (its padding stays zero), then
+            // copied (stride 1) or split into even and odd columns (stride 2).
+            row.update(repeating: 0, count: s * wq + 16)
+            for c in 0..<g.channels {
+                for r in rows {
+                    let dst = xq + (c * n + r - rows.lowerBound) * s * wq
+                    let y = r - g.padTop
+                    guard y >= 0 && y < g.height else {
+                        dst.update(repeating: 0, count: s * wq)
+                        continue
+                    }
+                    copyRow(x + (c * g.height + y) * g.width, row + g.padLeft, g.width)
+                    if s == 1 {
+                        copyRow(row, dst, wq)
+                        continue
+                    }
+                    var i = 0
+                    while i + 8 <= wq {
+                        let lo = UnsafeRawPointer(row + 2 * i).loadUnaligned(as: SIMD8<Float>.self)
+                        let hi = UnsafeRawPointer(row + 2 * i + 8).loadUnaligned(as: SIMD8<Float>.self)
+                        store(SIMD8(lowHalf: lo.evenHalf, highHalf: hi.evenHalf), dst + i)
+                        store(SIMD8(lowHalf: lo.oddHalf, highHalf: hi.oddHalf), dst + wq + i)
+                        i += 8
+                    }
+                    while i < wq {
+                        dst[i] = row[2 * i]
+                        dst[wq + i] = row[2 * i + 1]
+                        i += 1
+                    }
+                }
+            }
+            for c in 0..<g.channels {
+                for ky in 0..<3 {
+                    for kx in 0..<3 { offsets[c * 9 + ky * 3 + kx] = ((c * n + ky) * s + kx % s) * wq + kx / s }
+                }
+            }
             for block in blocks[range] {
-                func base(_ octet: WinogradOctet) -> UnsafePointer<Float> { UnsafePointer(xq + octet.ty * s * s * wq + octet.tx) }
+                func base(_ octet: WinogradOctet) -> UnsafePointer<Float> {
+                    UnsafePointer(xq + (octet.ty * s - rows.lowerBound) * s * wq + octet.tx)
+                }
                 let base0 = base(block.first), base1 = block.second.map(base) ?? base0
                 for r in stride(from: 0, to: outChannels, by: rowBlock) {
                     let wr = w + r * taps
