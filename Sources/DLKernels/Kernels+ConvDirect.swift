@@ -31,7 +31,8 @@ extension Kernels {
         let hp = g.height + g.padTop + g.padBottom, wp = g.width + g.padLeft + g.padRight
         let wq = (wp + s - 1) / s + 1, slack = 32
         let oh = g.outHeight, ow = g.outWidth
-        let blocks = winogradBlocks(tileRows: oh, tileColumns: ow, threads: threads)
+        // Full octets: most outputs leave as whole vectors (the epilogue is most of a thin layer's time).
+        let blocks = winogradBlocks(tileRows: oh, tileColumns: ow, full: true, threads: threads)
         let relu = activation == .relu
         parallelChunks(blocks.count, chunks: blockChunks(blocks.count, threads: threads)) { _, range in
             // The padded input rows this chunk's output rows read, split into

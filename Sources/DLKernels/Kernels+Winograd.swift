@@ -107,18 +107,21 @@ extension Kernels {
     /// which cost a quarter of the F(4x4) input transform.
     static func winogradVStride(channels: Int, lanes: Int) -> Int { channels * lanes + 16 }
 
-    /// Chunks for `parallelChunks` over `blocks` blocks: one per block when
-    /// threads share them, so that the threads claim blocks one at a time
-    /// and a helper that starts late (this VM's second core comes and goes)
-    /// joins for what is left instead of holding up half of the work.
+    /// Chunks for `parallelChunks` over `blocks` blocks: up to four per
+    /// thread when threads share them, so that the threads claim work a
+    /// piece at a time and a helper that starts late (this VM's second core
+    /// comes and goes) joins for what is left instead of holding up half of
+    /// the work; not more, as each chunk prepares its own input rows.
     static func blockChunks(_ blocks: Int, threads: Int) -> Int {
-        threads > 1 ? blocks : 1
+        threads > 1 ? Swift.min(blocks, 4 * threads) : 1
     }
 
-    /// Every row cut into octets as even as they can be (or, `split`, rows
-    /// of at most 4 tiles two to an octet), the octets paired in order, or
-    /// one to a block when pairs would leave a thread without a block.
-    static func winogradBlocks(tileRows th: Int, tileColumns tw: Int, split: Bool = false, threads: Int = 1) -> [WinogradBlock] {
+    /// Every row cut into octets as even as they can be (`full`: full
+    /// octets and a shorter last one; `split`: rows of at most 4 tiles two
+    /// to an octet), the octets paired in order, or one to a block when
+    /// pairs would leave a thread without a block.
+    static func winogradBlocks(tileRows th: Int, tileColumns tw: Int, split: Bool = false, full: Bool = false,
+                               threads: Int = 1) -> [WinogradBlock] {
         var octets: [WinogradOctet] = []
         if split {
             precondition(tw <= 4, "winogradBlocks: split octets hold rows of at most 4 tiles, not \(tw)")
@@ -129,7 +132,7 @@ extension Kernels {
             let pieces = (tw + 7) / 8
             for ty in 0..<th {
                 for p in 0..<pieces {
-                    let lo = p * tw / pieces, hi = (p + 1) * tw / pieces
+                    let lo = full ? 8 * p : p * tw / pieces, hi = full ? Swift.min(tw, lo + 8) : (p + 1) * tw / pieces
                     octets.append(WinogradOctet(ty: ty, tx: lo, count: hi - lo))
                 }
             }
