@@ -1,10 +1,11 @@
 /// Direct 3x3 convolution (stride 1 or 2) for the layers Winograd does not
-/// take: few input channels (a network's stem) or stride 2. No im2col: the
-/// image is copied once, padded and split into its stride's column phases
-/// so that the outputs of a row read consecutive inputs; a micro-kernel then
-/// keeps 4 output channels x 16 outputs (or 8 x 8) in registers over all
-/// C * 9 filter taps, with the filters packed by `directFilters` (a plan
-/// does it once) as w[o / 8][c * 9 + tap][o % 8].
+/// take: few input channels (a network's stem) or stride 2. The image rows
+/// are copied once, padded and split into their stride's column phases, so
+/// that the outputs of a row read consecutive inputs. A block of 8 or
+/// 16 outputs gathers its C * 9 taps into a panel, and the Winograd
+/// products' micro-kernels keep 4 output channels x 16 outputs (or 8 x 8)
+/// in registers over the panel, with the filters packed by `directFilters`
+/// (a plan does it once) as w[o / 8][c * 9 + tap][o % 8].
 extension Kernels {
     public static func directConvApplies(_ g: ConvGeometry, outChannels: Int, groups: Int) -> Bool {
         groups == 1 && g.kernelH == 3 && g.kernelW == 3 && g.strideH == g.strideW && (1...2).contains(g.strideH)
@@ -46,11 +47,13 @@ extension Kernels {
             let offsets = UnsafeMutablePointer<Int>.allocate(capacity: taps)
             let row = UnsafeMutablePointer<Float>.allocate(capacity: s * wq + 16)
             let acc = UnsafeMutablePointer<Float>.allocate(capacity: 64)
+            let panel = UnsafeMutablePointer<Float>.allocate(capacity: 16 * taps)
             defer {
                 xq.deallocate()
                 offsets.deallocate()
                 row.deallocate()
                 acc.deallocate()
+                panel.deallocate()
             }
             (xq + g.channels * n * s * wq).update(repeating: 0, count: slack)
             // Each input row padded in `row` (its padding stays zero), then
@@ -93,15 +96,25 @@ extension Kernels {
                 func base(_ octet: WinogradOctet) -> UnsafePointer<Float> {
                     UnsafePointer(xq + (octet.ty * s - rows.lowerBound) * s * wq + octet.tx)
                 }
+                // The block's taps gathered once into a contiguous panel
+                // [tap][lanes], which every output channel then reads through
+                // the Winograd products' micro-kernels.
+                let lanes = block.lanes
                 let base0 = base(block.first), base1 = block.second.map(base) ?? base0
+                for t in 0..<taps {
+                    store(UnsafeRawPointer(base0 + offsets[t]).loadUnaligned(as: SIMD8<Float>.self), panel + lanes * t)
+                    if lanes == 16 {
+                        store(UnsafeRawPointer(base1 + offsets[t]).loadUnaligned(as: SIMD8<Float>.self), panel + 16 * t + 8)
+                    }
+                }
                 for r in stride(from: 0, to: outChannels, by: rowBlock) {
                     let wr = w + r * taps
-                    for half in 0..<(block.lanes == 16 ? 2 : 1) {
-                        let first = block.lanes == 16 ? 4 * half : 0, count = block.lanes == 16 ? 4 : 8
-                        if block.lanes == 16 {
-                            directKernel4x16(wr + first, base0, base1, offsets, taps, acc)
+                    for half in 0..<(lanes == 16 ? 2 : 1) {
+                        let first = lanes == 16 ? 4 * half : 0, count = lanes == 16 ? 4 : 8
+                        if lanes == 16 {
+                            winogradKernel4x16(wr + first, panel, taps, acc, 16)
                         } else {
-                            directKernel8x8(wr, base0, offsets, taps, acc)
+                            winogradKernel8x8(wr, panel, taps, acc, 8)
                         }
                         for i in 0..<count {
                             let o = r + first + i
@@ -120,54 +133,6 @@ extension Kernels {
                 }
             }
         }
-    }
-
-    /// acc[r][0..<8] = Σ_t w[8t + r] x[base0 + offsets[t] ..< +8] and
-    /// acc[r][8..<16] the same from base1, for r = 0...3.
-    @inline(__always)
-    static func directKernel4x16(_ w: UnsafePointer<Float>, _ base0: UnsafePointer<Float>, _ base1: UnsafePointer<Float>,
-                                 _ offsets: UnsafePointer<Int>, _ taps: Int, _ acc: UnsafeMutablePointer<Float>) {
-        typealias V8 = SIMD8<Float>
-        var a0 = V8(), b0 = V8(), a1 = V8(), b1 = V8(), a2 = V8(), b2 = V8(), a3 = V8(), b3 = V8()
-        var wp = w
-        for t in 0..<taps {
-            let lo = UnsafeRawPointer(base0 + offsets[t]).loadUnaligned(as: V8.self)
-            let hi = UnsafeRawPointer(base1 + offsets[t]).loadUnaligned(as: V8.self)
-            let w0 = V8(repeating: wp[0]), w1 = V8(repeating: wp[1])
-            a0 = a0.addingProduct(w0, lo); b0 = b0.addingProduct(w0, hi)
-            a1 = a1.addingProduct(w1, lo); b1 = b1.addingProduct(w1, hi)
-            let w2 = V8(repeating: wp[2]), w3 = V8(repeating: wp[3])
-            a2 = a2.addingProduct(w2, lo); b2 = b2.addingProduct(w2, hi)
-            a3 = a3.addingProduct(w3, lo); b3 = b3.addingProduct(w3, hi)
-            wp += 8
-        }
-        store(a0, acc); store(b0, acc + 8)
-        store(a1, acc + 16); store(b1, acc + 24)
-        store(a2, acc + 32); store(b2, acc + 40)
-        store(a3, acc + 48); store(b3, acc + 56)
-    }
-
-    /// acc[r][0..<8] = Σ_t w[8t + r] x[base + offsets[t] ..< +8] for r = 0...7.
-    @inline(__always)
-    static func directKernel8x8(_ w: UnsafePointer<Float>, _ base: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>,
-                                _ taps: Int, _ acc: UnsafeMutablePointer<Float>) {
-        typealias V8 = SIMD8<Float>
-        var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8(), a4 = V8(), a5 = V8(), a6 = V8(), a7 = V8()
-        var wp = w
-        for t in 0..<taps {
-            let x = UnsafeRawPointer(base + offsets[t]).loadUnaligned(as: V8.self)
-            a0 = a0.addingProduct(V8(repeating: wp[0]), x)
-            a1 = a1.addingProduct(V8(repeating: wp[1]), x)
-            a2 = a2.addingProduct(V8(repeating: wp[2]), x)
-            a3 = a3.addingProduct(V8(repeating: wp[3]), x)
-            a4 = a4.addingProduct(V8(repeating: wp[4]), x)
-            a5 = a5.addingProduct(V8(repeating: wp[5]), x)
-            a6 = a6.addingProduct(V8(repeating: wp[6]), x)
-            a7 = a7.addingProduct(V8(repeating: wp[7]), x)
-            wp += 8
-        }
-        store(a0, acc); store(a1, acc + 8); store(a2, acc + 16); store(a3, acc + 24)
-        store(a4, acc + 32); store(a5, acc + 40); store(a6, acc + 48); store(a7, acc + 56)
     }
 
     /// The first n (0...8) floats at p, zeros after (never reading past p + n).
