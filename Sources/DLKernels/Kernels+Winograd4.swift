@@ -177,47 +177,66 @@ struct Winograd4Output {
     func transform(_ block: Kernels.WinogradBlock, from m: UnsafePointer<Float>, scratch s: UnsafeMutablePointer<Float>) {
         let lanes = block.lanes, stride = 36 * lanes
         let relu = activation == .relu
-        func load(_ i: Int) -> V8 { UnsafeRawPointer(s + 8 * i).loadUnaligned(as: V8.self) }
-        for o in 0..<channels {
-            let b = V8(repeating: bias?[o] ?? 0)
-            for k in Swift.stride(from: 0, to: lanes, by: 8) {
-                let octet = block.octet(k / 8)
-                let src = UnsafeRawPointer(m + o * stride + k)
-                func q(_ xi: Int) -> V8 { src.loadUnaligned(fromByteOffset: 4 * xi * lanes, as: V8.self) }
-                // Pass A: each row i of M times A: s[4i + b].
+        let sr = UnsafeRawPointer(s)
+        for k in Swift.stride(from: 0, to: lanes, by: 8) {
+            let octet = block.octet(k / 8)
+            let x0 = 4 * octet.tx
+            for o in 0..<channels {
+                let b = V8(repeating: bias?[o] ?? 0)
+                let src = UnsafeRawPointer(m + o * stride + k), step = 4 * lanes
+                // Pass A: each row i of M times A: s[4i + col].
                 for i in 0..<6 {
-                    let t = aTranspose((q(6 * i), q(6 * i + 1), q(6 * i + 2), q(6 * i + 3), q(6 * i + 4), q(6 * i + 5)))
+                    let r = src + 6 * i * step
+                    let t = aTranspose((r.loadUnaligned(as: V8.self), r.loadUnaligned(fromByteOffset: step, as: V8.self),
+                                        r.loadUnaligned(fromByteOffset: 2 * step, as: V8.self),
+                                        r.loadUnaligned(fromByteOffset: 3 * step, as: V8.self),
+                                        r.loadUnaligned(fromByteOffset: 4 * step, as: V8.self),
+                                        r.loadUnaligned(fromByteOffset: 5 * step, as: V8.self)))
                     Kernels.store(t.0, s + 32 * i); Kernels.store(t.1, s + 32 * i + 8)
                     Kernels.store(t.2, s + 32 * i + 16); Kernels.store(t.3, s + 32 * i + 24)
                 }
                 // Pass B: A^T over the rows, column by column: output row a, column col at s[24 + 4a + col].
                 for col in 0..<4 {
-                    let t = aTranspose((load(col), load(4 + col), load(8 + col), load(12 + col), load(16 + col), load(20 + col)))
+                    let c = sr + 32 * col
+                    let t = aTranspose((c.loadUnaligned(as: V8.self), c.loadUnaligned(fromByteOffset: 128, as: V8.self),
+                                        c.loadUnaligned(fromByteOffset: 256, as: V8.self), c.loadUnaligned(fromByteOffset: 384, as: V8.self),
+                                        c.loadUnaligned(fromByteOffset: 512, as: V8.self), c.loadUnaligned(fromByteOffset: 640, as: V8.self)))
                     Kernels.store(t.0, s + 8 * (24 + col)); Kernels.store(t.1, s + 8 * (28 + col))
                     Kernels.store(t.2, s + 8 * (32 + col)); Kernels.store(t.3, s + 8 * (36 + col))
                 }
-                let x0 = 4 * octet.tx
                 // Lanes 0...7 on one tile row, or (split) lanes 0...3 and 4...7 on two.
                 for half in 0..<(octet.split ? 2 : 1) {
                     let ty = octet.ty + half, tiles = half == 0 ? octet.count : octet.splitCount
-                    let n = Swift.min(4 * tiles, width - x0), h0 = 2 * half
-                    for a in 0..<4 where 4 * ty + a < height {
+                    let n = Swift.min(4 * tiles, width - x0)
+                    let rowsHere = Swift.min(4, height - 4 * ty)
+                    for a in 0..<rowsHere {
                         let at = (o * height + 4 * ty + a) * width + x0
-                        let dst = out + at
-                        let r0 = load(24 + 4 * a), r1 = load(25 + 4 * a), r2 = load(26 + 4 * a), r3 = load(27 + 4 * a)
-                        // Tile k's 4 columns side by side: value 4k + col, 8 values (two tiles) per vector.
-                        for h in 0..<(octet.split ? 2 : 4) where 8 * h < n {
-                            let l = 2 * (h0 + h)
-                            var q = V8(r0[l], r1[l], r2[l], r3[l], r0[l + 1], r1[l + 1], r2[l + 1], r3[l + 1]) + b
-                            let count = Swift.min(8, n - 8 * h)
-                            if let residual { q += Kernels.loadFirst(residual + at + 8 * h, count) }
-                            if relu { q = q.replacing(with: 0, where: q .< 0) }
-                            Kernels.storeFirst(q, dst + 8 * h, count)
-                        }
-                        if let activation, !relu { Kernels.activationForward(activation, dst, dst, n) }
+                        let y = sr + 32 * (24 + 4 * a)
+                        emitRow(y.loadUnaligned(as: V8.self), y.loadUnaligned(fromByteOffset: 32, as: V8.self),
+                                y.loadUnaligned(fromByteOffset: 64, as: V8.self), y.loadUnaligned(fromByteOffset: 96, as: V8.self),
+                                firstTile: 4 * half, at: at, n: n, bias: b, relu: relu)
                     }
                 }
             }
         }
+    }
+
+    /// One output row of an octet's tiles: value 4k + col = column col of
+    /// tile k (lanes firstTile...), n values from out[at], plus bias and
+    /// residual, then the activation.
+    @inline(__always)
+    private func emitRow(_ r0: V8, _ r1: V8, _ r2: V8, _ r3: V8, firstTile: Int, at: Int, n: Int, bias b: V8, relu: Bool) {
+        let dst = out + at
+        var h = 0
+        while 8 * h < n {
+            let l = firstTile + 2 * h
+            var q = V8(r0[l], r1[l], r2[l], r3[l], r0[l + 1], r1[l + 1], r2[l + 1], r3[l + 1]) + b
+            let count = Swift.min(8, n - 8 * h)
+            if let residual { q += Kernels.loadFirst(residual + at + 8 * h, count) }
+            if relu { q = q.replacing(with: 0, where: q .< 0) }
+            Kernels.storeFirst(q, dst + 8 * h, count)
+            h += 1
+        }
+        if let activation, !relu { Kernels.activationForward(activation, dst, dst, n) }
     }
 }
