@@ -32,36 +32,25 @@ extension Kernels {
         }
         let coutG = outChannels / groups, kG = (g.channels / groups) * g.kernelH * g.kernelW
         let pointwise = g.isPointwise
-        // 3x3 stride 1 with enough channels: Winograd F(2x2, 3x3), 2.25x fewer multiply-adds.
-        if winogradApplies(g, outChannels: outChannels, groups: groups) {
-            var owned: UnsafeMutablePointer<Float>?
-            if packedFilters == nil {
-                let tile = winogradTile(g)
-                owned = .allocate(capacity: winogradFilterCount(outChannels: outChannels, channels: g.channels, tile: tile))
-                Kernels.winogradFilters(weight, outChannels: outChannels, channels: g.channels, tile: tile, owned!)
-            }
-            defer { owned?.deallocate() }
-            let u = packedFilters ?? UnsafePointer(owned!)
-            eachImage(batch) { n, threads in
-                conv2dWinograd(x: x + n * g.channels * plane, filters: u, bias: bias, out: out + n * outChannels * l,
-                               residual: residual.map { $0 + n * outChannels * l },
-                               geometry: g, outChannels: outChannels, activation: activation, threads: threads)
-            }
-            return
-        }
-        // Other 3x3 convolutions of stride 1 or 2 with output channels in eights.
-        if directConvApplies(g, outChannels: outChannels, groups: groups) {
-            var owned: UnsafeMutablePointer<Float>?
-            if packedFilters == nil {
-                owned = .allocate(capacity: outChannels * g.colRows)
-                directFilters(weight, outChannels: outChannels, taps: g.colRows, owned!)
-            }
-            defer { owned?.deallocate() }
-            let w = packedFilters ?? UnsafePointer(owned!)
-            eachImage(batch) { n, threads in
-                conv2dDirect(x: x + n * g.channels * plane, filters: w, bias: bias, out: out + n * outChannels * l,
-                             residual: residual.map { $0 + n * outChannels * l },
-                             geometry: g, outChannels: outChannels, activation: activation, threads: threads)
+        // 3x3 stride 1 with enough channels: Winograd (2.25x or 4x fewer
+        // multiply-adds); other 3x3 convolutions of stride 1 or 2 with output
+        // channels in eights: the direct kernel. Both on packed filters.
+        if fusesResidual {
+            let winograd = winogradApplies(g, outChannels: outChannels, groups: groups)
+            let owned = packedFilters == nil ? packFilters(weight, geometry: g, outChannels: outChannels, groups: groups)! : []
+            owned.withUnsafeBufferPointer { ownedFilters in
+                let f = packedFilters ?? ownedFilters.baseAddress!
+                eachImage(batch) { n, threads in
+                    let xn = x + n * g.channels * plane, on = out + n * outChannels * l
+                    let rn = residual.map { $0 + n * outChannels * l }
+                    if winograd {
+                        conv2dWinograd(x: xn, filters: f, bias: bias, out: on, residual: rn, geometry: g,
+                                       outChannels: outChannels, activation: activation, threads: threads)
+                    } else {
+                        conv2dDirect(x: xn, filters: f, bias: bias, out: on, residual: rn, geometry: g,
+                                     outChannels: outChannels, activation: activation, threads: threads)
+                    }
+                }
             }
             return
         }

@@ -157,39 +157,55 @@ extension Kernels {
                                    outChannels: outChannels, activation: activation, threads: threads)
         }
         let pg = winogradPadding(g)
-        let wp = pg.width + pg.padLeft + pg.padRight, hp = pg.height + pg.padTop + pg.padBottom
+        let wp = pg.width + pg.padLeft + pg.padRight
         let oh = g.outHeight, ow = g.outWidth
         let cin = g.channels, rows = winogradPaddedRows(outChannels)
         let blocks = winogradBlocks(tileRows: (oh + 1) / 2, tileColumns: (ow + 1) / 2)
         let output = WinogradOutput(out: out, height: oh, width: ow, channels: outChannels, rows: rows,
                                     bias: bias, residual: residual, activation: activation)
         parallelChunks(blocks.count, chunks: blockChunks(blocks.count, threads: threads)) { _, range in
-            // Each thread pads the image rows its blocks read (tile rows
-            // first...last: padded rows 2 first ..< 2 last + 4), so that the
-            // copy is not a serial step before the parallel part.
-            let first = blocks[range].map { $0.first.ty }.min()!
-            let last = blocks[range].map { ($0.second ?? $0.first).ty }.max()!
-            let padded = 2 * first..<Swift.min(hp, 2 * last + 4)
-            let count = cin * padded.count * wp + winogradReadSlack
-            let xp = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * winogradVStride(channels: cin, lanes: 16))
-            let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * rows * 16)
-            defer {
-                xp.deallocate()
-                v.deallocate()
-                m.deallocate()
-            }
-            paddedRows(x, pg, rows: padded, xp)
-            (xp + count - winogradReadSlack).update(repeating: 0, count: winogradReadSlack)
-            // Rows keep their image numbers: row r of a plane is at (r - 2 first) * wp.
-            let input = WinogradInput(image: xp - padded.lowerBound * wp, rowStride: wp, planeStride: padded.count * wp,
-                                      channels: cin)
-            for block in blocks[range] {
-                input.transform(block, into: v)
-                winogradProducts(u: u, v: v, m: m, rows: rows, channels: cin, lanes: block.lanes)
-                output.transform(block, from: m)
+            withWinogradBuffers(x, pg, blocks: blocks[range], tile: 2, rows: rows) { image, planeStride, v, m, _ in
+                let input = WinogradInput(image: image, rowStride: wp, planeStride: planeStride, channels: cin)
+                for block in blocks[range] {
+                    input.transform(block, into: v)
+                    winogradProducts(u: u, v: v, m: m, rows: rows, channels: cin, lanes: block.lanes)
+                    output.transform(block, from: m)
+                }
             }
         }
+    }
+
+    /// For one chunk of `blocks`: pads the image rows they read into a
+    /// buffer of the chunk's own (inside the parallel region, so that the
+    /// copy is not a serial step), allocates V, M and a scratch of 40
+    /// vectors, and calls body(image, planeStride, v, m, scratch). `image`
+    /// keeps the rows' numbers: padded row r of plane c is at
+    /// image + c * planeStride + r * Wp.
+    static func withWinogradBuffers(
+        _ x: UnsafePointer<Float>, _ pg: ConvGeometry, blocks: ArraySlice<WinogradBlock>, tile: Int, rows: Int,
+        _ body: (UnsafeMutablePointer<Float>, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                 UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let wp = pg.width + pg.padLeft + pg.padRight, hp = pg.height + pg.padTop + pg.padBottom
+        let cin = pg.channels, positions = (tile + 2) * (tile + 2)
+        // Tile rows first...last read padded rows tile * first ..< tile * last + tile + 2.
+        let first = blocks.map { $0.first.ty }.min()!
+        let last = blocks.map { ($0.second ?? $0.first).lastRow }.max()!
+        let padded = tile * first..<Swift.min(hp, tile * last + tile + 2)
+        let count = cin * padded.count * wp + winogradReadSlack
+        let xp = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: positions * winogradVStride(channels: cin, lanes: 16))
+        let m = UnsafeMutablePointer<Float>.allocate(capacity: positions * rows * 16)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 40 * 8)
+        defer {
+            xp.deallocate()
+            v.deallocate()
+            m.deallocate()
+            scratch.deallocate()
+        }
+        paddedRows(x, pg, rows: padded, xp)
+        (xp + count - winogradReadSlack).update(repeating: 0, count: winogradReadSlack)
+        body(xp - padded.lowerBound * wp, padded.count * wp, v, m, scratch)
     }
 }
 

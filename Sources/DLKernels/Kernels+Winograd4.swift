@@ -51,35 +51,19 @@ extension Kernels {
         var pg = g
         pg.padBottom += 4 * th - oh
         pg.padRight += 4 * tw - ow
-        let wp = pg.width + pg.padLeft + pg.padRight, hp = pg.height + pg.padTop + pg.padBottom
+        let wp = pg.width + pg.padLeft + pg.padRight
         let cin = g.channels, rows = winogradPaddedRows(outChannels)
         let blocks = winogradBlocks(tileRows: th, tileColumns: tw, split: tw <= 4, threads: threads)
         let output = Winograd4Output(out: out, height: oh, width: ow, channels: outChannels, rows: rows,
                                      bias: bias, residual: residual, activation: activation)
         parallelChunks(blocks.count, chunks: blockChunks(blocks.count, threads: threads)) { _, range in
-            // This thread's padded image rows: tile rows first...last read rows 4 first ..< 4 last + 6.
-            let first = blocks[range].map { $0.first.ty }.min()!
-            let last = blocks[range].map { ($0.second ?? $0.first).lastRow }.max()!
-            let padded = 4 * first..<Swift.min(hp, 4 * last + 6)
-            let count = cin * padded.count * wp + winogradReadSlack
-            let xp = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * winogradVStride(channels: cin, lanes: 16))
-            let m = UnsafeMutablePointer<Float>.allocate(capacity: 36 * rows * 16)
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 40 * 8)
-            defer {
-                xp.deallocate()
-                v.deallocate()
-                m.deallocate()
-                scratch.deallocate()
-            }
-            paddedRows(x, pg, rows: padded, xp)
-            (xp + count - winogradReadSlack).update(repeating: 0, count: winogradReadSlack)
-            let input = Winograd4Input(image: xp - padded.lowerBound * wp, rowStride: wp, planeStride: padded.count * wp,
-                                       channels: cin)
-            for block in blocks[range] {
-                input.transform(block, into: v, scratch: scratch)
-                winogradProducts(u: u, v: v, m: m, rows: rows, channels: cin, lanes: block.lanes, positions: 36)
-                output.transform(block, from: m, scratch: scratch)
+            withWinogradBuffers(x, pg, blocks: blocks[range], tile: 4, rows: rows) { image, planeStride, v, m, scratch in
+                let input = Winograd4Input(image: image, rowStride: wp, planeStride: planeStride, channels: cin)
+                for block in blocks[range] {
+                    input.transform(block, into: v, scratch: scratch)
+                    winogradProducts(u: u, v: v, m: m, rows: rows, channels: cin, lanes: block.lanes, positions: 36)
+                    output.transform(block, from: m, scratch: scratch)
+                }
             }
         }
     }
