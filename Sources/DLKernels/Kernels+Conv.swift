@@ -19,8 +19,8 @@ extension Kernels {
         precondition(g.channels % groups == 0 && outChannels % groups == 0,
                      "conv2dForward: groups \(groups) must divide in \(g.channels) and out \(outChannels) channels")
         let l = g.colCols, plane = g.inputPlane
-        let fusesResidual = winogradApplies(g, outChannels: outChannels, groups: groups)
-            || directConvApplies(g, outChannels: outChannels, groups: groups)
+        let winograd = winogradApplies(g, outChannels: outChannels, groups: groups)
+        let fusesResidual = winograd || directConvApplies(g, outChannels: outChannels, groups: groups)
         if let residual, !fusesResidual {
             // The gemm paths: the sum and the activation as a pass of their own.
             conv2dForward(x: x, weight: weight, bias: bias, out: out, batch: batch, geometry: g, outChannels: outChannels,
@@ -36,7 +36,6 @@ extension Kernels {
         // multiply-adds); other 3x3 convolutions of stride 1 or 2 with output
         // channels in eights: the direct kernel. Both on packed filters.
         if fusesResidual {
-            let winograd = winogradApplies(g, outChannels: outChannels, groups: groups)
             let owned = packedFilters == nil ? packFilters(weight, geometry: g, outChannels: outChannels, groups: groups)! : []
             owned.withUnsafeBufferPointer { ownedFilters in
                 let f = packedFilters ?? ownedFilters.baseAddress!

@@ -34,7 +34,7 @@ extension Kernels {
         let oh = g.outHeight, ow = g.outWidth
         // Full octets: most outputs leave as whole vectors (the epilogue is most of a thin layer's time).
         let blocks = winogradBlocks(tileRows: oh, tileColumns: ow, full: true, threads: threads)
-        let relu = activation == .relu
+        let epilogue = ConvEpilogue(out: out, bias: bias, residual: residual, activation: activation)
         parallelChunks(blocks.count, chunks: blockChunks(blocks.count, threads: threads)) { _, range in
             // The padded input rows this chunk's output rows read, split into
             // column phases: xq[((c * n + r - lo) * s + phase) * wq + i] =
@@ -56,18 +56,13 @@ extension Kernels {
                 panel.deallocate()
             }
             (xq + g.channels * n * s * wq).update(repeating: 0, count: slack)
-            // Each input row padded in `row` (its padding stays zero), then
+            // Each input row padded in `row` (past Wp it stays zero), then
             // copied (stride 1) or split into even and odd columns (stride 2).
             row.update(repeating: 0, count: s * wq + 16)
             for c in 0..<g.channels {
                 for r in rows {
                     let dst = xq + (c * n + r - rows.lowerBound) * s * wq
-                    let y = r - g.padTop
-                    guard y >= 0 && y < g.height else {
-                        dst.update(repeating: 0, count: s * wq)
-                        continue
-                    }
-                    copyRow(x + (c * g.height + y) * g.width, row + g.padLeft, g.width)
+                    paddedRow(x, g, channel: c, row: r, row)
                     if s == 1 {
                         copyRow(row, dst, wq)
                         continue
@@ -118,47 +113,18 @@ extension Kernels {
                         }
                         for i in 0..<count {
                             let o = r + first + i
-                            let b = SIMD8<Float>(repeating: bias?[o] ?? 0)
+                            let b = epilogue.bias(o)
                             for k in stride(from: 0, to: block.lanes, by: 8) {
                                 let octet = block.octet(k / 8)
-                                let at = (o * oh + octet.ty) * ow + octet.tx, dst = out + at
-                                var y = UnsafeRawPointer(acc + i * block.lanes + k).loadUnaligned(as: SIMD8<Float>.self) + b
-                                if let residual { y += loadFirst(residual + at, octet.count) }
-                                if relu { y = y.replacing(with: 0, where: y .< 0) }
-                                storeFirst(y, dst, octet.count)
-                                if let activation, !relu { activationForward(activation, dst, dst, octet.count) }
+                                let at = (o * oh + octet.ty) * ow + octet.tx
+                                epilogue.store(UnsafeRawPointer(acc + i * block.lanes + k).loadUnaligned(as: SIMD8<Float>.self), b,
+                                               at: at, octet.count)
+                                epilogue.finish(at: at, octet.count)
                             }
                         }
                     }
                 }
             }
-        }
-    }
-
-    /// The first n (0...8) floats at p, zeros after (never reading past p + n).
-    @inline(__always)
-    static func loadFirst(_ p: UnsafePointer<Float>, _ n: Int) -> SIMD8<Float> {
-        if n == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-        var v = SIMD8<Float>()
-        for i in 0..<n { v[i] = p[i] }
-        return v
-    }
-
-    /// Stores the first n (0...8) lanes of v at dst.
-    @inline(__always)
-    static func storeFirst(_ v: SIMD8<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
-        if n == 8 {
-            store(v, dst)
-            return
-        }
-        var i = 0
-        if n >= 4 {
-            store(v.lowHalf, dst)
-            i = 4
-        }
-        while i < n {
-            dst[i] = v[i]
-            i += 1
         }
     }
 }

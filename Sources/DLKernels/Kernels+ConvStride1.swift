@@ -18,38 +18,32 @@ extension Kernels {
     /// xp[c, padTop + y, padLeft + x] = x[c, y, x], zeros elsewhere (slack included).
     static func paddedImage(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ xp: UnsafeMutablePointer<Float>) {
         let hp = g.height + g.padTop + g.padBottom, wp = g.width + g.padLeft + g.padRight
-        let w = g.width
-        for c in 0..<g.channels {
-            let dst = xp + c * hp * wp, src = x + c * g.height * w
-            dst.update(repeating: 0, count: g.padTop * wp)
-            for y in 0..<g.height {
-                let row = dst + (g.padTop + y) * wp
-                for i in 0..<g.padLeft { row[i] = 0 }
-                copyRow(src + y * w, row + g.padLeft, w)
-                for i in (g.padLeft + w)..<wp { row[i] = 0 }
-            }
-            (dst + (g.padTop + g.height) * wp).update(repeating: 0, count: g.padBottom * wp)
-        }
+        paddedRows(x, g, rows: 0..<hp, xp)
         (xp + g.channels * hp * wp).update(repeating: 0, count: g.kernelW)
     }
 
     /// Rows `rows` (of Hp) of every channel of `paddedImage`'s copy:
     /// xp[c, r - rows.lowerBound, :] = padded x[c, r, :].
     static func paddedRows(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows: Range<Int>, _ xp: UnsafeMutablePointer<Float>) {
-        let wp = g.width + g.padLeft + g.padRight, w = g.width
+        let wp = g.width + g.padLeft + g.padRight
         for c in 0..<g.channels {
-            for r in rows {
-                let row = xp + (c * rows.count + r - rows.lowerBound) * wp
-                let y = r - g.padTop
-                guard y >= 0 && y < g.height else {
-                    row.update(repeating: 0, count: wp)
-                    continue
-                }
-                for i in 0..<g.padLeft { row[i] = 0 }
-                copyRow(x + (c * g.height + y) * w, row + g.padLeft, w)
-                for i in (g.padLeft + w)..<wp { row[i] = 0 }
-            }
+            for r in rows { paddedRow(x, g, channel: c, row: r, xp + (c * rows.count + r - rows.lowerBound) * wp) }
         }
+    }
+
+    /// dst[0..<Wp] = padded row r (of Hp) of channel c: the image row between
+    /// zeros, or all zeros for a padding row.
+    @inline(__always)
+    static func paddedRow(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channel c: Int, row r: Int,
+                          _ dst: UnsafeMutablePointer<Float>) {
+        let wp = g.width + g.padLeft + g.padRight, w = g.width, y = r - g.padTop
+        guard y >= 0 && y < g.height else {
+            dst.update(repeating: 0, count: wp)
+            return
+        }
+        for i in 0..<g.padLeft { dst[i] = 0 }
+        copyRow(x + (c * g.height + y) * w, dst + g.padLeft, w)
+        for i in (g.padLeft + w)..<wp { dst[i] = 0 }
     }
 
     /// dst[0..<n] = src[0..<n] for the short rows of an image, in SIMD8

@@ -1,20 +1,17 @@
-import CBLAS
 import Dispatch
 import Foundation
 import Synchronization
 
-/// Data parallelism over the batch for the convolution and pooling kernels.
+/// Data parallelism for the kernels: images of a batch, blocks of one
+/// image, parts of a large product.
 ///
-/// The thread budget is OpenBLAS's thread count (`Kernels.setBLASThreads`).
-/// A batched kernel splits its images into that many contiguous chunks, runs
-/// them on separate threads, and keeps BLAS single-threaded meanwhile, so the
-/// two levels of threading never oversubscribe the cores. With one thread, or
-/// one image, the chunk runs inline and BLAS keeps its own threads (batch-1
-/// inference still uses every core inside gemm).
-///
-/// The BLAS thread count is process-wide; `singleThreadedBLAS` makes
-/// overlapping parallel regions (two models running at once) safe: the later
-/// one runs inline rather than oversubscribing.
+/// The thread budget is `Kernels.setBLASThreads`'s count (OpenBLAS itself
+/// always runs on one thread). A parallel kernel splits its work into
+/// chunks that run on the warm helper threads of `ChunkPool` and the
+/// caller. The budget is process-wide; `activeRegions` makes overlapping
+/// parallel regions (nested, or two models running at once) safe: while
+/// one runs, the budget reads 1, so a later one runs inline rather than
+/// oversubscribing the cores.
 extension Kernels {
     /// How many chunks `parallelChunks` uses for `n` items.
     public static func chunkCount(_ n: Int) -> Int {
@@ -22,7 +19,7 @@ extension Kernels {
     }
 
     /// Calls body(chunk, range) for `chunks` contiguous, near-equal ranges covering
-    /// [0, n), concurrently when chunks > 1 (BLAS single-threaded meanwhile).
+    /// [0, n), concurrently when chunks > 1 (other regions inline meanwhile).
     public static func parallelChunks(_ n: Int, chunks: Int, _ body: (Int, Range<Int>) -> Void) {
         precondition(chunks >= 1, "parallelChunks: \(chunks) chunks")
         func range(_ c: Int) -> Range<Int> { (c * n / chunks)..<((c + 1) * n / chunks) }
@@ -30,20 +27,20 @@ extension Kernels {
             body(0, 0..<n)
             return
         }
-        singleThreadedBLAS.enter()
-        defer { singleThreadedBLAS.leave() }
+        activeRegions.enter()
+        defer { activeRegions.leave() }
         // The warm helper threads when free, else GCD (nested or concurrent regions).
         if !ChunkPool.shared.run(chunks: chunks, { c in body(c, range(c)) }) {
             DispatchQueue.concurrentPerform(iterations: chunks) { c in body(c, range(c)) }
         }
     }
 
-    /// Runs `body` on this thread alone: BLAS single-threaded and every
-    /// parallel region inline. For work too small to pay for waking threads
-    /// (batch-1 inference of a small network).
+    /// Runs `body` on this thread alone, every parallel region inline. For
+    /// work too small to pay for waking threads (batch-1 inference of a
+    /// small network).
     public static func singleThreaded<R>(_ body: () -> R) -> R {
-        singleThreadedBLAS.enter()
-        defer { singleThreadedBLAS.leave() }
+        activeRegions.enter()
+        defer { activeRegions.leave() }
         return body()
     }
 
@@ -51,7 +48,7 @@ extension Kernels {
     /// `blasThreads` is 1: a region that starts meanwhile (nested, or another
     /// caller's) runs inline, so concurrent callers never oversubscribe the
     /// cores and never change the configured budget.
-    static let singleThreadedBLAS = RegionGate()
+    static let activeRegions = RegionGate()
 
     final class RegionGate: Sendable {
         private let depth = Atomic<Int>(0)

@@ -161,8 +161,8 @@ extension Kernels {
         let oh = g.outHeight, ow = g.outWidth
         let cin = g.channels, rows = winogradPaddedRows(outChannels)
         let blocks = winogradBlocks(tileRows: (oh + 1) / 2, tileColumns: (ow + 1) / 2)
-        let output = WinogradOutput(out: out, height: oh, width: ow, channels: outChannels, rows: rows,
-                                    bias: bias, residual: residual, activation: activation)
+        let output = WinogradOutput(height: oh, width: ow, channels: outChannels, rows: rows,
+                                    epilogue: ConvEpilogue(out: out, bias: bias, residual: residual, activation: activation))
         parallelChunks(blocks.count, chunks: blockChunks(blocks.count, threads: threads)) { _, range in
             withWinogradBuffers(x, pg, blocks: blocks[range], tile: 2, rows: rows) { image, planeStride, v, m, _ in
                 let input = WinogradInput(image: image, rowStride: wp, planeStride: planeStride, channels: cin)
@@ -250,72 +250,47 @@ struct WinogradInput {
     }
 }
 
-/// Y = A^T M A + bias per tile, SIMD8 over the tiles: the rows of A^T M are
+/// Y = A^T M A per tile, then `ConvEpilogue`, SIMD8 over the tiles: the rows of A^T M are
 /// P_j = M0j + M1j + M2j and Q_j = M1j - M2j - M3j, and the tile's outputs
 /// (P0 + P1 + P2, P1 - P2 - P3) on its first row, the same of Q on its
 /// second, interleaved into the output rows, cropped to the image.
 struct WinogradOutput {
     typealias V8 = SIMD8<Float>
-    let out: UnsafeMutablePointer<Float>
     let height: Int, width: Int, channels: Int, rows: Int
-    let bias: UnsafePointer<Float>?
-    /// Added before the activation, in the output's layout.
-    let residual: UnsafePointer<Float>?
-    let activation: Kernels.Activation?
+    let epilogue: ConvEpilogue
 
     func transform(_ block: Kernels.WinogradBlock, from m: UnsafePointer<Float>) {
         let lanes = block.lanes
-        let relu = activation == .relu
         for o in 0..<channels {
-            let b = V8(repeating: bias?[o] ?? 0)
+            let b = epilogue.bias(o)
             for k in stride(from: 0, to: lanes, by: 8) {
                 let octet = block.octet(k / 8)
                 let y0 = 2 * octet.ty, secondRow = y0 + 1 < height
                 let x0 = 2 * octet.tx, n = Swift.min(2 * octet.count, width - x0)
                 let at = (o * height + y0) * width + x0
-                let dst = out + at, res = residual.map { $0 + at }
                 // m[o][ξ][lane]: the 16 values of a channel's tiles side by side.
                 let src = UnsafeRawPointer(m + o * 16 * lanes + k)
                 func q(_ i: Int, _ j: Int) -> V8 { src.loadUnaligned(fromByteOffset: 4 * (4 * i + j) * lanes, as: V8.self) }
                 var p = (q(0, 0) + q(1, 0) + q(2, 0), q(0, 1) + q(1, 1) + q(2, 1),
                          q(0, 2) + q(1, 2) + q(2, 2), q(0, 3) + q(1, 3) + q(2, 3))
-                emit(p.0 + p.1 + p.2 + b, p.1 - p.2 - p.3 + b, dst, res, n, relu)
+                emit(p.0 + p.1 + p.2, p.1 - p.2 - p.3, b, at: at, n)
                 if secondRow {
                     p = (q(1, 0) - q(2, 0) - q(3, 0), q(1, 1) - q(2, 1) - q(3, 1),
                          q(1, 2) - q(2, 2) - q(3, 2), q(1, 3) - q(2, 3) - q(3, 3))
-                    emit(p.0 + p.1 + p.2 + b, p.1 - p.2 - p.3 + b, dst + width, res.map { $0 + width }, n, relu)
-                }
-                if let activation, !relu {
-                    Kernels.activationForward(activation, dst, dst, n)
-                    if secondRow { Kernels.activationForward(activation, dst + width, dst + width, n) }
+                    emit(p.0 + p.1 + p.2, p.1 - p.2 - p.3, b, at: at + width, n)
                 }
             }
         }
     }
 
-    /// Writes the first n of even[0], odd[0], even[1], odd[1], ... (plus
-    /// the residual's first n) at dst.
+    /// Output row values from `at`: the first n of even[0], odd[0],
+    /// even[1], odd[1], ..., through the epilogue.
     @inline(__always)
-    private func emit(_ even: V8, _ odd: V8, _ dst: UnsafeMutablePointer<Float>, _ residual: UnsafePointer<Float>?,
-                      _ n: Int, _ relu: Bool) {
-        var lo = V8(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3])
-        var hi = V8(even[4], odd[4], even[5], odd[5], even[6], odd[6], even[7], odd[7])
-        if let residual {
-            lo += Kernels.loadFirst(residual, Swift.min(8, n))
-            if n > 8 { hi += Kernels.loadFirst(residual + 8, n - 8) }
+    private func emit(_ even: V8, _ odd: V8, _ b: V8, at: Int, _ n: Int) {
+        epilogue.store(V8(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3]), b, at: at, Swift.min(8, n))
+        if n > 8 {
+            epilogue.store(V8(even[4], odd[4], even[5], odd[5], even[6], odd[6], even[7], odd[7]), b, at: at + 8, n - 8)
         }
-        if relu {
-            lo = lo.replacing(with: 0, where: lo .< 0)
-            hi = hi.replacing(with: 0, where: hi .< 0)
-        }
-        Kernels.storeFirst(lo, dst, Swift.min(8, n))
-        if n > 8 { Kernels.storeFirst(hi, dst + 8, n - 8) }
-    }
-}
-
-extension Kernels {
-    @inline(__always)
-    static func store<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>) where V.Scalar == Float {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+        epilogue.finish(at: at, n)
     }
 }

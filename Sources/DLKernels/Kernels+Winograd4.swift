@@ -54,8 +54,8 @@ extension Kernels {
         let wp = pg.width + pg.padLeft + pg.padRight
         let cin = g.channels, rows = winogradPaddedRows(outChannels)
         let blocks = winogradBlocks(tileRows: th, tileColumns: tw, split: tw <= 4, threads: threads)
-        let output = Winograd4Output(out: out, height: oh, width: ow, channels: outChannels, rows: rows,
-                                     bias: bias, residual: residual, activation: activation)
+        let output = Winograd4Output(height: oh, width: ow, channels: outChannels, rows: rows,
+                                     epilogue: ConvEpilogue(out: out, bias: bias, residual: residual, activation: activation))
         parallelChunks(blocks.count, chunks: blockChunks(blocks.count, threads: threads)) { _, range in
             withWinogradBuffers(x, pg, blocks: blocks[range], tile: 4, rows: rows) { image, planeStride, v, m, scratch in
                 let input = Winograd4Input(image: image, rowStride: wp, planeStride: planeStride, channels: cin)
@@ -144,11 +144,8 @@ struct Winograd4Input {
 /// consecutive values and cropped to the image.
 struct Winograd4Output {
     typealias V8 = SIMD8<Float>
-    let out: UnsafeMutablePointer<Float>
     let height: Int, width: Int, channels: Int, rows: Int
-    let bias: UnsafePointer<Float>?
-    let residual: UnsafePointer<Float>?
-    let activation: Kernels.Activation?
+    let epilogue: ConvEpilogue
 
     /// The 4 outputs of A^T times 6 vectors.
     @inline(__always)
@@ -160,13 +157,12 @@ struct Winograd4Output {
 
     func transform(_ block: Kernels.WinogradBlock, from m: UnsafePointer<Float>, scratch s: UnsafeMutablePointer<Float>) {
         let lanes = block.lanes, stride = 36 * lanes
-        let relu = activation == .relu
         let sr = UnsafeRawPointer(s)
         for k in Swift.stride(from: 0, to: lanes, by: 8) {
             let octet = block.octet(k / 8)
             let x0 = 4 * octet.tx
             for o in 0..<channels {
-                let b = V8(repeating: bias?[o] ?? 0)
+                let b = epilogue.bias(o)
                 let src = UnsafeRawPointer(m + o * stride + k), step = 4 * lanes
                 // Pass A: each row i of M times A: s[4i + col].
                 for i in 0..<6 {
@@ -198,7 +194,7 @@ struct Winograd4Output {
                         let y = sr + 32 * (24 + 4 * a)
                         emitRow(y.loadUnaligned(as: V8.self), y.loadUnaligned(fromByteOffset: 32, as: V8.self),
                                 y.loadUnaligned(fromByteOffset: 64, as: V8.self), y.loadUnaligned(fromByteOffset: 96, as: V8.self),
-                                firstTile: 4 * half, at: at, n: n, bias: b, relu: relu)
+                                firstTile: 4 * half, at: at, n: n, bias: b)
                     }
                 }
             }
@@ -206,21 +202,16 @@ struct Winograd4Output {
     }
 
     /// One output row of an octet's tiles: value 4k + col = column col of
-    /// tile k (lanes firstTile...), n values from out[at], plus bias and
-    /// residual, then the activation.
+    /// tile k (lanes firstTile...), n values from out[at], through the epilogue.
     @inline(__always)
-    private func emitRow(_ r0: V8, _ r1: V8, _ r2: V8, _ r3: V8, firstTile: Int, at: Int, n: Int, bias b: V8, relu: Bool) {
-        let dst = out + at
+    private func emitRow(_ r0: V8, _ r1: V8, _ r2: V8, _ r3: V8, firstTile: Int, at: Int, n: Int, bias b: V8) {
         var h = 0
         while 8 * h < n {
             let l = firstTile + 2 * h
-            var q = V8(r0[l], r1[l], r2[l], r3[l], r0[l + 1], r1[l + 1], r2[l + 1], r3[l + 1]) + b
-            let count = Swift.min(8, n - 8 * h)
-            if let residual { q += Kernels.loadFirst(residual + at + 8 * h, count) }
-            if relu { q = q.replacing(with: 0, where: q .< 0) }
-            Kernels.storeFirst(q, dst + 8 * h, count)
+            epilogue.store(V8(r0[l], r1[l], r2[l], r3[l], r0[l + 1], r1[l + 1], r2[l + 1], r3[l + 1]), b,
+                           at: at + 8 * h, Swift.min(8, n - 8 * h))
             h += 1
         }
-        if let activation, !relu { Kernels.activationForward(activation, dst, dst, n) }
+        epilogue.finish(at: at, n)
     }
 }

@@ -23,7 +23,7 @@ public enum Kernels {
     /// region (of any caller), else the budget `setBLASThreads` set.
     public static var blasThreads: Int {
         pinOpenBLAS
-        return singleThreadedBLAS.active ? 1 : budget.load(ordering: .relaxed)
+        return activeRegions.active ? 1 : budget.load(ordering: .relaxed)
     }
 
     static let budget = Atomic<Int>(1)
