@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(
             name: "DLServingTests",
             dependencies: [
-                "DLServing", "DLVision", "DLNN", "DLTensor", "DLTesting",
+                "DLServing", "DLVision", "DLNN", "DLTensor", "DLKernels", "DLTesting",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]

@@ -1,5 +1,6 @@
 import CoreMetrics
 import DLTensor
+import Dispatch
 import DequeModule
 import Foundation
 
@@ -119,7 +120,8 @@ final class BatchQueue: @unchecked Sendable {
 
 /// A loaded version in the routing table: the model, its settings, its
 /// queue. Requests hold it while they run; when the last holder lets go
-/// after it was retired, `deinit` reports the release (memory is free).
+/// after it was retired, `deinit` reports the release, on another thread and
+/// only after the model and queue are freed (the report trims the heap).
 final class ServedVersion: @unchecked Sendable {
     let name: String
     let version: Int
@@ -145,5 +147,22 @@ final class ServedVersion: @unchecked Sendable {
     var config: ServingConfig { loaded.config }
     var model: any InferenceModel { loaded.model }
 
-    deinit { onRelease(name, version, token) }
+    deinit {
+        // Stored properties are released after `deinit` returns, possibly
+        // after a report sent from here has run. The box holds the last
+        // references and drops them before the report.
+        let held = Held(loaded, queue)
+        let report = onRelease, name = name, version = version, token = token
+        DispatchQueue.global().async {
+            held.drop()
+            report(name, version, token)
+        }
+    }
+
+    private final class Held: @unchecked Sendable {
+        private var loaded: ServableVersion?
+        private var queue: BatchQueue?
+        init(_ loaded: ServableVersion, _ queue: BatchQueue) { (self.loaded, self.queue) = (loaded, queue) }
+        func drop() { (loaded, queue) = (nil, nil) }
+    }
 }

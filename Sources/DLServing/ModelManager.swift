@@ -54,7 +54,9 @@ final class ModelManager: @unchecked Sendable {
     private let epoch = (instant: ContinuousClock.now, date: Date())
 
     init(store: any ModelStore, options: ServingOptions, metrics: ServingMetrics) {
-        _ = Self.fixedMmapThreshold
+        // Each time: an in-process training run (`dlserve train` in tests,
+        // the bench) may have switched the process to keeping freed memory.
+        Kernels.mapLargeBlocks(over: 1 << 20)
         self.store = store
         self.options = options
         self.metrics = metrics
@@ -298,9 +300,7 @@ final class ModelManager: @unchecked Sendable {
             try validate(servable)
             let instance = ServedVersion(name: e.name, version: job.version, token: job.token, loaded: servable,
                                          group: e.group, fingerprint: job.fingerprint) { [weak self] name, v, token in
-                // Runs in deinit, possibly under a lock: report asynchronously.
-                guard let self else { return }
-                DispatchQueue.global().async { self.released(name, version: v, token: token) }
+                self?.released(name, version: v, token: token)   // off the releasing thread, after the free
             }
             outcome = .success(instance)
         } catch {
@@ -346,12 +346,6 @@ final class ModelManager: @unchecked Sendable {
     }
 
     private static let mallocTrim: UnsafeMutableRawPointer? = dlsym(nil, "malloc_trim")
-
-    /// Fixes glibc's mmap threshold at 1 MiB (M_MMAP_THRESHOLD = -3), which
-    /// also stops it from growing: weight buffers are then always mmapped, so
-    /// an unload returns them at once instead of leaving them in the heap
-    /// after an earlier large free has raised the dynamic threshold.
-    private static let fixedMmapThreshold: Void = Kernels.mapLargeBlocks(over: 1 << 20)
 
     /// Checks the config against the model and runs one inference on zeros.
     private func validate(_ s: ServableVersion) throws {
