@@ -9,7 +9,7 @@ the same input shape, threads and model, and each round gives a ratio of
 medians. Printed: the overall medians, the median of the per-round ratios,
 and in how many rounds dlserve was at least as fast.
 
-usage: interleaved.py PATH/TO/dlserve-bench [ROUNDS]"""
+usage: [INTERLEAVE_ONLY=MODEL[:THREADS]] interleaved.py PATH/TO/dlserve-bench [ROUNDS]"""
 import os
 import subprocess
 import sys
@@ -20,6 +20,8 @@ import numpy as np
 from peers import onnx_models
 
 PAUSE = float(os.environ.get("INTERLEAVE_PAUSE", "0.05"))
+# e.g. INTERLEAVE_ONLY=ResNetMini:2 to run one model at one thread count.
+ONLY = os.environ.get("INTERLEAVE_ONLY")
 
 
 def main():
@@ -43,6 +45,8 @@ def main():
     for name, blob in onnx_models().items():
         count = 400 if name == "LeNet" else 100
         for threads in (1, 2):
+            if ONLY and ONLY not in (name, f"{name}:{threads}"):
+                continue
             so = ort.SessionOptions()
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
