@@ -262,6 +262,18 @@ final class RepositoryServingTests: XCTestCase {
         await e.shutdown()
     }
 
+    /// The version is unloading until its last references (an inference's,
+    /// a worker's) go, later in a busy full test run: waits up to 3 s for
+    /// "unloaded" and `done`, then returns the RSS.
+    private static func untilUnloaded(_ e: ServingEngine, and done: () -> Bool) async throws -> Int {
+        for _ in 0..<30 {
+            try await Task.sleep(for: .milliseconds(100))
+            if try e.status(model: "fmnist").versions.map(\.state) == [.unloaded] && done() { break }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        return rss()
+    }
+
     func testUnloadFreesTheMemory() async throws {
         try makeModel()
         try publish(seed: 1, hidden: 4_000)
@@ -274,7 +286,7 @@ final class RepositoryServingTests: XCTestCase {
         // their heaps; in a full test run that was 60 MB) is not the model's.
         _ = try await e.infer(model: "fmnist", input: Self.input(0))
         try e.unload(model: "fmnist")
-        try await Task.sleep(for: .milliseconds(100))
+        _ = try await Self.untilUnloaded(e, and: { true })
         // RSS with the ~12.5 MB model unloaded. Its weights are mapped (not
         // carved from heap memory freed earlier), so loading shows in RSS, and
         // after the unload the process must be back near this level (a kept
@@ -284,14 +296,7 @@ final class RepositoryServingTests: XCTestCase {
         _ = try await e.infer(model: "fmnist", input: Self.input(0))
         let loaded = Self.rss()
         try e.unload(model: "fmnist")
-        // The version is unloading until its last references (an inference's,
-        // a worker's) go, later in a busy full test run: wait up to 3 s.
-        var unloaded = Self.rss()
-        for _ in 0..<30 {
-            try await Task.sleep(for: .milliseconds(100))
-            unloaded = Self.rss()
-            if try e.status(model: "fmnist").versions.map(\.state) == [.unloaded] && unloaded - base < 8 << 20 { break }
-        }
+        let unloaded = try await Self.untilUnloaded(e, and: { Self.rss() - base < 8 << 20 })
         XCTAssertEqual(try e.status(model: "fmnist").versions.map(\.state), [.unloaded])
         XCTAssertGreaterThan(loaded - base, 10 << 20, "loading a 12.5 MB model raised RSS by \((loaded - base) >> 10) KiB")
         print("RSS base \(base >> 10) KiB, loaded \(loaded >> 10) KiB, unloaded \(unloaded >> 10) KiB")
