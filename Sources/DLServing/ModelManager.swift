@@ -54,8 +54,11 @@ final class ModelManager: @unchecked Sendable {
     private let epoch = (instant: ContinuousClock.now, date: Date())
 
     init(store: any ModelStore, options: ServingOptions, metrics: ServingMetrics) {
-        // Each time: an in-process training run (`dlserve train` in tests,
-        // the bench) may have switched the process to keeping freed memory.
+        // Weight buffers of 1 MiB and more always mapped, so that an unload
+        // returns them at once (not left in the heap after an earlier large
+        // free raised glibc's dynamic threshold). Set on every init: an
+        // in-process training run (`dlserve train` in tests, the bench) may
+        // have switched the process to keeping freed memory.
         Kernels.mapLargeBlocks(over: 1 << 20)
         self.store = store
         self.options = options
