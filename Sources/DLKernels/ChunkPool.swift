@@ -73,13 +73,20 @@ final class ChunkPool: @unchecked Sendable {
             sleepers.unlock()
             work(generation: generation)
             var spins = 0
-            while done.load(ordering: .acquiring) < chunks {
-                dl_cpu_relax()
-                spins += 1
-                if spins & Self.yieldEvery == 0 { sched_yield() }
-            }
+            while done.load(ordering: .acquiring) < chunks { Self.spin(&spins) }
             self.body = nil
         }
+        return true
+    }
+
+    /// One step of a spin-wait: a pause, and a `sched_yield` every
+    /// `yieldEvery` + 1 steps (then it returns true).
+    @inline(__always) @discardableResult
+    private static func spin(_ spins: inout Int) -> Bool {
+        dl_cpu_relax()
+        spins += 1
+        guard spins & yieldEvery == 0 else { return false }
+        sched_yield()
         return true
     }
 
@@ -102,10 +109,7 @@ final class ChunkPool: @unchecked Sendable {
             var spins = 0
             let start = DispatchTime.now().uptimeNanoseconds
             while generation == seen {
-                dl_cpu_relax()
-                spins += 1
-                if spins & Self.yieldEvery == 0 {
-                    sched_yield()
+                if Self.spin(&spins) {
                     if DispatchTime.now().uptimeNanoseconds - start > Self.spinNanoseconds {
                         sleepers.lock()
                         sleeping += 1

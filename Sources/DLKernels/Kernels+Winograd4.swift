@@ -56,15 +56,11 @@ extension Kernels {
         let blocks = winogradBlocks(tileRows: th, tileColumns: tw, split: tw <= 4, threads: threads)
         let output = Winograd4Output(height: oh, width: ow, channels: outChannels, rows: rows,
                                      epilogue: ConvEpilogue(out: out, bias: bias, residual: residual, activation: activation))
-        parallelChunks(blocks.count, chunks: blockChunks(blocks.count, threads: threads)) { _, range in
-            withWinogradBuffers(x, pg, blocks: blocks[range], tile: 4, rows: rows) { image, planeStride, v, m, scratch in
-                let input = Winograd4Input(image: image, rowStride: wp, planeStride: planeStride, channels: cin)
-                for block in blocks[range] {
-                    input.transform(block, into: v, scratch: scratch)
-                    winogradProducts(u: u, v: v, m: m, rows: rows, channels: cin, lanes: block.lanes, positions: 36)
-                    output.transform(block, from: m, scratch: scratch)
-                }
-            }
+        eachWinogradBlock(x, pg, blocks: blocks, tile: 4, rows: rows, threads: threads) { block, b in
+            Winograd4Input(image: b.image, rowStride: wp, planeStride: b.planeStride, channels: cin)
+                .transform(block, into: b.v, scratch: b.scratch)
+            winogradProducts(u: u, v: b.v, m: b.m, rows: rows, channels: cin, lanes: block.lanes, positions: 36)
+            output.transform(block, from: b.m, scratch: b.scratch)
         }
     }
 }
