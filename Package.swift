@@ -41,9 +41,11 @@ let package = Package(
         .target(name: "DLTensor", dependencies: ["DLKernels"], swiftSettings: engineSettings),
         // Layers, losses, initializers, model graphs and checkpoints.
         .target(name: "DLNN", dependencies: ["DLTensor", "DLKernels"], swiftSettings: engineSettings),
+        // Text: tokenizer, vocabulary, labelled text files (no engine dependency).
+        .target(name: "DLText"),
         // Optimizers, schedules, datasets, the training loop and recipes.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "DLTrain", dependencies: ["DLNN", "DLTensor", "DLKernels", "CZlib"], swiftSettings: engineSettings),
+        .target(name: "DLTrain", dependencies: ["DLNN", "DLTensor", "DLKernels", "DLText", "CZlib"], swiftSettings: engineSettings),
         // Image decoding (libpng, libjpeg-turbo through a setjmp/longjmp C shim) and preprocessing.
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
@@ -53,7 +55,7 @@ let package = Package(
         .target(
             name: "DLServing",
             dependencies: [
-                "DLNN", "DLTensor", "DLKernels", "DLVision",
+                "DLNN", "DLTensor", "DLKernels", "DLVision", "DLText",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -114,6 +116,7 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
+        .testTarget(name: "DLTextTests", dependencies: ["DLText"]),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLTrain", "DLNN", "DLTensor"]),
         .target(name: "DLJobsTesting", dependencies: ["DLJobs", "DLTrain", "DLNN"], path: "Sources/DLJobsTesting"),

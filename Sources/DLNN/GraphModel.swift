@@ -27,8 +27,8 @@ public final class GraphModel: @unchecked Sendable {
             guard !l.inputs.isEmpty else { throw ModelError.architecture("layer '\(l.name)' has no inputs") }
             byName[l.name] = l
         }
-        guard spec.inputShape.allSatisfy({ $0 > 0 }) else {
-            throw ModelError.architecture("input_shape \(spec.inputShape) must be positive")
+        guard spec.inputShape.allSatisfy({ $0 > 0 || $0 == -1 }) else {
+            throw ModelError.architecture("input_shape \(spec.inputShape) must be positive, or -1 for a variable (sequence) dimension")
         }
         // Kahn's algorithm in declaration order.
         var done: Set<String> = ["input"]
@@ -62,12 +62,21 @@ public final class GraphModel: @unchecked Sendable {
         self.shapes = shapes
     }
 
+    /// Whether a shape (without batch) fits the input shape, -1 matching any
+    /// positive size.
+    public func accepts(_ shape: [Int]) -> Bool {
+        shape.count == spec.inputShape.count && zip(shape, spec.inputShape).allSatisfy { $1 == -1 ? $0 > 0 : $0 == $1 }
+    }
+
+    /// Whether the input has a variable (sequence) dimension.
+    public var hasVariableInput: Bool { spec.inputShape.contains(-1) }
+
     /// Output shape without batch.
     public var outputShape: [Int] { shapes[spec.output]! }
 
     /// Runs the graph. x: [N, ...inputShape] -> [N, ...outputShape].
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        precondition(Array(x.shape.dropFirst()) == spec.inputShape,
+        precondition(accepts(Array(x.shape.dropFirst())),
                      "GraphModel: input \(x.shape) does not match [N] + \(spec.inputShape)")
         var values: [String: Tensor] = ["input": x]
         // Free intermediate values after their last use.

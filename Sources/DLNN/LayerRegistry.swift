@@ -17,13 +17,20 @@ public enum LayerRegistry {
         case "dense": return try Linear(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
         case "depthwise_separable": return try DepthwiseSeparable(spec: spec, inputShapes: inputShapes, rng: rng)
         case "dropout": return try Dropout(spec: spec)
+        case "embedding": return try Embedding(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
         case "flatten": return Flatten(spec: spec)
         case "global_avg_pool": return GlobalAvgPool(spec: spec)
+        case "gru": return try Recurrent(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
         case "inverted_residual": return try InvertedResidual(spec: spec, inputShapes: inputShapes, rng: rng)
+        case "layer_norm": return try LayerNorm(spec: spec, inputShapes: inputShapes)
         case "leaky_relu": return try Activation(spec: spec)
+        case "lstm": return try Recurrent(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
         case "max_pool2d": return try MaxPool2D(spec: spec)
         case "relu": return try Activation(spec: spec)
         case "relu6": return try Activation(spec: spec)
+        case "rnn": return try Recurrent(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
+        case "sequence_mask": return try SequenceMask(spec: spec)
+        case "sequence_pool": return try SequencePool(spec: spec)
         case "sigmoid": return try Activation(spec: spec)
         case "softmax": return try Softmax(spec: spec)
         case "tanh": return try Activation(spec: spec)
@@ -44,13 +51,20 @@ public enum LayerRegistry {
             "dense",
             "depthwise_separable",
             "dropout",
+            "embedding",
             "flatten",
             "global_avg_pool",
+            "gru",
             "inverted_residual",
+            "layer_norm",
             "leaky_relu",
+            "lstm",
             "max_pool2d",
             "relu",
             "relu6",
+            "rnn",
+            "sequence_mask",
+            "sequence_pool",
             "sigmoid",
             "softmax",
             "tanh",

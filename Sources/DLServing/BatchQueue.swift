@@ -13,6 +13,9 @@ final class PendingRequest: @unchecked Sendable {
     /// [rows, ...inputShape].
     let input: Tensor
     let rows: Int
+    /// Requests batch together only with the same key: 0 for fixed shapes,
+    /// the length bucket for sequences (padded to the longest in the batch).
+    let batchKey: Int
     let submitted: ContinuousClock.Instant
     let deadline: ContinuousClock.Instant
     let requestID: String?
@@ -28,6 +31,7 @@ final class PendingRequest: @unchecked Sendable {
          submitted: ContinuousClock.Instant = .now) {
         self.input = input
         self.rows = input.shape[0]
+        self.batchKey = Self.bucket(input)
         self.instance = instance
         self.deadline = deadline
         self.requestID = requestID
@@ -35,6 +39,15 @@ final class PendingRequest: @unchecked Sendable {
     }
 
     var queue: BatchQueue { instance.queue }
+
+    /// Length buckets for token sequences [N, T]: T up to 8, 16, 32, 64, ...
+    /// so a batch pads each sequence to less than twice its length.
+    static func bucket(_ x: Tensor) -> Int {
+        guard x.rank == 2 else { return 0 }
+        var b = 8
+        while b < x.shape[1] { b *= 2 }
+        return b
+    }
 }
 
 /// Requests queued for one model, shared by all its versions: the bound on
@@ -99,11 +112,16 @@ final class BatchQueue: @unchecked Sendable {
         let cap = min(maxBatchSize, limit ?? maxBatchSize)
         var batch: [PendingRequest] = []
         var taken = 0
+        let key = items.first?.batchKey
+        var skipped: [PendingRequest] = []
         while let head = items.first, batch.isEmpty || taken + head.rows <= cap {
             items.removeFirst()
+            // Another length bucket waits for a batch of its own, in order.
+            guard head.batchKey == key else { skipped.append(head); continue }
             taken += head.rows
             batch.append(head)
         }
+        for r in skipped.reversed() { items.prepend(r) }
         rows -= taken
         group.pending -= batch.count
         return batch

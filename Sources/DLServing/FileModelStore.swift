@@ -1,4 +1,5 @@
 import DLNN
+import DLText
 import DLVision
 import Foundation
 
@@ -58,12 +59,36 @@ public struct FileModelStore: ModelStore {
             }
         }
         // Served through its compiled form: batch norm folded, activations fused, buffers reused.
+        let config = try ServingConfig(loaded.config)
+        if let text = loaded.config.input.text {
+            // Sequence models run through the graph (plans size buffers for one fixed shape).
+            let resources = try Self.textResources(text, loaded: loaded)
+            let vocabSize = resources.vocabulary!.count
+            return ServableVersion(model: loaded.model, config: config, info: info, resources: resources) { x in
+                x.data.allSatisfy { $0 >= 0 && $0 < Float(vocabSize) && $0 == $0.rounded() }
+                    ? nil : "token ids must be whole numbers in 0..<\(vocabSize)"
+            }
+        }
         let plan = InferencePlan(loaded.model)
         info["plan"] = "\(plan.summary.count) steps for \(loaded.model.layers.count) layers"
-        return ServableVersion(model: plan, config: try ServingConfig(loaded.config), info: info)
+        return ServableVersion(model: plan, config: config, info: info)
     }
 
     /// "size@mtime" of a file, or "-" when it cannot be read.
+    /// The vocabulary of a text model's version, checked against its embedding.
+    static func textResources(_ text: ModelConfig.TextInput, loaded: LoadedModel) throws -> VersionResources {
+        let file = loaded.directory.appendingPathComponent(text.vocabulary)
+        let vocabulary: Vocabulary
+        do { vocabulary = try Vocabulary.load(file) } catch {
+            throw RepositoryError.badConfig(model: loaded.config.name, message: "version \(loaded.version): \(text.vocabulary): \(error)")
+        }
+        for case let e as Embedding in loaded.model.layers where e.vocabSize != vocabulary.count {
+            throw RepositoryError.badConfig(model: loaded.config.name,
+                message: "version \(loaded.version): \(text.vocabulary) has \(vocabulary.count) words, the embedding \(e.vocabSize) rows")
+        }
+        return VersionResources(vocabulary: vocabulary, tokenizer: Tokenizer(lowercase: text.lowercase), maxLength: text.maxLength)
+    }
+
     static func stamp(_ url: URL) -> String {
         guard let a = try? FileManager.default.attributesOfItem(atPath: url.path) else { return "-" }
         let size = (a[.size] as? NSNumber)?.int64Value ?? -1

@@ -1,4 +1,5 @@
 import DLNN
+import DLText
 import DLTensor
 import Foundation
 
@@ -31,11 +32,35 @@ public struct ServableVersion: Sendable {
     public var config: ServingConfig
     /// Free-form facts for status pages (parameter count, training metrics, ...).
     public var info: [String: String]
+    /// Files that ship inside the version beside the weights (a text model's
+    /// vocabulary), loaded and validated with it and swapped with it.
+    public var resources: VersionResources
+    /// Checks a batch before it is queued (token ids inside the vocabulary);
+    /// returns the problem, or nil when the input is fine.
+    public var validateInput: (@Sendable (Tensor) -> String?)?
 
-    public init(model: any InferenceModel, config: ServingConfig, info: [String: String] = [:]) {
+    public init(model: any InferenceModel, config: ServingConfig, info: [String: String] = [:],
+                resources: VersionResources = VersionResources(), validateInput: (@Sendable (Tensor) -> String?)? = nil) {
         self.model = model
         self.config = config
         self.info = info
+        self.resources = resources
+        self.validateInput = validateInput
+    }
+}
+
+/// What a version carries beside its weights.
+public struct VersionResources: Sendable {
+    /// A text model's vocabulary (`input.text.vocabulary`) and tokenizer.
+    public var vocabulary: Vocabulary?
+    public var tokenizer: Tokenizer?
+    /// Longest accepted text, in tokens.
+    public var maxLength: Int?
+
+    public init(vocabulary: Vocabulary? = nil, tokenizer: Tokenizer? = nil, maxLength: Int? = nil) {
+        self.vocabulary = vocabulary
+        self.tokenizer = tokenizer
+        self.maxLength = maxLength
     }
 }
 

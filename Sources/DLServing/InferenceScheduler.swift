@@ -242,6 +242,10 @@ final class InferenceScheduler: @unchecked Sendable {
         let t0 = ContinuousClock.now
         do {
             let x = batch.count == 1 ? batch[0].input : Self.concatenate(batch.map(\.input), rows: rows)
+            if x.rank == 2 && batch.count > 1 {
+                let padded = x.count - batch.reduce(0) { $0 + $1.input.count }
+                metrics.model(queue.name).paddedTokens.increment(by: padded)
+            }
             let y = try queue.model.infer(x)
             guard y.shape.first == rows else {
                 throw ServingError.internal("model '\(queue.name)' returned \(y.shape) for a batch of \(rows)")
@@ -285,6 +289,20 @@ final class InferenceScheduler: @unchecked Sendable {
     }
 
     static func concatenate(_ inputs: [Tensor], rows: Int) -> Tensor {
+        // Token sequences [n, T] of different lengths: padded at the end with
+        // id 0, which the model masks, so each row's answer is unchanged.
+        if inputs[0].rank == 2, let longest = inputs.map({ $0.shape[1] }).max(), inputs.contains(where: { $0.shape[1] != longest }) {
+            var data = [Float](repeating: 0, count: rows * longest)
+            var r = 0
+            for x in inputs {
+                let t = x.shape[1]
+                for i in 0..<x.shape[0] {
+                    for j in 0..<t { data[(r + i) * longest + j] = x.data[i * t + j] }
+                }
+                r += x.shape[0]
+            }
+            return Tensor(shape: [rows, longest], data: data)
+        }
         let tail = Array(inputs[0].shape.dropFirst())
         var data: [Float] = []
         data.reserveCapacity(rows * tail.product)

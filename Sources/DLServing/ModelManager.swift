@@ -361,7 +361,10 @@ final class ModelManager: @unchecked Sendable {
             throw VersionCheckError("\(s.config.labels.count) labels for an output of shape \(model.outputShape)")
         }
         guard options.warmUp else { return }
-        let y = try model.infer(Tensor(zeros: [1] + model.inputShape))
+        // Variable (-1) dimensions warm up at length 1; ids of 1 are valid in any vocabulary of 2+.
+        let warmShape = [1] + model.inputShape.map { $0 == -1 ? 1 : $0 }
+        let warm = model.inputShape.contains(-1) ? Tensor(repeating: 1, shape: warmShape) : Tensor(zeros: warmShape)
+        let y = try model.infer(warm)
         guard y.shape == [1] + model.outputShape else {
             throw VersionCheckError("warm-up returned shape \(y.shape), expected \([1] + model.outputShape)")
         }

@@ -159,10 +159,13 @@ public final class ServingEngine: Sendable {
                      requestID: String?) async throws -> InferenceResult {
         guard isAccepting else { throw ServingError.shuttingDown }
         let shape = instance.model.inputShape
+        func fits(_ s: [Int]) -> Bool {
+            s.count == shape.count && zip(s, shape).allSatisfy { $1 == -1 ? $0 >= 1 : $0 == $1 }
+        }
         let x: Tensor
-        if input.shape == shape {
-            x = Tensor(shape: [1] + shape, data: input.data)
-        } else if input.shape.count == shape.count + 1, Array(input.shape.dropFirst()) == shape, input.shape[0] >= 1 {
+        if fits(input.shape) {
+            x = Tensor(shape: [1] + input.shape, data: input.data)
+        } else if input.shape.count == shape.count + 1, fits(Array(input.shape.dropFirst())), input.shape[0] >= 1 {
             x = input
         } else {
             throw ServingError.invalidInput("model '\(instance.name)' takes shape [N, \(shape.map(String.init).joined(separator: ", "))], got \(input.shape)")
@@ -171,6 +174,7 @@ public final class ServingEngine: Sendable {
             throw ServingError.invalidInput("a request may carry at most \(Self.maxRequestRows) examples, got \(x.shape[0])")
         }
         guard x.data.allSatisfy(\.isFinite) else { throw ServingError.invalidInput("the input contains NaN or infinity") }
+        if let check = instance.loaded.validateInput, let problem = check(x) { throw ServingError.invalidInput(problem) }
         let now = ContinuousClock.now
         let deadline = deadline ?? now + (instance.config.timeout ?? options.defaultTimeout)
         let request = PendingRequest(input: x, instance: instance, deadline: deadline, requestID: requestID, submitted: now)

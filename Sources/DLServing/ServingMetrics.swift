@@ -11,6 +11,8 @@ import Foundation
 /// - `dlserve_compute_time_seconds{model}` timer: one batch's computation
 /// - `dlserve_batch_size{model}` recorder (histogram): rows per batch
 /// - `dlserve_queue_depth{model}` gauge: queued requests
+/// - `dlserve_padded_tokens_total{model}` counter: padding ids added to batch
+///   sequences of different lengths (text models)
 /// - `dlserve_model_versions{model, state}` gauge: versions per `VersionState.name`
 /// - `dlserve_model_ready{model}` gauge: 1 when unpinned requests are served
 final class ServingMetrics: @unchecked Sendable {
@@ -19,6 +21,7 @@ final class ServingMetrics: @unchecked Sendable {
         let queueTime: CoreMetrics.Timer
         let computeTime: CoreMetrics.Timer
         let batchSize: Recorder
+        let paddedTokens: Counter
         let queueDepth: Gauge
         let ready: Gauge
         let states: [String: Gauge]
@@ -35,6 +38,7 @@ final class ServingMetrics: @unchecked Sendable {
             computeTime = CoreMetrics.Timer(label: "dlserve_compute_time_seconds", dimensions: dims, factory: factory)
             batchSize = Recorder(label: "dlserve_batch_size", dimensions: dims, aggregate: true, factory: factory)
             queueDepth = Gauge(label: "dlserve_queue_depth", dimensions: dims, factory: factory)
+            paddedTokens = Counter(label: "dlserve_padded_tokens_total", dimensions: dims, factory: factory)
             ready = Gauge(label: "dlserve_model_ready", dimensions: dims, factory: factory)
             var states: [String: Gauge] = [:]
             for s in VersionState.allNames {

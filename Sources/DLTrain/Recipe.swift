@@ -68,9 +68,20 @@ public struct Recipe: Codable, Equatable, Sendable {
         public var base: String?
         /// The base model's version (default: its latest).
         public var version: Int?
+        /// Text models: pretrained vectors copied into an embedding layer
+        /// before training, `{"layer": "embed", "vectors": "glove-6b-50d"}`
+        /// (a word-vector model of the repository).
+        public var embeddings: EmbeddingsSection?
+
+        public struct EmbeddingsSection: Codable, Equatable, Sendable {
+            public var layer: String
+            public var vectors: String
+            public init(layer: String, vectors: String) { self.layer = layer; self.vectors = vectors }
+        }
 
         public init(preset: String? = nil, width: Int? = nil, keepProb: Float? = nil, architecture: ModelSpec? = nil,
-                    base: String? = nil, version: Int? = nil) {
+                    base: String? = nil, version: Int? = nil, embeddings: EmbeddingsSection? = nil) {
+            self.embeddings = embeddings
             self.preset = preset
             self.width = width
             self.keepProb = keepProb
@@ -79,7 +90,7 @@ public struct Recipe: Codable, Equatable, Sendable {
             self.version = version
         }
 
-        enum CodingKeys: String, CodingKey { case preset, width, architecture, base, version, keepProb = "keep_prob" }
+        enum CodingKeys: String, CodingKey { case preset, width, architecture, base, version, embeddings, keepProb = "keep_prob" }
 
         public init(from d: Decoder) throws {
             let c = try d.container(keyedBy: CodingKeys.self)
@@ -88,6 +99,7 @@ public struct Recipe: Codable, Equatable, Sendable {
             keepProb = try c.decodeIfPresent(Float.self, forKey: .keepProb)
             base = try c.decodeIfPresent(String.self, forKey: .base)
             version = try c.decodeIfPresent(Int.self, forKey: .version)
+            embeddings = try c.decodeIfPresent(EmbeddingsSection.self, forKey: .embeddings)
             // An inline architecture may leave out model.json's "format".
             if case .object(var o)? = try c.decodeIfPresent(JSONValue.self, forKey: .architecture) {
                 if o["format"] == nil { o["format"] = .string(GraphModel.specFormat) }

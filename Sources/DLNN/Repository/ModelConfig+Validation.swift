@@ -18,8 +18,26 @@ extension ModelConfig {
             throw fail("labels[\(i)]", "'\(l)' appears twice")
         }
 
-        guard !input.shape.isEmpty, input.shape.allSatisfy({ $0 > 0 }) else {
-            throw fail("input.shape", "must be positive dimensions (got \(input.shape))")
+        if let text = input.text {
+            guard input.shape == [-1] || (input.shape.count == 1 && input.shape[0] > 0) else {
+                throw fail("input.shape", "of a text model must be [-1] (a variable length) or [length] (got \(input.shape))")
+            }
+            guard (1...100_000).contains(text.maxLength) else {
+                throw fail("input.text.max_length", "must be between 1 and 100000 (got \(text.maxLength))")
+            }
+            guard !text.vocabulary.isEmpty, !text.vocabulary.contains("/"), !text.vocabulary.hasPrefix(".") else {
+                throw fail("input.text.vocabulary", "must be a file name inside the version directory (got '\(text.vocabulary)')")
+            }
+        } else if task == .wordVectors {
+            guard input.shape == [-1] else { throw fail("input.shape", "of a word-vector model must be [-1] (got \(input.shape))") }
+        } else {
+            guard !input.shape.isEmpty, input.shape.allSatisfy({ $0 > 0 }) else {
+                throw fail("input.shape", "must be positive dimensions (got \(input.shape))")
+            }
+        }
+        if task == .sentiment {
+            guard input.text != nil else { throw fail("input.text", "is required for a sentiment model") }
+            guard !labels.isEmpty else { throw fail("labels", "must list the classes") }
         }
         if task.takesImages {
             guard input.shape.count == 3 else { throw fail("input.shape", "must be [channels, height, width] (got \(input.shape))") }

@@ -37,6 +37,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     public enum Task: String, Codable, Sendable, CaseIterable {
         case classification, detection, embedding, sentiment, translation
+        case wordVectors = "word_vectors"
 
         /// Tasks whose input is an image, shape [C, H, W].
         public var takesImages: Bool { self == .classification || self == .detection || self == .embedding }
@@ -63,14 +64,17 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         public var shape: [Int]
         public var color: Color
         public var preprocessing: Preprocessing
+        /// Text models: how text becomes token ids (nil for image models).
+        public var text: TextInput?
 
-        public init(shape: [Int], color: Color = .grayscale, preprocessing: Preprocessing = Preprocessing()) {
+        public init(shape: [Int], color: Color = .grayscale, preprocessing: Preprocessing = Preprocessing(), text: TextInput? = nil) {
             self.shape = shape
             self.color = color
             self.preprocessing = preprocessing
+            self.text = text
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case shape, color, preprocessing }
+        enum CodingKeys: String, CodingKey, CaseIterable { case shape, color, preprocessing, text }
 
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -78,6 +82,37 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             shape = try c.decode([Int].self, forKey: .shape)
             color = try c.decodeIfPresent(Color.self, forKey: .color) ?? .grayscale
             preprocessing = try c.decodeIfPresent(Preprocessing.self, forKey: .preprocessing) ?? Preprocessing()
+            text = try c.decodeIfPresent(TextInput.self, forKey: .text)
+        }
+    }
+
+    /// `input.text` of a text model: `{"vocabulary": "vocab.txt", "lowercase":
+    /// true, "max_length": 256}`. The vocabulary file sits in each version's
+    /// directory (id 0 padding, id 1 unknown words); texts longer than
+    /// `max_length` tokens are refused.
+    public struct TextInput: Codable, Equatable, Sendable {
+        public var vocabulary: String
+        public var lowercase: Bool
+        public var maxLength: Int
+
+        public init(vocabulary: String = "vocab.txt", lowercase: Bool = true, maxLength: Int = 256) {
+            self.vocabulary = vocabulary
+            self.lowercase = lowercase
+            self.maxLength = maxLength
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case vocabulary, lowercase
+            case maxLength = "max_length"
+        }
+
+        public init(from decoder: Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = TextInput()
+            vocabulary = try c.decodeIfPresent(String.self, forKey: .vocabulary) ?? d.vocabulary
+            lowercase = try c.decodeIfPresent(Bool.self, forKey: .lowercase) ?? d.lowercase
+            maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength) ?? d.maxLength
         }
     }
 

@@ -1,16 +1,26 @@
 import DLTensor
+import DLText
 
-/// A labelled image dataset in memory: images [N, C, H, W] as floats in
-/// [0, 1] and one class index per image.
+/// A labelled dataset in memory: images [N, C, H, W] as floats in [0, 1], or
+/// for text, token ids [N, T] padded with 0 at the end (`vocabulary` set);
+/// one class index per example.
 public struct Dataset: @unchecked Sendable {
-    /// [N, C, H, W], values in [0, 1] (not normalized; see `Normalization`).
+    /// [N, C, H, W], values in [0, 1] (not normalized; see `Normalization`),
+    /// or token ids [N, T] for text.
     public let images: Tensor
     public let labels: [Int]
     /// Class names, index = label.
     public let classes: [String]
+    /// The vocabulary of a text dataset (built from its training split).
+    public var vocabulary: Vocabulary?
 
-    public init(images: Tensor, labels: [Int], classes: [String]) throws {
-        guard images.rank == 4 else { throw TrainingError.dataset("images must be [N, C, H, W], got \(images.shape)") }
+    public init(images: Tensor, labels: [Int], classes: [String], vocabulary: Vocabulary? = nil) throws {
+        self.vocabulary = vocabulary
+        if vocabulary != nil {
+            guard images.rank == 2 else { throw TrainingError.dataset("token ids must be [N, T], got \(images.shape)") }
+        } else {
+            guard images.rank == 4 else { throw TrainingError.dataset("images must be [N, C, H, W], got \(images.shape)") }
+        }
         guard images.shape[0] == labels.count else {
             throw TrainingError.dataset("\(images.shape[0]) images but \(labels.count) labels")
         }
@@ -29,7 +39,7 @@ public struct Dataset: @unchecked Sendable {
 
     /// The images at `indices`, in that order.
     public func subset(_ indices: [Int]) -> Dataset {
-        try! Dataset(images: gather(indices), labels: indices.map { labels[$0] }, classes: classes)
+        try! Dataset(images: gather(indices), labels: indices.map { labels[$0] }, classes: classes, vocabulary: vocabulary)
     }
 
     /// The first `n` images (or all).
@@ -63,6 +73,23 @@ public struct Dataset: @unchecked Sendable {
         let train = (0..<count).filter { !devSet.contains($0) }
         let dev = (0..<count).filter { devSet.contains($0) }
         return (subset(train), subset(dev))
+    }
+
+    /// Token ids [N, T] cut to the longest real sequence among them (padding
+    /// is id 0 at the end of each row); other tensors unchanged.
+    public static func trimPadding(_ x: Tensor) -> Tensor {
+        guard x.rank == 2, x.shape[1] > 0 else { return x }
+        let (n, t) = (x.shape[0], x.shape[1])
+        var longest = 1
+        for r in 0..<n {
+            var l = t
+            while l > 0 && x.data[r * t + l - 1] == 0 { l -= 1 }
+            longest = max(longest, l)
+        }
+        guard longest < t else { return x }
+        var out = [Float](repeating: 0, count: n * longest)
+        for r in 0..<n { for j in 0..<longest { out[r * longest + j] = x.data[r * t + j] } }
+        return Tensor(shape: [n, longest], data: out)
     }
 
     /// Number of images of each class.

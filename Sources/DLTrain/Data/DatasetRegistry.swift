@@ -1,3 +1,4 @@
+import DLNN
 import Foundation
 
 /// Which part of a named dataset: the training images (split further into
@@ -43,10 +44,36 @@ public struct DatasetReference: Equatable, Sendable, CustomStringConvertible {
 public struct DatasetRegistry: Sendable {
     public var fashionMNISTRoot: URL
     public var directoryRoot: URL?
+    /// Where the prepared text datasets live (`make data-sentiment` writes
+    /// `data/sentiment-rt`): $DLSERVE_DATA, or ./data.
+    public var textRoot: URL
 
-    public init(fashionMNISTRoot: URL = FashionMNIST.defaultRoot, directoryRoot: URL? = nil) {
+    public init(fashionMNISTRoot: URL = FashionMNIST.defaultRoot, directoryRoot: URL? = nil,
+                textRoot: URL = DatasetRegistry.defaultTextRoot) {
         self.fashionMNISTRoot = fashionMNISTRoot
         self.directoryRoot = directoryRoot
+        self.textRoot = textRoot
+    }
+
+    public static var defaultTextRoot: URL {
+        URL(fileURLWithPath: ProcessInfo.processInfo.environment["DLSERVE_DATA"] ?? "data", isDirectory: true)
+    }
+
+    /// The directory of a text dataset of that name, if there is one
+    /// (under the dataset directory first, then the text root).
+    public func textDirectory(_ name: String) -> URL? {
+        guard ModelRepository.isValidName(name) else { return nil }
+        for root in [directoryRoot, textRoot].compactMap({ $0 }) {
+            let dir = root.appendingPathComponent(name, isDirectory: true)
+            if TextDataset.isTextDataset(dir) { return dir }
+        }
+        return nil
+    }
+
+    /// The dev split of a text dataset that ships one (`dev.tsv`), else nil.
+    public func loadDev(_ name: String) throws -> Dataset? {
+        guard let dir = textDirectory(name), FileManager.default.fileExists(atPath: TextDataset.file(dir, "dev").path) else { return nil }
+        return try TextDataset.load(dir, split: "dev")
     }
 
     public static let builtIn = ["fashion-mnist"]
@@ -56,6 +83,7 @@ public struct DatasetRegistry: Sendable {
         if ref.name == "fashion-mnist" {
             return try FashionMNIST.load(ref.split == .train ? .train : .test, root: fashionMNISTRoot)
         }
+        if let dir = textDirectory(ref.name) { return try TextDataset.load(dir, split: ref.split.rawValue) }
         let dir = try directory(ref.name)
         let files = try idxFiles(in: dir, split: ref.split)
         let classes = try classNames(in: dir, labels: files.labels)
@@ -73,6 +101,9 @@ public struct DatasetRegistry: Sendable {
 
     public func describe(_ ref: DatasetReference) throws -> Info {
         try validate(ref)
+        if let dir = textDirectory(ref.name) {
+            return Info(imageShape: [-1], classes: try TextDataset.classes(dir), count: try TextDataset.count(dir, split: ref.split.rawValue))
+        }
         let files: (images: URL, labels: URL)
         let classes: [String]
         if ref.name == "fashion-mnist" {
@@ -101,19 +132,26 @@ public struct DatasetRegistry: Sendable {
             }
             return
         }
+        if let dir = textDirectory(ref.name) {
+            guard FileManager.default.fileExists(atPath: TextDataset.file(dir, ref.split.rawValue).path) else {
+                throw TrainingError.dataset("\(dir.path): no \(ref.split.rawValue).tsv")
+            }
+            return
+        }
         _ = try idxFiles(in: try directory(ref.name), split: ref.split)
     }
 
     /// Class names of a dataset, without loading the images when they are known.
     public func classes(of name: String) throws -> [String] {
         if name == "fashion-mnist" { return FashionMNIST.classes }
+        if let dir = textDirectory(name) { return try TextDataset.classes(dir) }
         let dir = try directory(name)
         return try classNames(in: dir, labels: try idxFiles(in: dir, split: .train).labels)
     }
 
     func directory(_ name: String) throws -> URL {
         guard let root = directoryRoot else {
-            throw TrainingError.dataset("unknown dataset '\(name)' (known: \(DatasetRegistry.builtIn.joined(separator: ", ")))")
+            throw TrainingError.dataset("unknown dataset '\(name)' (known: \(DatasetRegistry.builtIn.joined(separator: ", ")); text datasets under \(textRoot.path): run make data-sentiment)")
         }
         let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
         guard !name.hasPrefix("."), name.unicodeScalars.allSatisfy(allowed.contains) else {

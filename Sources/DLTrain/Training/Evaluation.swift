@@ -42,7 +42,7 @@ public enum Evaluator {
             let n = min(batchSize, dataset.count - start)
             let idx = Array(start..<(start + n))
             let labels = idx.map { dataset.labels[$0] }
-            let out = logits(model, dataset.gather(idx), normalization: normalization)
+            let out = logits(model, Dataset.trimPadding(dataset.gather(idx)), normalization: normalization)
             precondition(out.shape == [n, k], "Evaluator: model output \(out.shape) for \(k) classes")
             lossSum += Double(GradMode.withoutGrad { softmaxCrossEntropy(logits: out, labels: labels).scalar }) * Double(n)
             for (y, p) in zip(labels, out.argmaxLastAxis()) { confusion[y][p] += 1 }

@@ -39,7 +39,7 @@ public final class Trainer {
     public private(set) var stoppedEarly = false
 
     public init(model: GraphModel, train: Dataset, dev: Dataset?, config: TrainingConfig) {
-        precondition(Array(train.imageShape) == model.spec.inputShape,
+        precondition(model.accepts(train.imageShape),
                      "Trainer: images \(train.imageShape) do not fit the model's input \(model.spec.inputShape)")
         precondition(model.outputShape == [train.classes.count],
                      "Trainer: model output \(model.outputShape) for \(train.classes.count) classes")
@@ -101,9 +101,9 @@ public final class Trainer {
             if isCancelled?() == true { throw TrainingError.cancelled }
             let idx = Array(order[(b * config.batchSize)..<min((b + 1) * config.batchSize, train.count)])
             let labels = idx.map { train.labels[$0] }
-            let x = train.gather(idx)
+            let x = Dataset.trimPadding(train.gather(idx))
             var data = x.data
-            config.augmentation.apply(&data, shape: x.shape, rng: &augmentRNG)
+            if x.rank == 4 { config.augmentation.apply(&data, shape: x.shape, rng: &augmentRNG) }
             config.normalization?.apply(&data, shape: x.shape)
             let ctx = ForwardContext(training: true, seed: SeedStream.derive(config.seed, .dropout, epoch: epoch, batch: b))
             let logits = model(Tensor(shape: x.shape, data: data), ctx)

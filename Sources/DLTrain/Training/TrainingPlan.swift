@@ -1,4 +1,5 @@
 import DLNN
+import DLText
 import DLTensor
 import Foundation
 
@@ -30,6 +31,8 @@ public struct TrainingPlan: @unchecked Sendable {
     public let baseVersion: Int?
     /// The config.json the published model will have (existing, or new).
     public let modelConfig: ModelConfig
+    /// A text model's vocabulary, published as `vocab.txt` with each version.
+    public let vocabulary: Vocabulary?
 
     /// Validates the recipe, loads the data and builds the model. Throws
     /// `TrainingError.invalidRecipe` naming the field for anything wrong.
@@ -46,18 +49,36 @@ public struct TrainingPlan: @unchecked Sendable {
             throw TrainingError.invalidRecipe(
                 "dataset '\(ref.name)' has \(full.count) training images, more than the maximum of \(limits.maxTrainImages) (set dataset.limit)")
         }
-        let split = full.split(devFraction: recipe.dataset.devFraction, seed: SeedStream.derive(recipe.seed, .split))
+        let isText = full.vocabulary != nil
+        var split = full.split(devFraction: recipe.dataset.devFraction, seed: SeedStream.derive(recipe.seed, .split))
+        // A text dataset that ships a dev split uses it (dev_fraction is then ignored).
+        if isText, let dev = try datasets.loadDev(ref.name) { split = (full, dev) }
         guard split.train.count >= 1 else { throw TrainingError.invalidRecipe("dataset.limit leaves no training images") }
         var test: Dataset?
         if loadTest, (try? datasets.validate(DatasetReference(name: ref.name, split: .test))) != nil {
             test = try datasets.load(DatasetReference(name: ref.name, split: .test))
             if let l = recipe.dataset.testLimit { test = test!.prefix(l) }
         }
+        var recipe = recipe
+        if let vocab = full.vocabulary { recipe.model.architecture = recipe.model.architecture.map { Self.sized($0, vocabulary: vocab) } }
         let (labels, built, existing) = try Self.resolve(
-            recipe, imageShape: full.imageShape, classes: full.classes, repository: repository, limits: limits)
-        let channels = full.imageShape[0]
+            recipe, imageShape: isText ? [-1] : full.imageShape, classes: full.classes, repository: repository, limits: limits)
+        if let e = recipe.model.embeddings, let vocab = full.vocabulary {
+            guard let i = built.model.order.firstIndex(where: { $0.name == e.layer }), let layer = built.model.layers[i] as? Embedding else {
+                throw TrainingError.invalidRecipe("model.embeddings.layer: '\(e.layer)' is not an embedding layer of the model")
+            }
+            guard let repository else { throw TrainingError.invalidRecipe("model.embeddings.vectors: no model repository") }
+            let dir: URL
+            do { dir = try repository.directory(of: e.vectors, version: try repository.versions(of: e.vectors).max() ?? 1) } catch {
+                throw TrainingError.invalidRecipe("model.embeddings.vectors: \(error) (make glove prepares glove-6b-50d)")
+            }
+            try TextDataset.initialize(layer, vocabulary: vocab, from: dir)
+        }
+        let channels = isText ? 1 : full.imageShape[0]
         let normalization: Normalization?
-        if let pre = (existing ?? built.baseConfig)?.input.preprocessing {
+        if isText {
+            normalization = nil
+        } else if let pre = (existing ?? built.baseConfig)?.input.preprocessing {
             normalization = pre.mean == [0] && pre.std == [1] ? nil
                 : Normalization(mean: Self.perChannel(pre.mean, channels), std: Self.perChannel(pre.std, channels))
         } else {
@@ -67,9 +88,11 @@ public struct TrainingPlan: @unchecked Sendable {
             scale: 1.0 / 255, mean: normalization?.mean ?? [0], std: normalization?.std ?? [1])
         let color: ModelConfig.Color = channels == 3 ? .rgb : .grayscale
         self.modelConfig = existing ?? ModelConfig(
-            name: recipe.name, labels: labels,
-            input: ModelConfig.Input(shape: full.imageShape, color: color, preprocessing: preprocessing),
+            name: recipe.name, task: isText ? .sentiment : .classification, labels: labels,
+            input: isText ? ModelConfig.Input(shape: [-1], text: ModelConfig.TextInput())
+                : ModelConfig.Input(shape: full.imageShape, color: color, preprocessing: preprocessing),
             serving: built.baseConfig?.serving ?? ModelConfig.Serving())
+        self.vocabulary = full.vocabulary
 
         self.recipe = recipe
         self.model = built.model
@@ -93,6 +116,16 @@ public struct TrainingPlan: @unchecked Sendable {
         return try repo.config(of: name)
     }
 
+    /// A text architecture with each embedding's missing `vocab_size` set to
+    /// the size of the vocabulary built from the training split.
+    static func sized(_ spec: ModelSpec, vocabulary: Vocabulary) -> ModelSpec {
+        var spec = spec
+        for i in spec.layers.indices where spec.layers[i].type == "embedding" && spec.layers[i].attrs["vocab_size"] == nil {
+            spec.layers[i].attrs["vocab_size"] = .number(Double(vocabulary.count))
+        }
+        return spec
+    }
+
     static func perChannel(_ v: [Float], _ c: Int) -> [Float] { v.count == c ? v : [Float](repeating: v[0], count: c) }
 
     /// Checks a recipe against the datasets and the repository without loading
@@ -111,6 +144,12 @@ public struct TrainingPlan: @unchecked Sendable {
         guard count <= limits.maxTrainImages else {
             throw TrainingError.invalidRecipe(
                 "dataset '\(recipe.dataset.name)' has \(count) training images, more than the maximum of \(limits.maxTrainImages) (set dataset.limit)")
+        }
+        var recipe = recipe
+        if let dir = datasets.textDirectory(recipe.dataset.name) {
+            let vocab: Vocabulary
+            do { vocab = try TextDataset.vocabulary(dir) } catch TrainingError.dataset(let m) { throw TrainingError.invalidRecipe("dataset.name: \(m)") }
+            recipe.model.architecture = recipe.model.architecture.map { sized($0, vocabulary: vocab) }
         }
         _ = try resolve(recipe, imageShape: info.imageShape, classes: info.classes, repository: repository, limits: limits)
     }

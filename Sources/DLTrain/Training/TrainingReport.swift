@@ -1,4 +1,5 @@
 import DLNN
+import DLText
 import Foundation
 
 /// metrics.json of a trained version: the test-set evaluation (accuracy, loss,
@@ -62,6 +63,14 @@ extension TrainingPlan {
         if try Self.existingConfig(recipe.name, in: repository) == nil {
             try repository.writeConfig(modelConfig)
         }
-        return try repository.publish(name: recipe.name, model: model, metrics: report, recipe: recipe)
+        let vocabulary = self.vocabulary
+        return try repository.publish(name: recipe.name) { dir in
+            try model.save(to: dir)
+            try JSONFile.write(report, to: dir.appendingPathComponent(ModelRepository.metricsFileName))
+            try JSONFile.write(recipe, to: dir.appendingPathComponent(ModelRepository.recipeFileName))
+            if let vocabulary {
+                try AtomicFile.write(Data(vocabulary.fileContents.utf8), to: dir.appendingPathComponent(modelConfig.input.text?.vocabulary ?? "vocab.txt"))
+            }
+        }
     }
 }
