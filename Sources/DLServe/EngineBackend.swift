@@ -62,6 +62,10 @@ public final class EngineBackend: ServingBackend {
         return engine.isReady(model: name, version: version)
     }
 
+    public func perform<T: ServingTask>(_ task: T, model: String, version: Int?, request: T.Request, requestID: String) async throws -> T.Response {
+        try await engine.perform(task, model: model, version: version, request: request, deadline: .now + requestTimeout, requestID: requestID)
+    }
+
     public func classify(_ request: ClassifyRequest) async throws -> ClassifyResult {
         let input: DLServing.ClassifyInput
         switch request.input {

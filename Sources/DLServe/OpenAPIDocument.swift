@@ -33,7 +33,9 @@ servers:
   - url: http://127.0.0.1:8080
 tags:
   - name: classify
-    description: Task endpoints.
+    description: Image classification.
+  - name: sentiment
+    description: Sentiment of English text (models with task "sentiment").
   - name: v2
     description: Open Inference Protocol (KServe V2) REST.
   - name: models
@@ -97,6 +99,52 @@ paths:
         '503': { $ref: '#/components/responses/Unavailable' }
         '504': { $ref: '#/components/responses/Timeout' }
 
+  /v1/models/{name}/sentiment:
+    post:
+      tags: [sentiment]
+      operationId: sentiment
+      summary: The sentiment of one or more English texts, from a sentiment model's serving version.
+      description: |
+        JSON with `text` (a string) or `texts` (1 to 64 strings). Each text is tokenized
+        (lowercase, punctuation split, clitics as in "do n't") and encoded with the
+        vocabulary that ships in the model version; each answer gives the label, the
+        probability of each class, the number of tokens and how many of them the
+        vocabulary does not know. Texts batch with concurrent requests by length, padded
+        and masked, so a text gets the same answer alone or in a batch. Empty texts,
+        texts longer than the model's `max_length` tokens, non-strings, unknown fields
+        and invalid UTF-8 are answered 400 with the problem named.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/SentimentBody'
+      responses:
+        '200': { $ref: '#/components/responses/Sentiment' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/versions/{version}/sentiment:
+    post:
+      tags: [sentiment]
+      operationId: sentimentVersion
+      summary: The sentiment of texts from a pinned version of a sentiment model.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ModelVersion'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/SentimentBody'
+      responses:
+        '200': { $ref: '#/components/responses/Sentiment' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
   /v1/models:
     get:
       tags: [models]
@@ -631,6 +679,14 @@ components:
       schema: { type: integer, minimum: 1 }
 
   requestBodies:
+    SentimentBody:
+      required: true
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/SentimentRequest' }
+          examples:
+            one: { value: { text: "A gorgeous, witty, seductive movie." } }
+            several: { value: { texts: ["A gorgeous, witty, seductive movie.", "Dull and overlong."] } }
     ClassifyBody:
       required: true
       content:
@@ -652,6 +708,11 @@ components:
             description: Binary tensor extension (with Inference-Header-Content-Length).
 
   responses:
+    Sentiment:
+      description: One result per text, in order.
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/SentimentResponse' }
     Classification:
       description: Labels with probabilities, best first.
       headers:
@@ -773,6 +834,38 @@ components:
           schema: { $ref: '#/components/schemas/Error' }
 
   schemas:
+    SentimentRequest:
+      type: object
+      description: Exactly one of text, texts.
+      additionalProperties: false
+      properties:
+        text: { type: string, minLength: 1 }
+        texts:
+          type: array
+          minItems: 1
+          maxItems: 64
+          items: { type: string, minLength: 1 }
+    SentimentResponse:
+      type: object
+      required: [model, version, results]
+      additionalProperties: false
+      properties:
+        model: { type: string }
+        version: { type: integer }
+        results:
+          type: array
+          items:
+            type: object
+            required: [label, probabilities, tokens, unknown_words]
+            additionalProperties: false
+            properties:
+              label: { type: string, description: "The most probable class (positive or negative for sentiment-rt)." }
+              probabilities:
+                type: object
+                additionalProperties: { type: number }
+                description: The probability of each class, by label.
+              tokens: { type: integer, description: Tokens the text was split into. }
+              unknown_words: { type: integer, description: Tokens outside the model's vocabulary. }
     Error:
       type: object
       required: [error, code]

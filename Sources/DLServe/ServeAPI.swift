@@ -1,4 +1,5 @@
 import DLJobs
+import DLServing
 import Foundation
 import Hummingbird
 
@@ -60,9 +61,12 @@ public struct ServeAPI: Sendable {
     public let metrics: ServeMetrics?
     /// The training job queue (the /v1/jobs routes), when the daemon runs one.
     public let jobs: JobController?
+    /// The served tasks with JSON routes of their own (sentiment, ...).
+    public let tasks: [any ServingTask]
 
     public init(backend: any ServingBackend, settings: HTTPSettings, state: ServeLifecycleState = .init(), metrics: ServeMetrics?,
-                jobs: JobController? = nil) {
+                jobs: JobController? = nil, tasks: [any ServingTask] = []) {
+        self.tasks = tasks
         self.backend = backend
         self.settings = settings
         self.state = state
@@ -76,6 +80,7 @@ public struct ServeAPI: Sendable {
         router.add(middleware: RequestMiddleware(maxBodyBytes: settings.maxBodyBytes, metrics: metrics))
         addHealthRoutes(to: router)
         addClassifyRoutes(to: router)
+        addTaskRoutes(to: router)
         addV2Routes(to: router)
         addManagementRoutes(to: router)
         if let jobs { addJobRoutes(to: router, jobs: jobs) }

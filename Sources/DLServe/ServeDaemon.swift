@@ -1,3 +1,4 @@
+import DLServing
 import DLJobs
 import Foundation
 import Hummingbird
@@ -19,9 +20,11 @@ public struct ServeDaemon: Sendable {
     /// The training job queue, when the daemon runs one (the /v1/jobs routes).
     public let jobs: JobQueue?
     public let state = ServeLifecycleState()
+    public let tasks: [any ServingTask]
 
     public init(settings: ServeSettings, backend: any ServingBackend, metrics: ServeMetrics, logger: Logger,
-                notifier: SystemdNotifier = SystemdNotifier(), jobs: JobQueue? = nil) {
+                notifier: SystemdNotifier = SystemdNotifier(), jobs: JobQueue? = nil, tasks: [any ServingTask] = []) {
+        self.tasks = tasks
         self.settings = settings
         self.backend = backend
         self.metrics = metrics
@@ -33,7 +36,7 @@ public struct ServeDaemon: Sendable {
     /// The HTTP application over the backend (also what the tests run).
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let api = ServeAPI(backend: backend, settings: try settings.httpSettings, state: state, metrics: metrics,
-                           jobs: jobs.map { JobController(queue: $0) })
+                           jobs: jobs.map { JobController(queue: $0) }, tasks: tasks)
         let logger = self.logger
         return Application(
             router: api.makeRouter(),

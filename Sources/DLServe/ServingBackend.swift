@@ -1,3 +1,4 @@
+import DLServing
 /// What the HTTP layer needs from the serving engine. The HTTP layer is thin:
 /// it decodes a request into one of these value types, calls the backend, and
 /// encodes what comes back. Every method may throw a `ServeFailure` (or the
@@ -30,6 +31,8 @@ public protocol ServingBackend: Sendable {
     func classify(_ request: ClassifyRequest) async throws -> ClassifyResult
     /// Raw tensor inference (V2 protocol).
     func infer(_ request: TensorInferRequest) async throws -> TensorInferResult
+    /// Runs a served task's request on one pinned version of a model.
+    func perform<T: ServingTask>(_ task: T, model: String, version: Int?, request: T.Request, requestID: String) async throws -> T.Response
 
     /// Loads (or reloads) a model's newest version beside the serving one and swaps.
     func load(_ name: String) async throws -> ModelStatus

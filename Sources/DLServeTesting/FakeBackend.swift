@@ -1,3 +1,4 @@
+import DLServing
 import DLServe
 import Foundation
 
@@ -116,6 +117,14 @@ public actor FakeBackend: ServingBackend {
             model: request.model, version: version,
             predictions: top.map { LabelScore(label: Self.labels[$0.offset], index: $0.offset, probability: $0.element) },
             queueSeconds: queueSeconds, inferenceSeconds: inferenceSeconds, batchSize: 1)
+    }
+
+    /// The fake serves classification only: any task route finds the model
+    /// (or answers unknown_model) and then refuses it as the engine refuses a
+    /// model of another task.
+    public func perform<T: ServingTask>(_ task: T, model: String, version: Int?, request: T.Request, requestID: String) async throws -> T.Response {
+        _ = try resolve(model, version)
+        throw ServingError.unsupportedTask(model: model, task: "classification", operation: T.route)
     }
 
     public func infer(_ request: TensorInferRequest) async throws -> TensorInferResult {

@@ -1,3 +1,4 @@
+import DLServing
 import DLServe
 import Foundation
 import Hummingbird
@@ -11,9 +12,10 @@ public func makeTestApplication(
     settings: HTTPSettings = HTTPSettings(),
     state: ServeLifecycleState = ServeLifecycleState(),
     metrics: ServeMetrics? = ServeMetrics(),
-    jobs: JobController? = nil
+    jobs: JobController? = nil,
+    tasks: [any ServingTask] = []
 ) -> some ApplicationProtocol {
-    let api = ServeAPI(backend: backend, settings: settings, state: state, metrics: metrics, jobs: jobs)
+    let api = ServeAPI(backend: backend, settings: settings, state: state, metrics: metrics, jobs: jobs, tasks: tasks)
     var logger = Logger(label: "dlserve-test")
     logger.logLevel = ProcessInfo.processInfo.environment["DLSERVE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
     return Application(router: api.makeRouter(), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)

@@ -96,7 +96,8 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(metrics.factory)
         let backend = try makeBackend(settings: settings, metrics: metrics, logger: logger)
         let jobs = try makeJobQueue(settings: settings, backend: backend, logger: logger)
-        let daemon = ServeDaemon(settings: settings, backend: backend, metrics: metrics, logger: logger, jobs: jobs)
+        let daemon = ServeDaemon(settings: settings, backend: backend, metrics: metrics, logger: logger, jobs: jobs,
+                                 tasks: ServedTasks.all)
         logger.notice(
             "starting",
             metadata: ["models": "\(settings.models)", "state": "\(settings.state)", "version": "\(DLServeVersion.current)"])

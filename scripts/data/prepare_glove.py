@@ -192,14 +192,18 @@ def compute_metrics(version, vectors, words):
     unit = e / np.linalg.norm(e, axis=1, keepdims=True)
     row = {w: i for i, w in reversed(list(enumerate(words)))}  # first occurrence wins
     v = lambda w: e[row[w]]
-    king = nearest(unit, words, v("king") - v("man") + v("woman"), 1, ["king", "man", "woman"])
-    frog = nearest(unit, words, v("frog"), 5, ["frog"])
+    # With a small --words a query word may be missing: its result is then null.
+    king = frog = None
+    if all(w in row for w in ("king", "man", "woman")):
+        king = nearest(unit, words, v("king") - v("man") + v("woman"), 1, ["king", "man", "woman"])[0][0]
+    if "frog" in row:
+        frog = [w for w, _ in nearest(unit, words, v("frog"), 5, ["frog"])]
     return {
         "source": f"PyPI {PACKAGE} {version}",
         "words": len(words),
         "dim": DIM,
-        "analogy_man_woman_king": king[0][0],
-        "nearest_frog": [w for w, _ in frog],
+        "analogy_man_woman_king": king,
+        "nearest_frog": frog,
     }
 
 
@@ -258,7 +262,7 @@ def main():
     log(f"wrote {out}: {n} words x {DIM}, vectors.safetensors {size} bytes "
         f"(write {t2 - t1:.2f}s, metrics {t3 - t2:.2f}s, total {t3 - t0:.2f}s)")
     log(f"king - man + woman -> {metrics['analogy_man_woman_king']}; "
-        f"nearest to frog: {', '.join(metrics['nearest_frog'])}")
+        f"nearest to frog: {metrics['nearest_frog']}")
 
 
 if __name__ == "__main__":

@@ -37,9 +37,9 @@ public enum TextDataset {
 
     /// One split ("train", "dev" or "test") encoded with the training vocabulary.
     public static func load(_ dir: URL, split: String, tokenizer: Tokenizer = Tokenizer(),
-                            maxLength: Int = TextDataset.maxLength) throws -> Dataset {
+                            maxLength: Int = TextDataset.maxLength, vocabulary given: Vocabulary? = nil) throws -> Dataset {
         let classes = try classes(dir)
-        let vocab = try vocabulary(dir, tokenizer: tokenizer)
+        let vocab = try given ?? vocabulary(dir, tokenizer: tokenizer)
         let data = try read(file(dir, split))
         var labels: [Int] = []
         for (i, l) in data.labels.enumerated() {

@@ -1,0 +1,71 @@
+import DLTensor
+import Foundation
+
+/// A task the daemon serves (sentiment, word vectors, ...): one unit with its
+/// request and response types and its pre- and post-processing, built on the
+/// serving core without the core knowing it by name. The HTTP layer routes
+/// `POST /v1/models/{name}[/versions/{v}]/{route}` to `handle`, with a
+/// `ModelRunner` pinned to one version of a model whose config.json `task`
+/// is `modelTask`. The executable registers the tasks as a list.
+public protocol ServingTask: Sendable {
+    associatedtype Request: Decodable & Sendable
+    associatedtype Response: Encodable & Sendable
+    /// The route verb, also the OpenAPI tag.
+    static var route: String { get }
+    /// The config.json `task` of the models it serves.
+    static var modelTask: String { get }
+    /// Answers one request. Errors a client can cause are `ServingError.invalidInput`.
+    func handle(_ request: Request, _ model: ModelRunner) async throws -> Response
+}
+
+/// One version of one model, pinned for the whole of a request (a task that
+/// calls the model several times stays on the version it started on, across
+/// hot reloads), with the request's deadline. Its calls go through the
+/// scheduler like any inference (batched with other requests, padded by
+/// length bucket for sequences) but are not counted as requests.
+public struct ModelRunner: Sendable {
+    let engine: ServingEngine
+    let instance: ServedVersion
+    public let deadline: ContinuousClock.Instant
+    public let requestID: String?
+
+    public var name: String { instance.name }
+    public var version: Int { instance.version }
+    public var config: ServingConfig { instance.config }
+    /// Files the version carries (vocabulary, tokenizer).
+    public var resources: VersionResources { instance.loaded.resources }
+    /// Input and output shapes without batch; -1 for a variable dimension.
+    public var inputShape: [Int] { instance.model.inputShape }
+    public var outputShape: [Int] { instance.model.outputShape }
+
+    /// x [N, ...inputShape] (or one example without N) -> the model's output [N, ...].
+    public func run(_ x: Tensor) async throws -> Tensor {
+        try await engine.run(instance, input: x, deadline: deadline, requestID: requestID).output
+    }
+}
+
+extension ServingEngine {
+    /// Runs a task's request against a model (its serving version, or
+    /// `version`), counted as one request in the metrics whatever the number
+    /// of model calls.
+    public func perform<T: ServingTask>(_ task: T, model: String, version: Int? = nil, request: T.Request,
+                                        deadline: ContinuousClock.Instant? = nil, requestID: String? = nil) async throws -> T.Response {
+        let start = ContinuousClock.now
+        do {
+            let instance = try manager.resolve(model, version: version)
+            guard instance.config.task == T.modelTask else {
+                throw ServingError.unsupportedTask(model: model, task: instance.config.task, operation: T.route)
+            }
+            let runner = ModelRunner(engine: self, instance: instance,
+                                     deadline: deadline ?? start + (instance.config.timeout ?? options.defaultTimeout),
+                                     requestID: requestID)
+            let response = try await task.handle(request, runner)
+            record(model, start: start, error: nil, requestID: requestID)
+            return response
+        } catch {
+            let e = Self.serving(error)
+            record(model, start: start, error: e, requestID: requestID)
+            throw e
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import DLServing
+import DLTensor
+import DLText
+import Foundation
+
+/// Sentiment of English text: `POST /v1/models/{name}/sentiment` with
+/// `{"text": "..."}` or `{"texts": [...]}` (at most `maxTexts`). Each text is
+/// tokenized with the version's tokenizer, encoded with its vocabulary
+/// (unknown words count in the answer) and run as its own row, so texts of a
+/// request and of concurrent requests batch together by length bucket.
+public struct Sentiment: ServingTask {
+    public static let route = "sentiment"
+    public static let modelTask = "sentiment"
+    public static let maxTexts = 64
+
+    public init() {}
+
+    public struct Request: Decodable, Sendable {
+        public var texts: [String]
+        /// Whether the request gave `texts` (a list), so the answer is a list too.
+        public var isList: Bool
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case text, texts }
+
+        public init(from decoder: Decoder) throws {
+            let any = try decoder.container(keyedBy: AnyKey.self)
+            let known = CodingKeys.allCases.map(\.rawValue)
+            if let bad = any.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+                throw ServingError.invalidInput("unknown field '\(bad)' (expected 'text' or 'texts')")
+            }
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            switch (c.contains(.text), c.contains(.texts)) {
+            case (true, false):
+                guard let t = try? c.decode(String.self, forKey: .text) else {
+                    throw ServingError.invalidInput("'text' must be a string")
+                }
+                texts = [t]; isList = false
+            case (false, true):
+                guard let t = try? c.decode([String].self, forKey: .texts) else {
+                    throw ServingError.invalidInput("'texts' must be a list of strings")
+                }
+                texts = t; isList = true
+            case (true, true): throw ServingError.invalidInput("give 'text' or 'texts', not both")
+            case (false, false): throw ServingError.invalidInput("the body needs 'text' (a string) or 'texts' (a list of strings)")
+            }
+        }
+
+        public init(texts: [String], isList: Bool = true) {
+            self.texts = texts
+            self.isList = isList
+        }
+    }
+
+    public struct Result: Codable, Sendable, Equatable {
+        public var label: String
+        /// Probability of each class, by label.
+        public var probabilities: [String: Float]
+        public var tokens: Int
+        public var unknownWords: Int
+
+        enum CodingKeys: String, CodingKey {
+            case label, probabilities, tokens
+            case unknownWords = "unknown_words"
+        }
+    }
+
+    public struct Response: Codable, Sendable, Equatable {
+        public var model: String
+        public var version: Int
+        /// One result per text, in order.
+        public var results: [Result]
+    }
+
+    public func handle(_ request: Request, _ model: ModelRunner) async throws -> Response {
+        guard let vocabulary = model.resources.vocabulary, let tokenizer = model.resources.tokenizer else {
+            throw ServingError.internal("model '\(model.name)' version \(model.version) has no vocabulary")
+        }
+        let labels = model.config.labels
+        let maxLength = model.resources.maxLength ?? 256
+        guard !request.texts.isEmpty else { throw ServingError.invalidInput("'texts' is empty") }
+        guard request.texts.count <= Self.maxTexts else {
+            throw ServingError.invalidInput("at most \(Self.maxTexts) texts per request, got \(request.texts.count)")
+        }
+        var encoded: [(ids: [Int], unknown: Int)] = []
+        for (i, text) in request.texts.enumerated() {
+            let at = request.isList ? "texts[\(i)]" : "text"
+            let tokens = tokenizer.tokenize(text)
+            guard !tokens.isEmpty else { throw ServingError.invalidInput("\(at) is empty (no words)") }
+            guard tokens.count <= maxLength else {
+                throw ServingError.invalidInput("\(at) has \(tokens.count) tokens, more than the model's max_length of \(maxLength)")
+            }
+            encoded.append(vocabulary.encode(tokens))
+        }
+        let logits = try await withThrowingTaskGroup(of: (Int, Tensor).self) { group in
+            for (i, e) in encoded.enumerated() {
+                group.addTask { (i, try await model.run(Tensor(shape: [1, e.ids.count], data: e.ids.map(Float.init)))) }
+            }
+            var out = [Tensor?](repeating: nil, count: encoded.count)
+            for try await (i, y) in group { out[i] = y }
+            return out.map { $0! }
+        }
+        let results = zip(encoded, logits).map { e, y -> Result in
+            let p = Self.softmax(y.data)
+            let best = p.indices.max { p[$0] < p[$1] }!
+            return Result(
+                label: best < labels.count ? labels[best] : String(best),
+                probabilities: Dictionary(uniqueKeysWithValues: p.enumerated().map { (i < labels.count ? labels[$0.offset] : String($0.offset), $0.element) }.map { ($0.0, $0.1) }),
+                tokens: e.ids.count, unknownWords: e.unknown)
+        }
+        return Response(model: model.name, version: model.version, results: results)
+    }
+
+    static func softmax(_ z: [Float]) -> [Float] {
+        let m = z.max() ?? 0
+        let e = z.map { Foundation.exp($0 - m) }
+        let s = e.reduce(0, +)
+        return e.map { $0 / s }
+    }
+}
+
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
