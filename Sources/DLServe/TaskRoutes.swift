@@ -16,8 +16,8 @@ extension ServeAPI {
         let handler: @Sendable (Request, ServeRequestContext) async throws -> TaskResponse<T.Response> = { request, context in
             try await self.perform(task, request, context)
         }
-        router.post("/v1/models/:name/\(T.route)", use: handler)
-        router.post("/v1/models/:name/versions/:version/\(T.route)", use: handler)
+        router.post(RouterPath("/v1/models/:name/\(T.route)"), use: handler)
+        router.post(RouterPath("/v1/models/:name/versions/:version/\(T.route)"), use: handler)
     }
 
     func perform<T: ServingTask>(_ task: T, _ request: Request, _ context: ServeRequestContext) async throws -> TaskResponse<T.Response> {
@@ -29,9 +29,8 @@ extension ServeAPI {
         do {
             decoded = try RequestDecoding.json(T.Request.self, from: body)
         } catch let e as ServingError {
+            // A task's request type names what is wrong with a well-formed body.
             throw APIError(.badRequest, code: "invalid_input", e.message)
-        } catch let DecodingError.dataCorrupted(c) where c.underlyingError != nil {
-            throw APIError(.badRequest, code: "invalid_json", "the body is not valid JSON in UTF-8: \(c.debugDescription)")
         }
         let requestID = context.requestID
         let response = try await withDeadline(context) {

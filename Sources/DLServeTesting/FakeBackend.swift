@@ -1,4 +1,5 @@
-import DLServing
+import protocol DLServing.ServingTask
+import enum DLServing.ServingError
 import DLServe
 import Foundation
 

@@ -36,7 +36,8 @@ final class RecurrentTests: XCTestCase {
     func testBidirectionalStackedGRUGradients() { checkGradients(.gru, bidirectional: true, layers: 2) }
     func testBidirectionalStackedLSTMGradients() { checkGradients(.lstm, bidirectional: true, layers: 2) }
 
-    /// A padded batch gives every sequence exactly what it gets alone.
+    /// A padded batch gives every sequence what it gets alone (to the last bits
+    /// of float rounding: the product kernels block differently for other batch sizes).
     func testPaddedBatchMatchesEachSequenceAlone() {
         for cell in Kernels.RecurrentCell.allCases {
             var rng = SeededGenerator(seed: 3)
@@ -48,7 +49,8 @@ final class RecurrentTests: XCTestCase {
                 let alone = Tensor(shape: [1, l, 5], data: Array(x.data[(b * 30)..<(b * 30 + l * 5)]))
                 let y = layer.infer([alone])
                 let rows = Array(batch.data[(b * 6 * 12)..<(b * 6 * 12 + l * 12)])
-                XCTAssertEqual(rows, y.data, "\(cell) sequence \(b)")
+                // Equal up to the rounding of the products, which BLAS blocks by batch size.
+                assertClose(rows, y.data, rtol: 1e-5, atol: 1e-6, "\(cell) sequence \(b)")
                 // Padded steps output zeros.
                 XCTAssertTrue(batch.data[(b * 6 * 12 + l * 12)..<((b + 1) * 6 * 12)].allSatisfy { $0 == 0 })
             }

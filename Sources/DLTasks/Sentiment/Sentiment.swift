@@ -104,7 +104,7 @@ public struct Sentiment: ServingTask {
             let best = p.indices.max { p[$0] < p[$1] }!
             return Result(
                 label: best < labels.count ? labels[best] : String(best),
-                probabilities: Dictionary(uniqueKeysWithValues: p.enumerated().map { (i < labels.count ? labels[$0.offset] : String($0.offset), $0.element) }.map { ($0.0, $0.1) }),
+                probabilities: Dictionary(uniqueKeysWithValues: p.enumerated().map { i, v in (i < labels.count ? labels[i] : String(i), v) }),
                 tokens: e.ids.count, unknownWords: e.unknown)
         }
         return Response(model: model.name, version: model.version, results: results)
