@@ -143,9 +143,20 @@ final class ModelConfigTests: XCTestCase {
         }
     }
 
+    /// Text models take token ids of a variable length and name their vocabulary;
+    /// a sentiment model without `input.text` is refused, naming the field.
     func testTextTasksNeedNoImageInput() throws {
-        let c = ModelConfig(name: "reviews", task: .sentiment, labels: ["neg", "pos"], input: .init(shape: [200]))
+        let c = ModelConfig(name: "reviews", task: .sentiment, labels: ["neg", "pos"],
+                            input: .init(shape: [-1], text: .init(vocabulary: "vocab.txt", maxLength: 200)))
         try repo.writeConfig(c)
         XCTAssertEqual(try repo.config(of: "reviews"), c)
+        let bare = ModelConfig(name: "reviews", task: .sentiment, labels: ["neg", "pos"], input: .init(shape: [200]))
+        XCTAssertThrowsError(try repo.writeConfig(bare)) { XCTAssertTrue("\($0)".contains("input.text"), "\($0)") }
+        var badLength = c
+        badLength.input.text!.maxLength = 0
+        XCTAssertThrowsError(try repo.writeConfig(badLength)) { XCTAssertTrue("\($0)".contains("max_length"), "\($0)") }
+        var badFile = c
+        badFile.input.text!.vocabulary = "../vocab.txt"
+        XCTAssertThrowsError(try repo.writeConfig(badFile)) { XCTAssertTrue("\($0)".contains("input.text.vocabulary"), "\($0)") }
     }
 }
