@@ -74,8 +74,8 @@ extension ServingEngine {
         }
     }
 
-    /// Numerically stable softmax: exp(x - max) / sum.
-    static func softmax(_ logits: [Float]) -> [Float] {
+    /// Numerically stable softmax: exp(x - max) / sum (classification and the tasks).
+    public static func softmax(_ logits: [Float]) -> [Float] {
         guard let m = logits.max() else { return [] }
         let e = logits.map { Foundation.exp($0 - m) }
         let s = e.reduce(0, +)

@@ -107,12 +107,17 @@ public struct Vocabulary: Sendable, Equatable {
 
     /// Reads `vocab.txt`.
     public static func load(_ url: URL) throws -> Vocabulary {
+        try Vocabulary(words: lines(of: url))
+    }
+
+    /// The lines of a UTF-8 word list (a final newline ends the last line).
+    public static func lines(of url: URL) throws -> [String] {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             throw TextError.vocabulary("cannot read \(url.lastPathComponent) as UTF-8")
         }
         var lines = text.components(separatedBy: "\n")
         if lines.last == "" { lines.removeLast() }
-        return try Vocabulary(words: lines)
+        return lines
     }
 
     /// `vocab.txt`'s contents.

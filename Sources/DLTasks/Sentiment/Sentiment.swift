@@ -100,7 +100,7 @@ public struct Sentiment: ServingTask {
             return out.map { $0! }
         }
         let results = zip(encoded, logits).map { e, y -> Result in
-            let p = Self.softmax(y.data)
+            let p = ServingEngine.softmax(y.data)
             let best = p.indices.max { p[$0] < p[$1] }!
             return Result(
                 label: best < labels.count ? labels[best] : String(best),
@@ -110,12 +110,6 @@ public struct Sentiment: ServingTask {
         return Response(model: model.name, version: model.version, results: results)
     }
 
-    static func softmax(_ z: [Float]) -> [Float] {
-        let m = z.max() ?? 0
-        let e = z.map { Foundation.exp($0 - m) }
-        let s = e.reduce(0, +)
-        return e.map { $0 / s }
-    }
 }
 
 struct AnyKey: CodingKey {

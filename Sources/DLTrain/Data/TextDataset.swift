@@ -99,9 +99,7 @@ extension Vocabulary {
         public let index: [String: Int]
 
         public static func load(_ url: URL) throws -> Plain {
-            guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw TextError.vocabulary("cannot read \(url.path)") }
-            var words = text.components(separatedBy: "\n")
-            if words.last == "" { words.removeLast() }
+            let words = try Vocabulary.lines(of: url)
             var index: [String: Int] = [:]
             for (i, w) in words.enumerated() where index[w] == nil { index[w] = i }
             return Plain(words: words, index: index)
