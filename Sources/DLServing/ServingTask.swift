@@ -1,3 +1,4 @@
+import DLNN
 import DLTensor
 import Foundation
 
@@ -37,6 +38,14 @@ public struct ModelRunner: Sendable {
     /// Input and output shapes without batch; -1 for a variable dimension.
     public var inputShape: [Int] { instance.model.inputShape }
     public var outputShape: [Int] { instance.model.outputShape }
+
+    /// A named weight of the version's model ("embedding.weight"), for tasks
+    /// that read weights directly (word-vector lookups); nil when the model
+    /// has no such parameter or is not a graph model.
+    public func parameter(_ name: String) -> Tensor? {
+        guard let graph = instance.model as? GraphModel else { return nil }
+        return graph.stateDict.first { $0.name == name }?.tensor
+    }
 
     /// x [N, ...inputShape] (or one example without N) -> the model's output [N, ...].
     public func run(_ x: Tensor) async throws -> Tensor {
