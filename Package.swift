@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(
             name: "DLServingTests",
             dependencies: [
-                "DLServing", "DLVision", "DLNN", "DLTensor", "DLKernels", "DLTesting",
+                "DLServing", "DLTasks", "DLVision", "DLNN", "DLTensor", "DLKernels", "DLTesting",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
@@ -126,7 +126,7 @@ let package = Package(
         .target(
             name: "DLServeTesting",
             dependencies: [
-                "DLServe", "DLServing", "DLJobs", "DLNN", "DLTensor",
+                "DLServe", "DLServing", "DLTasks", "DLJobs", "DLNN", "DLTensor",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
             ],
@@ -134,7 +134,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DLServeTests",
-            dependencies: ["DLServe", "DLServeTesting", "DLJobs", "DLJobsTesting", "DLTasks", "DLServing", "DLTrain", "DLText",
+            dependencies: ["DLServe", "DLServeTesting", "DLJobs", "DLJobsTesting", "DLTasks", "DLServing", "DLTrain", "DLText", "DLTesting",
                            .product(name: "HummingbirdTesting", package: "hummingbird")],
             resources: [.copy("Fixtures")]
         ),

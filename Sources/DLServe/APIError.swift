@@ -35,8 +35,6 @@ public struct APIError: Error, Sendable, Equatable {
         switch error {
         case let error as APIError:
             self = error
-        case let failure as ServeFailure:
-            self = Self.map(failure)
         case let error as ServingError:
             self = Self.map(error)
         case let error as HTTPError:
@@ -54,39 +52,6 @@ public struct APIError: Error, Sendable, Equatable {
         }
     }
 
-    static func map(_ failure: ServeFailure) -> APIError {
-        switch failure {
-        case .badRequest(let message):
-            return APIError(.badRequest, code: "bad_request", message)
-        case .unsupportedMediaType(let message):
-            return APIError(.unsupportedMediaType, code: "unsupported_media_type", message)
-        case .payloadTooLarge(let message):
-            return APIError(.contentTooLarge, code: "payload_too_large", message)
-        case .modelNotFound(let name):
-            return APIError(.notFound, code: "unknown_model", "unknown model '\(name)'")
-        case .versionNotFound(let name, let version):
-            return APIError(.notFound, code: "version_not_found", "model '\(name)' has no version \(version)")
-        case .modelUnavailable(let name, let reason):
-            return APIError(.serviceUnavailable, code: "model_not_ready", "model '\(name)' is not ready: \(reason)")
-        case .queueFull(let name, let seconds):
-            return APIError(
-                .tooManyRequests, code: "queue_full", "the queue of model '\(name)' is full; retry later",
-                retryAfterSeconds: max(1, seconds))
-        case .timeout(let message):
-            return APIError(.gatewayTimeout, code: "timeout", message)
-        case .shuttingDown:
-            return APIError(.serviceUnavailable, code: "shutting_down", "the server is shutting down")
-        case .clientClosed:
-            // nginx's 499: logged and counted; nobody is left to read it.
-            return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), code: "client_closed",
-                            "the client closed the connection before the answer was ready")
-        case .loadFailed(let name, let reason):
-            return APIError(.unprocessableContent, code: "load_failed", "model '\(name)' failed to load: \(reason)")
-        case .internalError(let message):
-            return APIError(.internalServerError, code: "internal", message)
-        }
-    }
-
     static func map(_ error: JobError) -> APIError {
         switch error {
         case .invalidRecipe: return APIError(.badRequest, code: error.code, error.description)
@@ -97,26 +62,12 @@ public struct APIError: Error, Sendable, Equatable {
         }
     }
 
-    /// The serving engine's errors keep their machine codes; the status is chosen here.
+    /// The serving engine's errors keep their machine codes and suggested statuses.
     static func map(_ error: ServingError) -> APIError {
-        let status: HTTPResponse.Status
-        var retryAfter: Int?
-        switch error {
-        case .unknownModel, .versionNotFound: status = .notFound
-        case .modelNotReady, .shuttingDown, .cancelled: status = .serviceUnavailable
-        case .queueFull(_, let seconds):
-            status = .tooManyRequests
-            retryAfter = max(1, seconds)
-        case .timeout: status = .gatewayTimeout
-        case .invalidInput, .unsupportedTask: status = .badRequest
-        case .imageTooLarge: status = .contentTooLarge
-        case .unsupportedMediaType: status = .unsupportedMediaType
-        // An explicit load that failed: the old version keeps serving; the
-        // request was understood but the version cannot be served.
-        case .loadFailed: status = .unprocessableContent
-        default: status = HTTPResponse.Status(code: error.httpStatus)  // internal, and cases added later
-        }
-        return APIError(status, code: error.code, error.message, retryAfterSeconds: retryAfter)
+        let status = error.httpStatus == 499
+            ? HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request")
+            : HTTPResponse.Status(code: error.httpStatus)
+        return APIError(status, code: error.code, error.message, retryAfterSeconds: error.retryAfterSeconds.map { max(1, $0) })
     }
 
     static func map(_ error: HTTPError) -> APIError {
@@ -137,16 +88,7 @@ public struct APIError: Error, Sendable, Equatable {
         }
     }
 
-    static func describe(_ error: DecodingError) -> String {
-        switch error {
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context),
-            .dataCorrupted(let context):
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
-        }
-    }
+    static func describe(_ error: DecodingError) -> String { ServingError.describe(error) }
 
     /// The JSON response for this error.
     public func response() -> Response {

@@ -1,3 +1,4 @@
+import DLServing
 import Foundation
 import Hummingbird
 
@@ -30,7 +31,7 @@ extension ServeAPI {
 
     /// 200 {"live": true, "ready": true} when ready; 503 with the error shape otherwise.
     func readiness() async throws -> ReadyResponse {
-        if state.isDraining { throw ServeFailure.shuttingDown }
+        if state.isDraining { throw ServingError.shuttingDown }
         guard await backend.isReady() else {
             throw APIError(.serviceUnavailable, code: "not_ready", "models are still loading")
         }

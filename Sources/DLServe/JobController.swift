@@ -1,3 +1,4 @@
+import DLServing
 import DLJobs
 import Foundation
 import Hummingbird
@@ -36,19 +37,19 @@ public struct JobController: Sendable {
         var query = JobListQuery()
         if let state {
             guard let s = JobState(rawValue: state) else {
-                throw ServeFailure.badRequest(
+                throw ServingError.badRequest(
                     "state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", ")), got '\(state)'")
             }
             query.state = s
         }
         if let limit {
             guard let n = Int(limit), (1...JobListQuery.maxLimit).contains(n) else {
-                throw ServeFailure.badRequest("limit must be an integer from 1 to \(JobListQuery.maxLimit), got '\(limit)'")
+                throw ServingError.badRequest("limit must be an integer from 1 to \(JobListQuery.maxLimit), got '\(limit)'")
             }
             query.limit = n
         }
         if let cursor {
-            guard let c = JobID(cursor) else { throw ServeFailure.badRequest("cursor '\(cursor)' is not a job id") }
+            guard let c = JobID(cursor) else { throw ServingError.badRequest("cursor '\(cursor)' is not a job id") }
             query.cursor = c
         }
         let q = query
@@ -77,7 +78,7 @@ public struct JobController: Sendable {
         var after: Int64 = 0
         if let lastEventID {
             guard let n = Int64(lastEventID.trimmingCharacters(in: .whitespaces)), n >= 0 else {
-                throw ServeFailure.badRequest("Last-Event-ID must be a non-negative integer, got '\(lastEventID)'")
+                throw ServingError.badRequest("Last-Event-ID must be a non-negative integer, got '\(lastEventID)'")
             }
             after = n
         }

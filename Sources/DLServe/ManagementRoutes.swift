@@ -1,3 +1,4 @@
+import DLServing
 import Hummingbird
 
 /// Model management:

@@ -79,7 +79,6 @@ public struct ServeAPI: Sendable {
         let router = Router(context: ServeRequestContext.self)
         router.add(middleware: RequestMiddleware(maxBodyBytes: settings.maxBodyBytes, metrics: metrics))
         addHealthRoutes(to: router)
-        addClassifyRoutes(to: router)
         addTaskRoutes(to: router)
         addV2Routes(to: router)
         addManagementRoutes(to: router)

@@ -1,3 +1,4 @@
+import DLServing
 import Foundation
 import Prometheus
 
@@ -62,7 +63,7 @@ public final class ServeMetrics: Sendable {
             registry.makeGauge(
                 name: "dlserve_model_serving_version", labels: [("model", model.name)],
                 help: "The version answering unpinned requests (0 when none)."
-            ).set(Double(model.servingVersion ?? 0))
+            ).set(Double(model.defaultVersion ?? 0))
         }
         if let memory = ProcessMemory.read() {
             residentMemory.set(Double(memory.residentBytes))

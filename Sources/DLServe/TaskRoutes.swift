@@ -3,8 +3,9 @@ import Foundation
 import Hummingbird
 
 /// `POST /v1/models/{name}[/versions/{version}]/{route}` for every registered
-/// `ServingTask`: the JSON body decodes into the task's request (a body that
-/// does not is a 400 naming the problem), the backend runs it on one pinned
+/// `ServingTask` (classify, sentiment, ...): the task decodes the body (JSON,
+/// or what else it reads) into its request (a body that does not decode is a
+/// 400 naming the problem), the backend runs it on one pinned
 /// version under the request's deadline, and the task's response is the JSON
 /// answer.
 extension ServeAPI {
@@ -25,13 +26,9 @@ extension ServeAPI {
         context.modelLabel.value = name
         let version = try RequestDecoding.version(context)
         let body = try await RequestDecoding.body(request, limit: settings.maxBodyBytes)
-        let decoded: T.Request
-        do {
-            decoded = try RequestDecoding.json(T.Request.self, from: body)
-        } catch let e as ServingError {
-            // A task's request type names what is wrong with a well-formed body.
-            throw APIError(.badRequest, code: "invalid_input", e.message)
-        }
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        let decoded = try T.decode(TaskBody(bytes: Array(body.readableBytesView), mediaType: RequestDecoding.mediaType(request), query: query))
         let requestID = context.requestID
         let response = try await withDeadline(context) {
             try await self.backend.perform(task, model: name, version: version, request: decoded, requestID: requestID)

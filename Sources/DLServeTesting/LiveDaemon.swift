@@ -1,5 +1,7 @@
 import DLJobs
 import DLServe
+import DLServing
+import DLTasks
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -18,9 +20,11 @@ public final class LiveDaemon: Sendable {
     /// Starts the daemon and returns once the server listens.
     public static func start(
         backend: any ServingBackend, settings: ServeSettings = LiveDaemon.settings(), metrics: ServeMetrics = ServeMetrics(),
-        notifier: SystemdNotifier = SystemdNotifier(environment: [:]), jobs: JobQueue? = nil
+        notifier: SystemdNotifier = SystemdNotifier(environment: [:]), jobs: JobQueue? = nil,
+        tasks: [any ServingTask] = ServedTasks.all
     ) async throws -> LiveDaemon {
-        let daemon = ServeDaemon(settings: settings, backend: backend, metrics: metrics, logger: testLogger, notifier: notifier, jobs: jobs)
+        let daemon = ServeDaemon(settings: settings, backend: backend, metrics: metrics, logger: testLogger, notifier: notifier,
+                                 jobs: jobs, tasks: tasks)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let group = try daemon.makeServiceGroup { port in
             continuation.yield(port)

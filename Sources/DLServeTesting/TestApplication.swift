@@ -1,6 +1,7 @@
 import protocol DLServing.ServingTask
 import enum DLServing.ServingError
 import DLServe
+import DLTasks
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -14,7 +15,7 @@ public func makeTestApplication(
     state: ServeLifecycleState = ServeLifecycleState(),
     metrics: ServeMetrics? = ServeMetrics(),
     jobs: JobController? = nil,
-    tasks: [any ServingTask] = []
+    tasks: [any ServingTask] = ServedTasks.all
 ) -> some ApplicationProtocol {
     let api = ServeAPI(backend: backend, settings: settings, state: state, metrics: metrics, jobs: jobs, tasks: tasks)
     var logger = Logger(label: "dlserve-test")

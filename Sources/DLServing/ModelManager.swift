@@ -244,8 +244,8 @@ final class ModelManager: @unchecked Sendable {
                                  lastError: s.lastError)
         }
         return ModelStatus(name: e.name, defaultVersion: d, versions: versions, isEnabled: l.enabled,
-                           versionPolicy: l.policy, config: d.flatMap { e.serving[$0]?.config },
-                           queueDepth: e.group.pending, task: e.task)
+                           versionPolicy: l.policy, queueDepth: e.group.pending, task: e.task,
+                           signature: d.flatMap { e.serving[$0]?.loaded.signature })
     }
 
     // MARK: Applying actions

@@ -26,9 +26,11 @@ public struct ServingConfig: Sendable, Equatable {
 
     public static let classification = "classification"
 
+    /// The defaults are config.json's (`ModelConfig.Serving`), the one set of serving defaults.
     public init(task: String = ServingConfig.classification, labels: [String] = [],
-                preprocessing: ImagePreprocessing? = nil, maxBatchSize: Int = 8,
-                maxQueueDelay: Duration = .milliseconds(2), maxQueueSize: Int = 256,
+                preprocessing: ImagePreprocessing? = nil, maxBatchSize: Int = ModelConfig.Serving().maxBatchSize,
+                maxQueueDelay: Duration = .microseconds(Int64(ModelConfig.Serving().maxQueueDelayMs * 1000)),
+                maxQueueSize: Int = ModelConfig.Serving().queueCapacity,
                 versionPolicy: VersionPolicy = .latest, timeout: Duration? = nil) {
         self.task = task
         self.labels = labels

@@ -233,11 +233,9 @@ public final class ServingEngine: Sendable {
         do { instance = try manager.resolve(model, version: version) } catch { throw Self.serving(error) }
         let status = try? manager.status(model)
         let serving = status?.versions.filter(\.isServing).map { String($0.version) } ?? [String(instance.version)]
-        return ModelMetadata(
-            name: model, versions: serving, platform: "dlserve", task: instance.config.task,
-            inputs: [.init(name: "input", datatype: "FP32", shape: [-1] + instance.model.inputShape)],
-            outputs: [.init(name: "output", datatype: "FP32", shape: [-1] + instance.model.outputShape)],
-            labels: instance.config.labels)
+        let signature = instance.loaded.signature
+        return ModelMetadata(name: model, versions: serving, inputs: signature.inputs, outputs: signature.outputs,
+                             task: instance.config.task, labels: signature.labels, preprocessing: signature.preprocessing)
     }
 
     /// Explicit (re)load: reads the model's config and versions again and

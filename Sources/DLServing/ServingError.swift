@@ -13,8 +13,12 @@ import DLVision
 /// | modelNotReady         | model_not_ready         | 503  |
 /// | queueFull             | queue_full              | 429 (+ Retry-After) |
 /// | timeout               | timeout                 | 504  |
-/// | cancelled             | cancelled               | 499 (client closed; usually nothing is sent) |
+/// | cancelled             | cancelled               | 503  |
+/// | clientClosed          | client_closed           | 499 (nobody is left to read it) |
+/// | badRequest            | bad_request             | 400  |
+/// | invalidJSON           | invalid_json            | 400  |
 /// | invalidInput          | invalid_input           | 400  |
+/// | payloadTooLarge       | payload_too_large       | 413  |
 /// | imageTooLarge         | image_too_large         | 413  |
 /// | unsupportedMediaType  | unsupported_media_type  | 415  |
 /// | unsupportedTask       | unsupported_task        | 400  |
@@ -36,8 +40,17 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
     case timeout(model: String, after: Duration)
     /// The caller's task was cancelled (client disconnected); its queued work was dropped.
     case cancelled
-    /// The request's input does not fit the model (shape, values, JSON...).
+    /// The request is malformed (a bad parameter, path or header; a body
+    /// that is not what the endpoint reads).
+    case badRequest(String)
+    /// A JSON body that does not parse or does not fit the request type.
+    case invalidJSON(String)
+    /// The request's input does not fit the model (shape, values, text...).
     case invalidInput(String)
+    /// The body (or a tensor it declares) is larger than allowed.
+    case payloadTooLarge(String)
+    /// The client went away before its answer was ready; its queued work was dropped.
+    case clientClosed
     /// An image whose declared size exceeds the limit (a decompression bomb or simply too big).
     case imageTooLarge(width: Int, height: Int, maxPixels: Int)
     /// A body that is not a decodable PNG or JPEG (or a media type we do not read).
@@ -62,7 +75,11 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .queueFull: return "queue_full"
         case .timeout: return "timeout"
         case .cancelled: return "cancelled"
+        case .badRequest: return "bad_request"
+        case .invalidJSON: return "invalid_json"
         case .invalidInput: return "invalid_input"
+        case .payloadTooLarge: return "payload_too_large"
+        case .clientClosed: return "client_closed"
         case .imageTooLarge: return "image_too_large"
         case .unsupportedMediaType: return "unsupported_media_type"
         case .unsupportedTask: return "unsupported_task"
@@ -82,7 +99,11 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .queueFull(let m, let s): return "the queue of model '\(m)' is full; retry after \(s) s"
         case .timeout(let m, let d): return "request to model '\(m)' timed out after \(Self.format(d))"
         case .cancelled: return "request cancelled"
+        case .badRequest(let m): return m
+        case .invalidJSON(let m): return m
         case .invalidInput(let m): return "invalid input: \(m)"
+        case .payloadTooLarge(let m): return m
+        case .clientClosed: return "the client closed the connection before the answer was ready"
         case .imageTooLarge(let w, let h, let max):
             return "image of \(w)x\(h) pixels exceeds the limit of \(max) pixels"
         case .unsupportedMediaType(let m): return "unsupported media type: \(m)"
@@ -98,14 +119,17 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
     public var httpStatus: Int {
         switch self {
         case .unknownModel, .versionNotFound: return 404
-        case .modelNotReady, .shuttingDown, .repositoryUnavailable: return 503
+        case .modelNotReady, .shuttingDown, .repositoryUnavailable, .cancelled: return 503
         case .queueFull: return 429
         case .timeout: return 504
-        case .cancelled: return 499
-        case .invalidInput, .unsupportedTask: return 400
-        case .imageTooLarge: return 413
+        case .clientClosed: return 499
+        case .badRequest, .invalidJSON, .invalidInput, .unsupportedTask: return 400
+        case .imageTooLarge, .payloadTooLarge: return 413
         case .unsupportedMediaType: return 415
-        case .loadFailed, .internal: return 500
+        // An explicit load that failed: the old version keeps serving; the
+        // request was understood but the version cannot be served.
+        case .loadFailed: return 422
+        case .internal: return 500
         }
     }
 
@@ -123,6 +147,18 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooLarge(let w, let h, let max): self = .imageTooLarge(width: w, height: h, maxPixels: max)
         case .unsupportedFormat(let m): self = .unsupportedMediaType(m)
         case .corrupt, .unsupportedFeature, .invalidPixels, .empty: self = .invalidInput(error.description)
+        }
+    }
+
+    /// "field.path: what is wrong" for a JSON decoding error.
+    public static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context),
+            .dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
         }
     }
 

@@ -9,14 +9,47 @@ import Foundation
 /// `ModelRunner` pinned to one version of a model whose config.json `task`
 /// is `modelTask`. The executable registers the tasks as a list.
 public protocol ServingTask: Sendable {
-    associatedtype Request: Decodable & Sendable
+    associatedtype Request: Sendable
     associatedtype Response: Encodable & Sendable
     /// The route verb, also the OpenAPI tag.
     static var route: String { get }
     /// The config.json `task` of the models it serves.
     static var modelTask: String { get }
+    /// Reads a request from an HTTP body. The default reads JSON into a
+    /// `Decodable` request; a task that takes other bodies (images) reads them itself.
+    static func decode(_ body: TaskBody) throws -> Request
     /// Answers one request. Errors a client can cause are `ServingError.invalidInput`.
     func handle(_ request: Request, _ model: ModelRunner) async throws -> Response
+}
+
+extension ServingTask where Request: Decodable {
+    public static func decode(_ body: TaskBody) throws -> Request { try body.json(Request.self) }
+}
+
+/// A request body as a task sees it, without HTTP types.
+public struct TaskBody: Sendable {
+    public var bytes: [UInt8]
+    /// The Content-Type without parameters, lowercased; nil when absent.
+    public var mediaType: String?
+    /// Query parameters.
+    public var query: [String: String]
+
+    public init(bytes: [UInt8], mediaType: String? = nil, query: [String: String] = [:]) {
+        self.bytes = bytes
+        self.mediaType = mediaType
+        self.query = query
+    }
+
+    /// Decodes a JSON body, naming the field that is wrong (invalid_json).
+    /// Errors the type's own decoding throws (`ServingError`) pass through.
+    public func json<T: Decodable>(_ type: T.Type) throws -> T {
+        guard !bytes.isEmpty else { throw ServingError.invalidJSON("the request body is empty; expected a JSON object") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw ServingError.invalidJSON("malformed request body: \(ServingError.describe(error))")
+        }
+    }
 }
 
 /// One version of one model, pinned for the whole of a request (a task that
@@ -49,7 +82,19 @@ public struct ModelRunner: Sendable {
 
     /// x [N, ...inputShape] (or one example without N) -> the model's output [N, ...].
     public func run(_ x: Tensor) async throws -> Tensor {
-        try await engine.run(instance, input: x, deadline: deadline, requestID: requestID).output
+        try await infer(x).output
+    }
+
+    /// `run` with the batch's timings (queue, compute, batch size).
+    public func infer(_ x: Tensor) async throws -> InferenceResult {
+        try await engine.run(instance, input: x, deadline: deadline, requestID: requestID)
+    }
+
+    /// An image as this version's input (decoded, resized and normalized by
+    /// its `preprocessing`); throws invalidInput for a model without one,
+    /// imageTooLarge, unsupportedMediaType.
+    public func tensor(for image: ImageInput) throws -> Tensor {
+        try engine.tensor(for: image, instance: instance)
     }
 }
 

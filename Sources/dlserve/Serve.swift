@@ -1,3 +1,4 @@
+import DLTasks
 import ArgumentParser
 import DLServe
 import Foundation

@@ -99,7 +99,7 @@ final class ClassifyRouteTests: XCTestCase {
         try await classify(body: ByteBuffer()) { try assertError($0, .badRequest, "invalid_json") }
         try await classify(body: ByteBuffer(string: "{\"pixels\": [[1, 2], [3]]}")) { try assertError($0, .badRequest, "invalid_json") }
         try await classify(body: ByteBuffer(string: "{\"pixels\": \"no\"}")) { try assertError($0, .badRequest, "invalid_json") }
-        try await classify(body: TestJSON.body(["pixels": [[0.5, 0.5]]])) { try assertError($0, .badRequest, "bad_request") }
+        try await classify(body: TestJSON.body(["pixels": [[0.5, 0.5]]])) { try assertError($0, .badRequest, "invalid_input") }
         try await classify(body: TestJSON.body(["pixels": uniformPixels(0.3), "inputs": [1]])) { try assertError($0, .badRequest, "bad_request") }
         try await classify(body: TestJSON.body([String: Any]())) { try assertError($0, .badRequest, "bad_request") }
         try await classify(headers: [.contentType: "text/plain"], body: ByteBuffer(string: "hello")) {

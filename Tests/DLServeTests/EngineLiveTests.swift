@@ -1,3 +1,4 @@
+import DLServing
 import DLServe
 import DLServeTesting
 import Foundation
@@ -127,6 +128,36 @@ final class EngineLiveTests: XCTestCase {
             XCTAssertEqual(rowLogits.firstIndex(of: rowLogits.max()!), fixture.label)
         }
 
+        // The same images as raw UINT8 pixels: the server preprocesses them
+        // as metadata says, (x * scale - mean) / std, so the logits equal those
+        // of FP32 input preprocessed by hand with the advertised numbers.
+        let imageInput = try XCTUnwrap((object["inputs"] as? [[String: Any]])?.last)
+        XCTAssertEqual(imageInput["name"] as? String, "image")
+        XCTAssertEqual(imageInput["datatype"] as? String, "UINT8")
+        let preprocessing = try XCTUnwrap((object["preprocessing"] as? [String: Any])?["image"] as? [String: Any])
+        let mean = Float(try XCTUnwrap((preprocessing["mean"] as? [Double])?.first))
+        let std = Float(try XCTUnwrap((preprocessing["std"] as? [Double])?.first))
+        let scale = Float(try XCTUnwrap(preprocessing["scale"] as? Double))
+        XCTAssertEqual(mean, TestRepository.mean, accuracy: 1e-3)
+        XCTAssertEqual(std, TestRepository.std, accuracy: 1e-3)
+        func logitsOf(_ body: [String: Any]) async throws -> [Float] {
+            let r = try await live.request("/v2/models/fashion/infer", method: .post, headers: TestJSON.headers, body: TestJSON.body(body))
+            XCTAssertEqual(r.status, .ok, String(buffer: r.body ?? ByteBuffer()))
+            let outputs = try XCTUnwrap(TestJSON.object(try XCTUnwrap(r.body))["outputs"] as? [[String: Any]])
+            XCTAssertEqual(outputs.map { $0["name"] as? String }, ["output"])
+            return try XCTUnwrap(outputs[0]["data"] as? [Double]).map(Float.init)
+        }
+        let byHand = try await logitsOf([
+            "inputs": [["name": "input", "shape": [2, 1, 28, 28], "datatype": "FP32",
+                        "data": two.flatMap { $0.flat.map { ($0 * scale - mean) / std } }]],
+            "outputs": [["name": "output"]],
+        ])
+        let byServer = try await logitsOf([
+            "inputs": [["name": "image", "shape": [2, 28, 28], "datatype": "UINT8", "data": two.flatMap { $0.flat.map(Int.init) }]],
+            "outputs": [["name": "output"]],
+        ])
+        for (a, b) in zip(byServer, byHand) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
+
         // The same through the binary tensor extension, binary output too.
         var body = TestJSON.body([
             "inputs": [["name": "input", "shape": [2, 1, 28, 28], "datatype": "FP32", "parameters": ["binary_data_size": input.count * 4]]],
@@ -143,8 +174,16 @@ final class EngineLiveTests: XCTestCase {
         _ = raw.readSlice(length: jsonLength)
         var binaryLogits: [Float] = []
         while let bits = raw.readInteger(endianness: .little, as: UInt32.self) { binaryLogits.append(Float(bitPattern: bits)) }
-        XCTAssertEqual(binaryLogits.count, 20)
-        for (a, b) in zip(binaryLogits, logits) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
+        // Every declared output, in order: "output" (the logits), then "probabilities".
+        XCTAssertEqual(binaryLogits.count, 40)
+        for (a, b) in zip(binaryLogits.prefix(20), logits) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
+        for row in 0..<2 {
+            let p = Array(binaryLogits[(20 + row * 10)..<(30 + row * 10)])
+            let l = Array(logits[(row * 10)..<(row * 10 + 10)])
+            let m = l.max()!
+            let z = l.map { exp($0 - m) }.reduce(0, +)
+            for (a, b) in zip(p, l) { XCTAssertEqual(a, exp(b - m) / z, accuracy: 1e-5) }
+        }
 
         // A shape the model does not take.
         let bad = try await live.request(
@@ -232,7 +271,7 @@ final class EngineLiveTests: XCTestCase {
         print("hot reload under traffic: \(seen.count) requests, \(seen.filter { $0.1 == 1 }.count) on version 1, \(seen.filter { $0.1 == 2 }.count) on version 2, none failed")
         let statusResponse = try await live.request("/v1/models/fashion")
         let status = try TestJSON.decode(ModelStatus.self, try XCTUnwrap(statusResponse.body))
-        XCTAssertEqual(status.servingVersion, 2)
+        XCTAssertEqual(status.defaultVersion, 2)
         try await live.stop()
     }
 
@@ -246,16 +285,16 @@ final class EngineLiveTests: XCTestCase {
         for _ in 0..<100 {
             let response = try await live.request("/v1/models/fashion")
             status = try TestJSON.decode(ModelStatus.self, try XCTUnwrap(response.body))
-            if status?.versions.first(where: { $0.version == 2 })?.state == "failed" { break }
+            if status?.versions.first(where: { $0.version == 2 })?.state.name == "failed" { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         let model = try XCTUnwrap(status)
-        XCTAssertEqual(model.servingVersion, 1)
+        XCTAssertEqual(model.defaultVersion, 1)
         XCTAssertEqual(model.state, "ready")
         let v2 = try XCTUnwrap(model.versions.first { $0.version == 2 })
-        XCTAssertEqual(v2.state, "failed")
-        XCTAssertNotNil(v2.error)
-        XCTAssertNotNil(model.error)
+        XCTAssertEqual(v2.state.name, "failed")
+        XCTAssertNotNil(v2.lastError)
+        XCTAssertNotNil(model.lastError)
         let answer = try await classify(live, try Self.bytes(Self.fixtures[0].png), contentType: "image/png")
         XCTAssertEqual(answer.version, 1)
         // An explicit load says so, and version 1 still serves.

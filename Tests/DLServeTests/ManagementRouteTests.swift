@@ -1,3 +1,4 @@
+import DLServing
 import DLServe
 import DLServeTesting
 import Foundation
@@ -18,10 +19,10 @@ final class ManagementRouteTests: XCTestCase {
                 let list = try TestJSON.decode([String: [ModelStatus]].self, response.body)
                 let models = try XCTUnwrap(list["models"])
                 XCTAssertEqual(models.map(\.name), ["digits", "fashion"])
-                XCTAssertEqual(models[0].state, "unavailable")
-                XCTAssertEqual(models[0].error, "weights truncated")
-                XCTAssertEqual(models[0].versions, [VersionStatus(version: 3, state: "failed")])
-                XCTAssertEqual(models[1].servingVersion, 2)
+                XCTAssertEqual(models[0].state, "failed")
+                XCTAssertEqual(models[0].lastError, "weights truncated")
+                XCTAssertEqual(models[0].versions, [VersionStatus(version: 3, state: .failed("weights truncated"), lastError: "weights truncated")])
+                XCTAssertEqual(models[1].defaultVersion, 2)
             }
             try await client.execute(uri: "/v1/models/fashion", method: .get) { response in
                 XCTAssertEqual(response.status, .ok)
@@ -47,7 +48,7 @@ final class ManagementRouteTests: XCTestCase {
                 XCTAssertEqual(response.status, .ok)
                 let status = try TestJSON.decode(ModelStatus.self, response.body)
                 XCTAssertEqual(status.state, "ready")
-                XCTAssertEqual(status.servingVersion, 2)
+                XCTAssertEqual(status.defaultVersion, 2)
             }
             try await client.execute(uri: "/v1/models/nope/load", method: .post) { try assertError($0, .notFound, "unknown_model") }
         }
@@ -87,9 +88,9 @@ final class ManagementRouteTests: XCTestCase {
             try await client.execute(uri: "/v1/models/fashion/load", method: .post) { try assertError($0, .unprocessableContent, "load_failed") }
             try await client.execute(uri: "/v1/models/fashion", method: .get) { response in
                 let status = try TestJSON.decode(ModelStatus.self, response.body)
-                XCTAssertEqual(status.servingVersion, 1)
+                XCTAssertEqual(status.defaultVersion, 1)
                 XCTAssertEqual(status.state, "ready")
-                XCTAssertEqual(status.error, "version 2 is corrupt")
+                XCTAssertEqual(status.lastError, "version 2 is corrupt")
             }
             try await client.execute(uri: "/v1/models/fashion/classify", method: .post, headers: TestJSON.headers, body: TestJSON.body(["pixels": uniformPixels(0.3)])) { response in
                 XCTAssertEqual(response.status, .ok)

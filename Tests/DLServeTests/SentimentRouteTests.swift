@@ -4,6 +4,7 @@ import DLServeTesting
 import DLServing
 import DLTasks
 import DLTensor
+import DLTesting
 import DLText
 import Foundation
 import Hummingbird
@@ -117,6 +118,81 @@ final class SentimentRouteTests: XCTestCase {
             }
             let (status, answer) = try await self.post(client, #"{"text": "good"}"#, model: "nope")
             XCTAssertEqual(status, .notFound, answer)
+        }
+    }
+
+    /// V2 infer on a text model: BYTES texts (JSON and the binary extension,
+    /// tokenized by the server) and INT64 token ids give the sentiment
+    /// route's probabilities; metadata declares the signature.
+    func testV2InferTakesBytesAndTokenIDs() async throws {
+        try await withApp { client in
+            let texts = ["a very good film", "bad ."]
+            let list = String(decoding: try JSONEncoder().encode(["texts": texts]), as: UTF8.self)
+            let (_, body) = try await self.post(client, list)
+            let expected = try JSONDecoder().decode(Sentiment.Response.self, from: Data(body.utf8)).results
+                .flatMap { [$0.probabilities["negative"]!, $0.probabilities["positive"]!] }
+
+            func probabilities(_ response: TestResponse) throws -> [Float] {
+                XCTAssertEqual(response.status, .ok, String(buffer: response.body))
+                let object = try TestJSON.object(response.body)
+                let outputs = try XCTUnwrap(object["outputs"] as? [[String: Any]])
+                XCTAssertEqual(outputs.map { $0["name"] as? String }, ["probabilities"])
+                XCTAssertEqual(outputs[0]["shape"] as? [Int], [2, 2])
+                return try XCTUnwrap(outputs[0]["data"] as? [Double]).map(Float.init)
+            }
+            let uri = "/v2/models/rt/infer"
+            let bytesJSON = TestJSON.body(["inputs": [["name": "text", "shape": [2], "datatype": "BYTES", "data": texts]],
+                                           "outputs": [["name": "probabilities"]]])
+            try await client.execute(uri: uri, method: .post, headers: TestJSON.headers, body: bytesJSON) { response in
+                assertClose(try probabilities(response), expected, rtol: 1e-5, atol: 1e-6)
+            }
+            // Binary BYTES: a 4-byte little-endian length before each string, as Triton sends them.
+            var payload = ByteBuffer()
+            for t in texts {
+                payload.writeInteger(UInt32(t.utf8.count), endianness: .little)
+                payload.writeString(t)
+            }
+            var binary = TestJSON.body(["inputs": [["name": "text", "shape": [2], "datatype": "BYTES",
+                                                    "parameters": ["binary_data_size": payload.readableBytes]]],
+                                        "outputs": [["name": "probabilities"]]])
+            let header = binary.readableBytes
+            binary.writeBuffer(&payload)
+            try await client.execute(uri: uri, method: .post,
+                                     headers: [.contentType: "application/octet-stream", .init("Inference-Header-Content-Length")!: String(header)],
+                                     body: binary) { response in
+                assertClose(try probabilities(response), expected, rtol: 1e-5, atol: 1e-6)
+            }
+            // INT64 token ids, padded with 0: the same numbers.
+            let ids = texts.map { self.vocabulary.encode(Tokenizer().tokenize($0)).ids }
+            let width = ids.map(\.count).max()!
+            let padded = ids.flatMap { $0 + [Int](repeating: 0, count: width - $0.count) }
+            let idsJSON = TestJSON.body(["inputs": [["name": "input", "shape": [2, width], "datatype": "INT64", "data": padded]],
+                                         "outputs": [["name": "probabilities"]]])
+            try await client.execute(uri: uri, method: .post, headers: TestJSON.headers, body: idsJSON) { response in
+                assertClose(try probabilities(response), expected, rtol: 1e-5, atol: 1e-6)
+            }
+            // Errors: a token id outside the vocabulary, FP32 for token ids, an empty text, an unknown output.
+            for (body, code) in [
+                (["inputs": [["name": "input", "shape": [1, 2], "datatype": "INT64", "data": [3, 99]]]], "invalid_input"),
+                (["inputs": [["name": "input", "shape": [1, 2], "datatype": "FP32", "data": [3, 4]]]], "bad_request"),
+                (["inputs": [["name": "text", "shape": [1], "datatype": "BYTES", "data": ["  "]]]], "invalid_input"),
+                (["inputs": [["name": "text", "shape": [1], "datatype": "BYTES", "data": ["good"]]], "outputs": [["name": "logits"]]], "bad_request"),
+            ] as [([String: Any], String)] {
+                try await client.execute(uri: uri, method: .post, headers: TestJSON.headers, body: TestJSON.body(body)) {
+                    try assertError($0, .badRequest, code)
+                }
+            }
+            try await client.execute(uri: "/v2/models/rt", method: .get) { response in
+                let object = try TestJSON.object(response.body)
+                let inputs = try XCTUnwrap(object["inputs"] as? [[String: Any]])
+                XCTAssertEqual(inputs.map { $0["name"] as? String }, ["input", "text"])
+                XCTAssertEqual(inputs.map { $0["datatype"] as? String }, ["INT64", "BYTES"])
+                XCTAssertEqual(inputs[0]["shape"] as? [Int], [-1, -1])
+                XCTAssertEqual(object["labels"] as? [String], ["negative", "positive"])
+                let text = try XCTUnwrap((object["preprocessing"] as? [String: Any])?["text"] as? [String: Any])
+                XCTAssertEqual(text["vocabulary_size"] as? Int, self.vocabulary.count)
+                XCTAssertEqual(text["max_length"] as? Int, 12)
+            }
         }
     }
 }

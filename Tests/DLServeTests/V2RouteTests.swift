@@ -1,3 +1,4 @@
+import DLServing
 import DLServe
 import DLServeTesting
 import Foundation
@@ -36,7 +37,13 @@ final class V2RouteTests: XCTestCase {
                     XCTAssertEqual(inputs.first?["datatype"] as? String, "FP32")
                     XCTAssertEqual(inputs.first?["shape"] as? [Int], [-1, 1, 28, 28])
                     let outputs = try XCTUnwrap(object["outputs"] as? [[String: Any]])
-                    XCTAssertEqual(outputs.first?["name"] as? String, "probabilities")
+                    XCTAssertEqual(outputs.map { $0["name"] as? String }, ["output", "probabilities"])
+                    XCTAssertEqual(inputs.map { $0["name"] as? String }, ["input", "image"])
+                    XCTAssertEqual(inputs.last?["datatype"] as? String, "UINT8")
+                    XCTAssertEqual(object["labels"] as? [String], FakeBackend.labels)
+                    let image = try XCTUnwrap((object["preprocessing"] as? [String: Any])?["image"] as? [String: Any])
+                    XCTAssertEqual(image["height"] as? Int, 28)
+                    XCTAssertEqual(image["color"] as? String, "grayscale")
                 }
             }
             try await client.execute(uri: "/v2/models/fashion/ready", method: .get) { response in
@@ -160,9 +167,23 @@ final class V2RouteTests: XCTestCase {
             try await client.execute(uri: uri, method: .post, headers: TestJSON.headers, body: input([1, 784], data: [1, 2, 3])) {
                 try assertError($0, .badRequest, "bad_request")
             }
-            // unsupported datatype (strings are not numbers: the JSON is refused first)
+            // BYTES for an image model's input
             try await client.execute(uri: uri, method: .post, headers: TestJSON.headers, body: input([1], "BYTES", data: ["a"])) {
-                try assertError($0, .badRequest, "invalid_json")
+                try assertError($0, .badRequest, "bad_request")
+            }
+            // numbers declared as BYTES, strings declared as FP32
+            try await client.execute(uri: uri, method: .post, headers: TestJSON.headers, body: input([1], "BYTES", data: [1])) {
+                try assertError($0, .badRequest, "bad_request")
+            }
+            try await client.execute(uri: uri, method: .post, headers: TestJSON.headers, body: input([1], "FP32", data: ["a"])) {
+                try assertError($0, .badRequest, "bad_request")
+            }
+            // UINT8 values out of range or not whole
+            try await client.execute(uri: uri, method: .post, headers: TestJSON.headers, body: input([1], "UINT8", data: [256])) {
+                try assertError($0, .badRequest, "bad_request")
+            }
+            try await client.execute(uri: uri, method: .post, headers: TestJSON.headers, body: input([1], "INT64", data: [1.5])) {
+                try assertError($0, .badRequest, "bad_request")
             }
             try await client.execute(uri: uri, method: .post, headers: TestJSON.headers, body: input([1], "BOOL", data: [1])) {
                 try assertError($0, .badRequest, "bad_request")

@@ -1,4 +1,5 @@
 import DLNN
+import DLTasks
 @testable import DLServing
 import DLTensor
 import Foundation
@@ -134,3 +135,12 @@ func concurrently<T: Sendable>(_ n: Int, _ body: @escaping @Sendable (Int) async
 }
 
 func row(_ i: Int) -> Tensor { Tensor(shape: [1, 4], data: [Float(i), 1, 2, 3]) }
+
+extension ServingEngine {
+    /// The classification task run as the daemon runs it (one request through `perform`).
+    func classify(model: String, version: Int? = nil, input: ImageInput, topK: Int = 5,
+                  requestID: String? = nil) async throws -> Classification.Response {
+        try await perform(Classification(), model: model, version: version,
+                          request: Classification.Request(input: input, topK: topK), requestID: requestID)
+    }
+}

@@ -27,7 +27,9 @@ final class ModelManagerTests: XCTestCase {
         XCTAssertTrue(e.isReady(model: "b"))
         XCTAssertFalse(e.isReady(model: "b", version: 4))
         let meta = try e.metadata(model: "a")
-        XCTAssertEqual(meta.inputs, [.init(name: "input", datatype: "FP32", shape: [-1, 4])])
+        XCTAssertEqual(meta.inputs.map(\.name), ["input"])
+        XCTAssertEqual(meta.inputs.map(\.datatype), ["FP32"])
+        XCTAssertEqual(meta.inputs.map(\.shape), [[-1, 4]])
         XCTAssertEqual(meta.outputs[0].shape, [-1, 2])
         XCTAssertEqual(meta.versions, ["2"])
         await e.shutdown()
@@ -250,7 +252,9 @@ final class ModelManagerTests: XCTestCase {
             (.queueFull(model: "m", retryAfterSeconds: 1), "queue_full", 429), (.timeout(model: "m", after: .seconds(1)), "timeout", 504),
             (.invalidInput("x"), "invalid_input", 400), (.imageTooLarge(width: 1, height: 1, maxPixels: 0), "image_too_large", 413),
             (.unsupportedMediaType("x"), "unsupported_media_type", 415), (.shuttingDown, "shutting_down", 503),
-            (.internal("x"), "internal", 500), (.loadFailed(model: "m", message: "x"), "load_failed", 500),
+            (.internal("x"), "internal", 500), (.loadFailed(model: "m", message: "x"), "load_failed", 422),
+            (.badRequest("x"), "bad_request", 400), (.invalidJSON("x"), "invalid_json", 400),
+            (.payloadTooLarge("x"), "payload_too_large", 413), (.clientClosed, "client_closed", 499),
         ]
         for (e, code, status) in cases {
             XCTAssertEqual(e.code, code)

@@ -128,7 +128,10 @@ final class RepositoryServingTests: XCTestCase {
         let status = try e.status(model: "fmnist")
         XCTAssertEqual(status.task, "classification")
         XCTAssertEqual(status.state, "ready")
-        XCTAssertEqual(status.config?.labels, Self.classes)
+        XCTAssertEqual(status.signature?.labels, Self.classes)
+        XCTAssertEqual(status.signature?.preprocessing?.image?.mean, [0.2860])
+        XCTAssertEqual(status.signature?.outputs.map(\.name), ["output", "probabilities"])
+        XCTAssertEqual(status.signature?.inputs.map(\.datatype), ["FP32", "UINT8"])
         await e.shutdown()
     }
 

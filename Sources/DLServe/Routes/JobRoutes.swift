@@ -1,3 +1,4 @@
+import DLServing
 import DLJobs
 import Foundation
 import Hummingbird
@@ -50,7 +51,7 @@ extension ServeAPI {
     }
 
     static func jobID(_ context: ServeRequestContext) throws -> String {
-        guard let id = context.parameters.get("id"), !id.isEmpty else { throw ServeFailure.badRequest("missing job id") }
+        guard let id = context.parameters.get("id"), !id.isEmpty else { throw ServingError.badRequest("missing job id") }
         return id
     }
 }

@@ -72,24 +72,14 @@ public struct Sentiment: ServingTask {
     }
 
     public func handle(_ request: Request, _ model: ModelRunner) async throws -> Response {
-        guard let vocabulary = model.resources.vocabulary, let tokenizer = model.resources.tokenizer else {
-            throw ServingError.internal("model '\(model.name)' version \(model.version) has no vocabulary")
-        }
         let labels = model.config.labels
-        let maxLength = model.resources.maxLength ?? 256
         guard !request.texts.isEmpty else { throw ServingError.invalidInput("'texts' is empty") }
         guard request.texts.count <= Self.maxTexts else {
             throw ServingError.invalidInput("at most \(Self.maxTexts) texts per request, got \(request.texts.count)")
         }
         var encoded: [(ids: [Int], unknown: Int)] = []
         for (i, text) in request.texts.enumerated() {
-            let at = request.isList ? "texts[\(i)]" : "text"
-            let tokens = tokenizer.tokenize(text)
-            guard !tokens.isEmpty else { throw ServingError.invalidInput("\(at) is empty (no words)") }
-            guard tokens.count <= maxLength else {
-                throw ServingError.invalidInput("\(at) has \(tokens.count) tokens, more than the model's max_length of \(maxLength)")
-            }
-            encoded.append(vocabulary.encode(tokens))
+            encoded.append(try model.resources.encode(text, field: request.isList ? "texts[\(i)]" : "text"))
         }
         let logits = try await withThrowingTaskGroup(of: (Int, Tensor).self) { group in
             for (i, e) in encoded.enumerated() {
@@ -100,7 +90,7 @@ public struct Sentiment: ServingTask {
             return out.map { $0! }
         }
         let results = zip(encoded, logits).map { e, y -> Result in
-            let p = ServingEngine.softmax(y.data)
+            let p = Probabilities.softmax(y.data)
             let best = p.indices.max { p[$0] < p[$1] }!
             return Result(
                 label: best < labels.count ? labels[best] : String(best),
