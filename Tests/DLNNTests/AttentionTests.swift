@@ -109,6 +109,28 @@ final class AttentionTests: XCTestCase {
         for (name, p) in mha.parameters { assertGradient(p, "mha \(name)", f) }
     }
 
+    func testAttentionDropoutOnlyInTraining() {
+        var rng = SeededGenerator(seed: 33)
+        let mha = MultiheadAttention(embedDim: 4, numHeads: 2, dropout: 0.5, rng: &rng)
+        let plain = MultiheadAttention(embedDim: 4, numHeads: 2, rng: &rng)
+        for ((_, a), (_, b)) in zip(plain.parameters, mha.parameters) { a.data = b.data }
+        let x = Tensor.normal([1, 6, 4], std: 1, rng: &rng)
+        assertClose(mha([x], .inference()), plain([x], .inference()))
+        let trained = mha([x], ForwardContext(training: true, seed: 5)).data
+        XCTAssertNotEqual(trained, plain([x], ForwardContext(training: true)).data)
+        // The same seed drops the same weights.
+        XCTAssertEqual(trained, mha([x], ForwardContext(training: true, seed: 5)).data)
+    }
+
+    func testQueryWithNoKeyGetsTheOutputBias() {
+        var rng = SeededGenerator(seed: 34)
+        let mha = MultiheadAttention(embedDim: 4, numHeads: 1, rng: &rng)
+        mha.outProj.bias!.data = [1, 2, 3, 4]
+        let x = Tensor.normal([1, 2, 4], std: 1, rng: &rng)
+        let y = mha([x, Tensor(zeros: [1, 2])], .inference())
+        XCTAssertEqual(y.data, [1, 2, 3, 4, 1, 2, 3, 4])
+    }
+
     func testPositionalEncodingMatchesTutorial() throws {
         assertClose(PositionalEncoding.table(length: 6, dim: 8), try t("pe_6x8"), rtol: 1e-5, atol: 1e-6)
         // x [N, T, E] + PE; scale_input multiplies x by sqrt(E) first.
