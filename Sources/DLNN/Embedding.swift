@@ -1,4 +1,3 @@
-import DLKernels
 import DLTensor
 import Foundation
 
@@ -61,26 +60,9 @@ public final class Embedding: UnaryLayer {
         ids.allSatisfy { $0 >= 0 && $0 < Float(vocabSize) && $0 == $0.rounded() }
     }
 
-    /// ids [N, T] -> [N, T, dim].
+    /// ids [N, T] -> [N, T, dim], through `Tensor.embedding`.
     public func callAsFunction(_ ids: Tensor, _ ctx: ForwardContext) -> Tensor {
-        let (d, v) = (dim, vocabSize)
-        let rows = ids.data.map { Int($0) }
-        precondition(rows.allSatisfy { (0..<v).contains($0) }, "embedding: a token id is outside 0..<\(v)")
-        let out = Tensor.filled(rows.count * d) { po in
-            weight.data.withUnsafeBufferPointer { pw in
-                for (i, r) in rows.enumerated() { (po + i * d).update(from: pw.baseAddress! + r * d, count: d) }
-            }
-        }
-        let pad = paddingIndex, w = weight
-        return Tensor.make("embedding", shape: ids.shape + [d], data: out, inputs: [w]) { g in
-            w.accumulateGrad { gw in
-                g.withUnsafeBufferPointer { pg in
-                    for (i, r) in rows.enumerated() where r != pad {
-                        Kernels.accumulate(pg.baseAddress! + i * d, into: gw.baseAddress! + r * d, d)
-                    }
-                }
-            }
-        }
+        Tensor.embedding(ids, weight: weight, paddingIndex: paddingIndex)
     }
 
     /// Copies vectors into rows (e.g. GloVe for the words of a vocabulary).

@@ -26,6 +26,8 @@ public enum LayerRegistry {
         case "leaky_relu": return try Activation(spec: spec)
         case "lstm": return try Recurrent(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
         case "max_pool2d": return try MaxPool2D(spec: spec)
+        case "multihead_attention": return try MultiheadAttention(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
+        case "positional_encoding": return try PositionalEncoding(spec: spec)
         case "relu": return try Activation(spec: spec)
         case "relu6": return try Activation(spec: spec)
         case "rnn": return try Recurrent(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
@@ -60,6 +62,8 @@ public enum LayerRegistry {
             "leaky_relu",
             "lstm",
             "max_pool2d",
+            "multihead_attention",
+            "positional_encoding",
             "relu",
             "relu6",
             "rnn",

@@ -1,6 +1,6 @@
 import DLKernels
 
-/// Sums and means over all elements or along one axis.
+/// Sums, means and maxima over all elements or along one axis.
 extension Tensor {
     /// Sum of every element: shape [].
     public func sum() -> Tensor {
@@ -51,6 +51,54 @@ extension Tensor {
     public func mean(axis: Int, keepDims: Bool = false) -> Tensor {
         let ax = axis < 0 ? axis + rank : axis
         return sum(axis: ax, keepDims: keepDims).scaled(by: 1 / Float(Swift.max(shape[ax], 1)))
+    }
+
+    /// Largest value along `axis` (PyTorch's `amax(dim)` / `max(dim).values`);
+    /// with `keepDims` the axis stays with size 1. [..., D, ...] -> [..., ...].
+    /// Backward: each output's gradient goes to its argmax only, the first
+    /// index on ties (PyTorch's `max(dim)`; `amax` would split ties evenly).
+    public func max(axis: Int, keepDims: Bool = false) -> Tensor {
+        let x = self
+        let ax = axis < 0 ? axis + rank : axis
+        let (outer, dim, inner) = axisSplit(ax)
+        precondition(dim > 0, "max: axis \(ax) of \(shape) is empty")
+        let arg = argmaxIndices(outer: outer, dim: dim, inner: inner)
+        let out = arg.map { data[$0] }
+        var newShape = shape
+        if keepDims { newShape[ax] = 1 } else { newShape.remove(at: ax) }
+        return Tensor.make("max_axis", shape: newShape, data: out, inputs: [x]) { g in
+            x.accumulateGrad { gx in for (i, src) in arg.enumerated() { gx[src] += g[i] } }
+        }
+    }
+
+    /// Index along `axis` of the largest value, first on ties, as floats
+    /// (PyTorch's `argmax(dim)`); with `keepDims` the axis stays with size 1.
+    /// No gradient.
+    public func argmax(axis: Int, keepDims: Bool = false) -> Tensor {
+        let ax = axis < 0 ? axis + rank : axis
+        let (outer, dim, inner) = axisSplit(ax)
+        precondition(dim > 0, "argmax: axis \(ax) of \(shape) is empty")
+        let arg = argmaxIndices(outer: outer, dim: dim, inner: inner)
+        var newShape = shape
+        if keepDims { newShape[ax] = 1 } else { newShape.remove(at: ax) }
+        return Tensor(shape: newShape, data: arg.enumerated().map { i, src in Float((src - (i / inner) * dim * inner) / inner) })
+    }
+
+    /// Flat source index of the maximum of every (outer, inner) slice; the
+    /// first index wins ties, a NaN counts as the largest (as in PyTorch).
+    func argmaxIndices(outer: Int, dim: Int, inner: Int) -> [Int] {
+        var arg = [Int](repeating: 0, count: outer * inner)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                var best = o * dim * inner + i
+                for d in 1..<dim {
+                    let j = (o * dim + d) * inner + i
+                    if data[j] > data[best] || (data[j].isNaN && !data[best].isNaN) { best = j }
+                }
+                arg[o * inner + i] = best
+            }
+        }
+        return arg
     }
 
     /// Index of the largest value along the last axis, per row (no gradient).

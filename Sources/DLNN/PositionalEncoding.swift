@@ -1,0 +1,49 @@
+import DLTensor
+import Foundation
+
+/// Sinusoidal positional encoding (Vaswani et al., 2017, section 3.5), as in
+/// PyTorch's transformer tutorial: x + PE[:T] with
+/// PE[p, 2i] = sin(p / 10000^(2i/E)) and PE[p, 2i+1] = cos(p / 10000^(2i/E)).
+/// No parameters and no saved buffer: the table is a function of T and E.
+/// With `scale_input`, x is first multiplied by sqrt(E) (the tutorial's
+/// `embedding(src) * sqrt(d_model)`).
+///
+/// model.json: `{"type": "positional_encoding", "inputs": ["embed"], "attrs": {"scale_input": true}}`.
+public final class PositionalEncoding: UnaryLayer {
+    public let scaleInput: Bool
+
+    public init(scaleInput: Bool = false) { self.scaleInput = scaleInput }
+
+    public convenience init(spec: LayerSpec) throws {
+        self.init(scaleInput: try spec.bool("scale_input", default: false))
+    }
+
+    /// The table PE [length, dim]; an odd dim ends with a sine column.
+    public static func table(length: Int, dim: Int) -> Tensor {
+        var pe = [Float](repeating: 0, count: length * dim)
+        for i in stride(from: 0, to: dim, by: 2) {
+            let freq = Foundation.exp(Double(i) * -Foundation.log(10000.0) / Double(dim))
+            for p in 0..<length {
+                pe[p * dim + i] = Float(Foundation.sin(Double(p) * freq))
+                if i + 1 < dim { pe[p * dim + i + 1] = Float(Foundation.cos(Double(p) * freq)) }
+            }
+        }
+        return Tensor(shape: [length, dim], data: pe)
+    }
+
+    /// [T, E] -> [T, E] (T may be -1, a variable length).
+    public func outputShape(_ inputShape: [Int]) throws -> [Int] {
+        guard inputShape.count == 2 else {
+            throw ModelError.shape("positional_encoding expects a sequence [T, E], got \(inputShape)")
+        }
+        return inputShape
+    }
+
+    /// x [N, T, E] -> [N, T, E]. The gradient passes through unchanged (times sqrt(E) with scale_input).
+    public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
+        precondition(x.rank == 3, "positional_encoding: input \(x.shape) is not [N, T, E]")
+        let (t, e) = (x.shape[1], x.shape[2])
+        let scaled = scaleInput ? x.scaled(by: Foundation.sqrt(Float(e))) : x
+        return scaled + PositionalEncoding.table(length: t, dim: e)
+    }
+}
