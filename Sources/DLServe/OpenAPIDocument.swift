@@ -521,6 +521,13 @@ paths:
       tags: [v2]
       operationId: v2Infer
       summary: Inference on the serving version (JSON tensors or the binary tensor extension).
+      description: >-
+        Send exactly one of the inputs the model's metadata declares: "input" (FP32, or INT32/INT64
+        token ids for a text model), "image" (UINT8 raw pixels [N, H, W] or [N, C, H, W], preprocessed
+        by the server as classify does) or "text" (BYTES, [N] UTF-8 strings, tokenized by the server;
+        in the binary extension each string is a 4-byte little-endian length and its bytes, as Triton
+        sends them). Every declared output comes back ("output": logits; "probabilities": their softmax),
+        or those named in `outputs`.
       parameters:
         - $ref: '#/components/parameters/ModelName'
         - $ref: '#/components/parameters/InferenceHeaderLength'
@@ -953,22 +960,81 @@ components:
               error: { type: [string, 'null'] }
               serving:
                 type: boolean
-                description: True when this version answers requests.
+                description: True when this version answers requests (it can be pinned).
+              default:
+                type: boolean
+                description: True when unpinned requests go to this version.
+              since:
+                type: number
+                description: When the state last changed, in seconds since 1970.
         error:
           type: [string, 'null']
           description: The most recent load error of any version.
         queue_depth:
           type: integer
           description: Requests waiting in the model's queue.
+        version_policy:
+          description: The model's version policy from its config.json (latest, all, or specific versions).
+        signature: { $ref: '#/components/schemas/Signature' }
     TensorMetadata:
       type: object
       required: [name, datatype, shape]
       properties:
         name: { type: string }
-        datatype: { type: string }
+        datatype:
+          type: string
+          description: FP32, INT64 (token ids, INT32 accepted too), UINT8 (raw pixels) or BYTES (UTF-8 texts).
         shape:
           type: array
+          description: Batch dimension first; -1 for a variable dimension.
           items: { type: integer }
+        description:
+          type: string
+          description: >-
+            What the tensor holds: "logits, one per label", "softmax of output over its last axis",
+            "raw 8-bit pixels, preprocessed by the server as classify does", ... (not part of V2; V2 clients ignore it).
+    Preprocessing:
+      type: object
+      description: >-
+        How the server turns what a client sends into the model's input. For images,
+        input = (pixel * scale - mean) / std per channel, pixels 0...255, resized to height x width;
+        send raw pixels as the UINT8 "image" input to have the server do it.
+      properties:
+        image:
+          type: object
+          properties:
+            color: { type: string, enum: [grayscale, rgb] }
+            height: { type: integer }
+            width: { type: integer }
+            resize: { type: string }
+            scale: { type: number }
+            mean: { type: array, items: { type: number } }
+            std: { type: array, items: { type: number } }
+            invert: { type: boolean }
+        text:
+          type: object
+          properties:
+            lowercase: { type: boolean }
+            max_length: { type: integer, description: Longest accepted text, in tokens. }
+            vocabulary_size: { type: integer, description: 'Token ids run from 0 ("<pad>") to vocabulary_size - 1; 1 is "<unk>".' }
+    Signature:
+      type: object
+      description: >-
+        What the serving version takes and returns. Inputs: "input" (the model's own input), plus "image"
+        (UINT8) for image models or "text" (BYTES) for text models; a V2 request sends exactly one.
+        Outputs: "output" (the last layer: logits when the model has labels) and, with labels, "probabilities".
+      properties:
+        inputs:
+          type: array
+          items: { $ref: '#/components/schemas/TensorMetadata' }
+        outputs:
+          type: array
+          items: { $ref: '#/components/schemas/TensorMetadata' }
+        labels:
+          type: array
+          description: Class names, index = position in the last axis of "output".
+          items: { type: string }
+        preprocessing: { $ref: '#/components/schemas/Preprocessing' }
     ModelMetadata:
       type: object
       required: [name, platform, inputs, outputs]
@@ -984,6 +1050,12 @@ components:
         outputs:
           type: array
           items: { $ref: '#/components/schemas/TensorMetadata' }
+        task: { type: string, description: 'The model''s task (not part of V2).' }
+        labels:
+          type: array
+          description: Class names, index = position in the last axis of "output" (not part of V2).
+          items: { type: string }
+        preprocessing: { $ref: '#/components/schemas/Preprocessing' }
     Parameters:
       type: object
       description: Key/value parameters; dlserve reads binary_data_size, binary_data and binary_data_output.
@@ -1012,7 +1084,11 @@ components:
                 type: string
                 enum: [BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64, BYTES]
               parameters: { $ref: '#/components/schemas/Parameters' }
-              data: { $ref: '#/components/schemas/NumberArray' }
+              data:
+                description: Numbers (nested or flat, row-major), or UTF-8 strings for BYTES.
+                oneOf:
+                  - { $ref: '#/components/schemas/NumberArray' }
+                  - { type: array, items: {} }
         outputs:
           type: array
           items:
