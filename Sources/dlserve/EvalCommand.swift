@@ -2,9 +2,11 @@ import ArgumentParser
 import DLKernels
 import DLNN
 import DLTrain
+import DLText
 import Foundation
 
-/// `dlserve eval --model models/NAME --dataset fashion-mnist:test`: metrics as JSON.
+/// `dlserve eval --model models/NAME --dataset fashion-mnist:test` (or a text
+/// dataset, `sentiment-rt:test`, for a text model): metrics as JSON.
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
@@ -34,12 +36,26 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         let ref = try DatasetReference(parsing: dataset, defaultSplit: .test)
         let loaded = try model.load()
-        var data = try compute.registry.load(ref)
+        var data: Dataset
+        if let text = loaded.config.input.text {
+            // A text model reads its texts with its own tokenizer and the vocabulary it shipped with.
+            guard let dir = compute.registry.textDirectory(ref.name) else {
+                throw ValidationError("model '\(loaded.name)' takes text, and \(ref.name) is not a text dataset (no \(ref.name)/train.tsv under \(compute.registry.textRoot.path))")
+            }
+            let vocabulary = try Vocabulary.load(loaded.directory.appendingPathComponent(text.vocabulary))
+            data = try TextDataset.load(dir, split: ref.split.rawValue, tokenizer: Tokenizer(lowercase: text.lowercase), vocabulary: vocabulary)
+        } else {
+            data = try compute.registry.load(ref)
+        }
         if let l = limit { data = data.prefix(l) }
         Kernels.setBLASThreads(compute.threadCount)
         let start = Date()
         let e: Evaluation
-        do { e = try Evaluator.evaluate(loaded, on: data) } catch TrainingError.dataset(let m) {
+        do {
+            e = loaded.config.input.text != nil
+                ? Evaluator.evaluate(loaded.model, on: data, normalization: nil)
+                : try Evaluator.evaluate(loaded, on: data)
+        } catch TrainingError.dataset(let m) {
             throw ValidationError("\(ref): \(m)")
         }
         let seconds = Date().timeIntervalSince(start)

@@ -4,18 +4,23 @@ import DLNN
 import DLTensor
 import DLTrain
 import DLVision
+import DLServing
+import DLText
 import Foundation
 
-/// `dlserve predict --model models/NAME FILE...`: classifies image files.
+/// `dlserve predict --model models/NAME FILE...`: classifies image files, or
+/// for a text model (sentiment) the texts given as arguments.
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Classify image files with a model version.",
+        abstract: "Classify image files (or, with a text model, texts) with a model version.",
         discussion: """
             Reads PNG, JPEG and PGM images, and IDX image files (every image in the file, gzip-compressed \
             or not). Each image is converted, resized and normalized exactly as the server does, from the \
             model's config.json. Prints one JSON object per image: the file, the top labels and their \
-            probabilities.
+            probabilities. With a text model (config.json input.text) the arguments are texts, tokenized \
+            with the version's vocabulary: `dlserve predict --model models/sentiment-rt "a gorgeous film"`; \
+            each line also counts the words the vocabulary does not know.
             """)
 
     @OptionGroup var model: ModelOptions
@@ -23,17 +28,24 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "How many labels to print per image.")
     var topK: Int = 3
 
-    @Argument(help: ArgumentHelp("Image files.", valueName: "file"))
+    @Argument(help: ArgumentHelp("Image files (texts for a text model).", valueName: "file"))
     var files: [String]
 
     func validate() throws {
-        guard !files.isEmpty else { throw ValidationError("give at least one image file") }
+        guard !files.isEmpty else { throw ValidationError("give at least one image file (or text)") }
         guard topK >= 1 else { throw ValidationError("--top-k must be at least 1, got \(topK)") }
-        for f in files where !FileManager.default.fileExists(atPath: f) { throw ValidationError("\(f) does not exist") }
+        // Image models read files; a text model (input.text in config.json) reads its arguments as texts.
+        let takesText = (try? model.repository.config(of: model.name))?.input.text != nil
+        if !takesText {
+            for f in files where !FileManager.default.fileExists(atPath: f) { throw ValidationError("\(f) does not exist") }
+        }
     }
 
     func run() throws {
         let loaded = try model.load()
+        if let text = loaded.config.input.text {
+            return try predictTexts(loaded, text)
+        }
         let input = loaded.config.input
         guard input.shape.count == 3 else { throw ValidationError("model '\(loaded.name)' does not take images (input \(input.shape))") }
         let p = input.preprocessing
@@ -51,7 +63,7 @@ struct PredictCommand: ParsableCommand {
                 let logits = loaded.model.infer(x)
                 let k = labels.count
                 for (i, item) in batch.enumerated() {
-                    let probs = softmax(Array(logits.data[(i * k)..<((i + 1) * k)]))
+                    let probs = Probabilities.softmax(Array(logits.data[(i * k)..<((i + 1) * k)]))
                     let top = probs.indices.sorted { probs[$0] > probs[$1] }.prefix(topK)
                     let line = Line(file: item.name, model: loaded.name, version: loaded.version,
                                     predictions: top.map { Line.Prediction(label: labels[$0], probability: probs[$0]) })
@@ -61,12 +73,49 @@ struct PredictCommand: ParsableCommand {
         }
     }
 
-    func softmax(_ z: [Float]) -> [Float] {
-        let m = z.max() ?? 0
-        let e = z.map { Foundation.exp($0 - m) }
-        let s = e.reduce(0, +)
-        return e.map { $0 / s }
+    /// Each argument is a text: one JSON line with its labels, probabilities and unknown words.
+    func predictTexts(_ loaded: LoadedModel, _ text: ModelConfig.TextInput) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for line in try Self.predict(texts: files, loaded, text, topK: topK) {
+            print(String(decoding: try encoder.encode(line), as: UTF8.self))
+        }
     }
+
+    static func predict(texts: [String], _ loaded: LoadedModel, _ text: ModelConfig.TextInput, topK: Int) throws -> [TextLine] {
+        let vocabulary = try Vocabulary.load(loaded.directory.appendingPathComponent(text.vocabulary))
+        let tokenizer = Tokenizer(lowercase: text.lowercase)
+        let labels = loaded.config.labels
+        var lines: [TextLine] = []
+        for (i, t) in texts.enumerated() {
+            let tokens = tokenizer.tokenize(t)
+            guard !tokens.isEmpty else { throw ValidationError("text \(i + 1) is empty (no words)") }
+            guard tokens.count <= text.maxLength else {
+                throw ValidationError("text \(i + 1) has \(tokens.count) tokens, more than the model's max_length of \(text.maxLength)")
+            }
+            let (ids, unknown) = vocabulary.encode(tokens)
+            let logits = loaded.model.infer(Tensor(shape: [1, ids.count], data: ids.map(Float.init))).data
+            let probs = Probabilities.softmax(logits)
+            let top = probs.indices.sorted { probs[$0] > probs[$1] }.prefix(topK)
+            lines.append(TextLine(text: t, model: loaded.name, version: loaded.version, tokens: ids.count, unknownWords: unknown,
+                                  predictions: top.map { Line.Prediction(label: $0 < labels.count ? labels[$0] : String($0), probability: probs[$0]) }))
+        }
+        return lines
+    }
+
+    struct TextLine: Encodable {
+        var text: String
+        var model: String
+        var version: Int
+        var tokens: Int
+        var unknownWords: Int
+        var predictions: [Line.Prediction]
+        enum CodingKeys: String, CodingKey {
+            case text, model, version, tokens, predictions
+            case unknownWords = "unknown_words"
+        }
+    }
+
 
     struct Line: Encodable {
         struct Prediction: Encodable { var label: String; var probability: Float }

@@ -153,4 +153,19 @@ final class CommandLineEndToEndTests: XCTestCase {
         try predict.run()
         XCTAssertEqual(try ImageFiles.read(datasets.appendingPathComponent("quadrants/t10k-images-idx3-ubyte")).count, 60)
     }
+
+    /// `dlserve predict` with the shipped sentiment model takes texts.
+    func testPredictTextsWithTheShippedSentimentModel() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../models/sentiment-rt").standardized
+        let repo = ModelRepository(root: dir.deletingLastPathComponent())
+        let loaded = try repo.load("sentiment-rt", version: 1)
+        let text = try XCTUnwrap(loaded.config.input.text)
+        let lines = try PredictCommand.predict(texts: ["a gorgeous , moving film", "a dull , tedious mess", "zzqx film"],
+                                               loaded, text, topK: 2)
+        XCTAssertEqual(lines.map { $0.predictions[0].label }, ["positive", "negative", lines[2].predictions[0].label])
+        for line in lines { XCTAssertEqual(line.predictions.map(\.probability).reduce(0, +), 1, accuracy: 1e-5) }
+        XCTAssertEqual(lines.map(\.tokens), [5, 5, 2])
+        XCTAssertEqual(lines.map(\.unknownWords), [0, 0, 1])
+        XCTAssertThrowsError(try PredictCommand.predict(texts: ["   "], loaded, text, topK: 1))
+    }
 }
