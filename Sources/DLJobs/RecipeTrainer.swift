@@ -6,10 +6,12 @@ import Foundation
 /// `dlserve train`, resolved by `TrainingPlan`, trained by `Trainer` with a
 /// `TrainingCheckpoint` after every epoch.
 ///
-/// Datasets are "fashion-mnist" and the directories of IDX files that an
-/// operator placed under STATE/datasets/ (a recipe names one by its directory
-/// name; names with '/', '..' or a leading '.' are refused, so a job never
-/// reads outside that directory).
+/// Datasets are "fashion-mnist", the directories of IDX files that an
+/// operator placed under STATE/datasets/, and the text datasets (train/dev/
+/// test.tsv, `make data-sentiment`) under the registry's text root (a recipe
+/// names one by its directory name; names with '/', '..' or a leading '.'
+/// are refused, so a job never reads outside those directories). A text
+/// model's version gets its vocabulary beside the weights.
 public struct RecipeTrainer: JobTrainer {
     public let datasets: DatasetRegistry
     public let repository: ModelRepository
@@ -63,7 +65,7 @@ public struct RecipeTrainer: JobTrainer {
         let summary = try trainer.fit()
         let report = plan.report(model: trainer.model, summary: summary)
         let model = trainer.model
-        return TrainedModel(save: { dir in try model.save(to: dir) }, metrics: try JSONFile.encode(report),
+        return TrainedModel(save: { dir in try plan.save(model, to: dir) }, metrics: try JSONFile.encode(report),
                             config: plan.modelConfig)
     }
 

@@ -1,6 +1,7 @@
 @testable import DLJobs
 import DLNN
 import DLTensor
+import DLText
 import DLTrain
 import DLJobsTesting
 import XCTest
@@ -114,6 +115,62 @@ final class RecipeTrainerTests: XCTestCase {
         let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: models.appendingPathComponent("straight/1/metrics.json"))) as! [String: Any]
         XCTAssertEqual((metrics["history"] as? [Any])?.count, 3)
         XCTAssertEqual(try ModelRepository(root: models).config(of: "straight").labels, ["top", "middle", "bottom"])
+    }
+
+    /// A sentiment recipe submitted as a job trains on a text dataset,
+    /// publishes a version with its vocabulary and a text config.
+    func testTextRecipeTrainsAndPublishesAVersionWithItsVocabulary() async throws {
+        let text = root.appendingPathComponent("text/polar")
+        try FileManager.default.createDirectory(at: text, withIntermediateDirectories: true)
+        var rng = SeededGenerator(seed: 11)
+        let positive = ["good", "great", "fine", "lovely"], negative = ["bad", "awful", "poor", "dull"]
+        let filler = ["the", "film", "was", "a", "plot", "and", "acting", "very"]
+        for (split, n) in [("train", 160), ("dev", 40), ("test", 40)] {
+            var lines: [String] = []
+            for i in 0..<n {
+                let isPositive = i % 2 == 0
+                let words = (0..<(3 + i % 5)).map { _ in filler[Int(rng.uniform() * Float(filler.count)) % filler.count] }
+                let key = (isPositive ? positive : negative)[Int(rng.uniform() * 4) % 4]
+                lines.append("\(isPositive ? "positive" : "negative")\t\((words + [key]).joined(separator: " "))")
+            }
+            try (lines.joined(separator: "\n") + "\n").write(to: text.appendingPathComponent("\(split).tsv"), atomically: true, encoding: .utf8)
+        }
+        try "negative\npositive\n".write(to: text.appendingPathComponent("classes.txt"), atomically: true, encoding: .utf8)
+        let registry = DatasetRegistry(directoryRoot: state.appendingPathComponent("datasets"), textRoot: root.appendingPathComponent("text"))
+        let textTrainer = RecipeTrainer(datasets: registry, repository: ModelRepository(root: models))
+        let recipe = try JSONSerialization.data(withJSONObject: [
+            "name": "polar", "dataset": ["name": "polar"],
+            "model": ["architecture": ["input_shape": [-1], "layers": [
+                ["name": "mask", "type": "sequence_mask", "inputs": ["input"], "attrs": ["padding_idx": 0]],
+                ["name": "embed", "type": "embedding", "inputs": ["input"], "attrs": ["dim": 8, "padding_idx": 0]],
+                ["name": "gru", "type": "gru", "inputs": ["embed", "mask"], "attrs": ["hidden_size": 8]],
+                ["name": "pool", "type": "sequence_pool", "inputs": ["gru", "mask"], "attrs": ["mode": "max"]],
+                ["name": "logits", "type": "dense", "inputs": ["pool"], "attrs": ["units": 2]],
+            ]]],
+            "optimizer": ["name": "adam", "lr": 0.02], "epochs": 6, "batch_size": 16, "seed": 5, "normalize": false,
+        ] as [String: Any])
+        XCTAssertEqual(try textTrainer.plan(recipe: recipe, limits: JobLimits()).model, "polar")
+        let queue = JobQueue(store: try SQLiteJobStore(stateDirectory: state), trainer: textTrainer, repository: ModelRepository(root: models),
+                             configuration: JobQueueConfiguration(stateDirectory: state, progressInterval: 0))
+        try queue.start()
+        let job = try queue.submit(recipe: recipe)
+        for try await _ in try queue.follow(job.id, pollInterval: .milliseconds(100)) {}
+        queue.beginShutdown()
+        await queue.waitUntilStopped()
+        let done = try queue.job(job.id)
+        XCTAssertEqual(done.state, .succeeded, done.error ?? "")
+        XCTAssertGreaterThan(done.metrics.last?.devAccuracy ?? 0, 0.9, "one keyword decides each text")
+        let repo = ModelRepository(root: models)
+        let config = try repo.config(of: "polar")
+        XCTAssertEqual(config.task, .sentiment)
+        XCTAssertEqual(config.input.text?.vocabulary, "vocab.txt")
+        XCTAssertEqual(config.labels, ["negative", "positive"])
+        let loaded = try repo.load("polar", version: 1)
+        let vocabulary = try Vocabulary.load(loaded.directory.appendingPathComponent("vocab.txt"))
+        XCTAssertEqual(vocabulary.id("<pad>"), 0)
+        XCTAssertEqual(vocabulary.id("good") > 1, true)
+        let embedding = try XCTUnwrap(loaded.model.layers.compactMap { $0 as? Embedding }.first)
+        XCTAssertEqual(embedding.vocabSize, vocabulary.count)
     }
 
     func runJob(_ recipe: Data, interruptAfterEpoch: Int?) async throws -> (job: Job, queue: JobQueue) {

@@ -63,14 +63,19 @@ extension TrainingPlan {
         if try Self.existingConfig(recipe.name, in: repository) == nil {
             try repository.writeConfig(modelConfig)
         }
-        let vocabulary = self.vocabulary
         return try repository.publish(name: recipe.name) { dir in
-            try model.save(to: dir)
+            try save(model, to: dir)
             try JSONFile.write(report, to: dir.appendingPathComponent(ModelRepository.metricsFileName))
             try JSONFile.write(recipe, to: dir.appendingPathComponent(ModelRepository.recipeFileName))
-            if let vocabulary {
-                try AtomicFile.write(Data(vocabulary.fileContents.utf8), to: dir.appendingPathComponent(modelConfig.input.text?.vocabulary ?? "vocab.txt"))
-            }
+        }
+    }
+
+    /// The version's own files: model.json and weights.safetensors, and a
+    /// text model's vocabulary (the files a version needs to be served).
+    public func save(_ model: GraphModel, to dir: URL) throws {
+        try model.save(to: dir)
+        if let vocabulary {
+            try AtomicFile.write(Data(vocabulary.fileContents.utf8), to: dir.appendingPathComponent(modelConfig.input.text?.vocabulary ?? "vocab.txt"))
         }
     }
 }
