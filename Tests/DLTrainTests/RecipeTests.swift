@@ -48,6 +48,24 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(try minimal.schedule(), .constant)
     }
 
+    /// Every shipped recipe parses (its fields are all known), and the
+    /// embeddings section is checked field by field like the rest.
+    func testShippedRecipesParse() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../recipes").standardized
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }
+        XCTAssertTrue(files.contains("sentiment-rt.json"))
+        for f in files { XCTAssertNoThrow(try Recipe.load(dir.appendingPathComponent(f)), f) }
+        let rt = try Recipe.load(dir.appendingPathComponent("sentiment-rt.json"))
+        XCTAssertEqual(rt.model.embeddings, .init(layer: "embed", vectors: "glove-6b-50d"))
+        var raw = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("sentiment-rt.json"))) as! [String: Any]
+        var model = raw["model"] as! [String: Any]
+        model["embeddings"] = ["layer": "embed", "vectors": "glove-6b-50d", "freeze": true]
+        raw["model"] = model
+        XCTAssertThrowsError(try Recipe.parse(JSONSerialization.data(withJSONObject: raw))) { error in
+            XCTAssertEqual("\(error)".contains("unknown field 'model.embeddings.freeze'"), true, "\(error)")
+        }
+    }
+
     func testDecodingErrorsNameTheField() {
         func check(_ json: String, _ expected: String, line: UInt = #line) {
             XCTAssertThrowsError(try parse(json), line: line) { e in
