@@ -59,7 +59,7 @@ def main():
     datasets = os.path.join(args.work, "datasets")
     models = os.path.join(args.work, "models")
     os.makedirs(models, exist_ok=True)
-    link = os.path.join(models, os.path.basename(args.glove))
+    link = os.path.join(models, base["model"]["embeddings"]["vectors"])
     if not os.path.exists(link):
         os.symlink(os.path.abspath(args.glove), link)
 
@@ -86,7 +86,7 @@ def main():
                                "--threads", str(args.threads), "-q"], capture_output=True, text=True)
         if proc.returncode != 0:
             sys.exit(f"sentiment_cv: fold {k} failed:\n{proc.stderr}")
-        summary = json.loads(proc.stdout.strip().splitlines()[-1])
+        summary = json.loads(proc.stdout)
         version = summary.get("version")
         with open(os.path.join(models, name, str(version), "metrics.json")) as f:
             metrics = json.load(f)
