@@ -84,6 +84,18 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             preprocessing = try c.decodeIfPresent(Preprocessing.self, forKey: .preprocessing) ?? Preprocessing()
             text = try c.decodeIfPresent(TextInput.self, forKey: .text)
         }
+
+        /// A text model's input has no image fields (color, preprocessing).
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(shape, forKey: .shape)
+            if let text {
+                try c.encode(text, forKey: .text)
+            } else {
+                try c.encode(color, forKey: .color)
+                try c.encode(preprocessing, forKey: .preprocessing)
+            }
+        }
     }
 
     /// `input.text` of a text model: `{"vocabulary": "vocab.txt", "lowercase":
@@ -257,12 +269,12 @@ public enum VersionPolicy: Codable, Equatable, Sendable {
     }
 }
 
-/// Any string key, to list an object's keys.
-struct AnyCodingKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { return nil }
+/// Any string key, to list an object's keys (strict decoders here and in the tasks).
+public struct AnyCodingKey: CodingKey {
+    public var stringValue: String
+    public var intValue: Int? { nil }
+    public init(stringValue: String) { self.stringValue = stringValue }
+    public init?(intValue: Int) { return nil }
 }
 
 /// Throws a DecodingError at the first key of the object that `Keys` does not

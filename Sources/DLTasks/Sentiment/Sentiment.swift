@@ -1,3 +1,4 @@
+import DLNN
 import DLServing
 import DLTensor
 import DLText
@@ -23,7 +24,7 @@ public struct Sentiment: ServingTask {
         enum CodingKeys: String, CodingKey, CaseIterable { case text, texts }
 
         public init(from decoder: Decoder) throws {
-            let any = try decoder.container(keyedBy: AnyKey.self)
+            let any = try decoder.container(keyedBy: AnyCodingKey.self)
             let known = CodingKeys.allCases.map(\.rawValue)
             if let bad = any.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
                 throw ServingError.invalidInput("unknown field '\(bad)' (expected 'text' or 'texts')")
@@ -100,11 +101,4 @@ public struct Sentiment: ServingTask {
         return Response(model: model.name, version: model.version, results: results)
     }
 
-}
-
-struct AnyKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
 }
