@@ -35,10 +35,10 @@ public enum WordVectorFiles {
     }
 
     /// config.json of a word-vector model called `name`.
-    public static func config(name: String, serving: ModelConfig.Serving = ModelConfig.Serving()) -> ModelConfig {
+    public static func config(name: String, lowercase: Bool = true, serving: ModelConfig.Serving = ModelConfig.Serving()) -> ModelConfig {
         ModelConfig(name: name, task: .wordVectors, labels: [],
                     input: ModelConfig.Input(shape: [-1], text: ModelConfig.TextInput(
-                        vocabulary: vocabularyFileName, lowercase: true, maxLength: defaultMaxLength)),
+                        vocabulary: vocabularyFileName, lowercase: lowercase, maxLength: defaultMaxLength)),
                     serving: serving)
     }
 

@@ -103,7 +103,8 @@ public enum WordVectorModel {
             neutralizedWords: neutralRows.count, equalizedPairs: equalRows.map { [words[$0.0], words[$0.1]] },
             maxAbsProjectionAfter: maxProjection)
         let metrics = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(["debiased": summary]))
-        let config = WordVectorFiles.config(name: target.lastPathComponent, serving: sourceConfig.serving)
+        let config = WordVectorFiles.config(name: target.lastPathComponent, lowercase: space.lowercase,
+                                             serving: sourceConfig.serving)
         try WordVectorFiles.publishModel(at: target, config: config, words: words,
                                          vectors: Tensor(shape: vectors.shape, data: out), metrics: metrics)
         return summary
