@@ -106,6 +106,35 @@ final class GloVeFixtureTests: XCTestCase {
         XCTAssertEqual(r.equalized[0].cosinesAfter[0], -0.700436429, accuracy: 1e-5)
     }
 
+    /// The debiased copy of the real model holds the fixture's vectors, and
+    /// neutralizing every non-definitional word leaves no projection on g.
+    func testDebiasedCopyMatchesNumpy() throws {
+        _ = try Self.space()
+        let f = try Self.fixture()
+        let root = try ToyWordVectors.temporaryRoot()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let target = root.appendingPathComponent("glove-debiased")
+        try WordVectorModel.writeDebiased(from: Self.model, to: target, pairs: [("man", "woman")],
+                                          neutral: .words(["receptionist", "engineer"]), equalize: [("boy", "girl")])
+        let (words, vectors) = try WordVectorFiles.read(version: target.appendingPathComponent("1"))
+        let space = WordVectorSpace(vocabulary: try Vocabulary(words: words), vectors: vectors)
+        for w in ["receptionist", "engineer"] {
+            for (x, y) in zip(space.vector(space.row(w)!), f.debias.neutralize[w]!.vector_after) { XCTAssertEqual(x, y, accuracy: 1e-6, w) }
+        }
+        for (i, w) in ["boy", "girl"].enumerated() {
+            for (x, y) in zip(space.vector(space.row(w)!), f.debias.equalize["boy_girl"]!.vectors[i]) { XCTAssertEqual(x, y, accuracy: 1e-5, w) }
+        }
+        XCTAssertEqual(space.vector(space.row("king")!), f.vectors["king"], "other words are copied")
+
+        let all = root.appendingPathComponent("glove-all")
+        let start = ContinuousClock.now
+        let summary = try WordVectorModel.writeDebiased(from: Self.model, to: all, pairs: [("man", "woman"), ("he", "she")],
+                                                        neutral: .allExcept(["king", "queen"]), equalize: [("boy", "girl"), ("man", "woman")])
+        print("glove, every word but 8 neutralized: \(summary.neutralizedWords) words in \(ContinuousClock.now - start)")
+        XCTAssertEqual(summary.neutralizedWords, 100_000 - 8, "all but man, woman, he, she, boy, girl, king, queen")
+        XCTAssertLessThan(summary.maxAbsProjectionAfter, 1e-5)
+    }
+
     /// The directory `make glove` writes loads in the daemon as a text model
     /// and answers the routes.
     func testTheDaemonServesTheGloVeDirectory() async throws {
