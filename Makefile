@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean \
-	data-sentiment glove train-sentiment baseline-sentiment
+	data-sentiment glove glove-debiased train-sentiment baseline-sentiment
 
 deps:
 	./scripts/install-deps.sh
@@ -58,6 +58,16 @@ data-sentiment:
 glove:
 	./scripts/install-deps.sh --glove
 	python3 scripts/data/prepare_glove.py
+
+# GloVe without the gender direction (Bolukbasi et al. 2016) -> models/glove-6b-50d-debiased:
+# g = mean of e_b - e_a over GENDER_PAIRS, every other word neutralized, the pairs equalized.
+GENDER_PAIRS = man:woman he:she boy:girl father:mother son:daughter brother:sister king:queen husband:wife \
+	uncle:aunt nephew:niece prince:princess himself:herself his:her male:female men:women boys:girls \
+	fathers:mothers sons:daughters brothers:sisters gentleman:lady grandfather:grandmother
+glove-debiased: build glove
+	test -d models/glove-6b-50d-debiased || .build/debug/dlserve debias \
+		--from models/glove-6b-50d --to models/glove-6b-50d-debiased \
+		$(addprefix --pair ,man:woman he:she) --neutralize-all $(addprefix --equalize ,$(GENDER_PAIRS))
 
 train-sentiment: release data-sentiment glove
 	.build/release/dlserve train recipes/sentiment-rt.json --models ./models
