@@ -27,7 +27,7 @@ test:
 	DLSERVE_BIN=.build/debug/dlserve ./scripts/schemathesis.sh
 	$(SWIFT) test --skip-build
 
-serve: release
+serve: release glove
 	.build/release/dlserve serve --host $(HOST) --port $(PORT) --models ./models --state ./var
 
 bench:
