@@ -21,7 +21,8 @@ import Foundation
 /// reserved <pad>/<unk>) stay zero. Single-threaded and seeded: the same
 /// corpus, options and seed give the same vectors.
 public final class SkipGramTrainer {
-    public struct Options: Codable, Equatable, Sendable {
+    /// Encoded flat into a recipe (`SkipGramRecipe` decodes them, strictly, with defaults).
+    public struct Options: Encodable, Equatable, Sendable {
         public var dim: Int = 50
         public var window: Int = 5
         public var negatives: Int = 5
@@ -76,7 +77,7 @@ public final class SkipGramTrainer {
         rng = SeededGenerator(seed: options.seed)
         let n = corpus.vocabulary.count, d = options.dim
         // word2vec: E uniform in [-0.5/dim, 0.5/dim), θ zero; unseen rows zero.
-        input = (0..<(n * d)).map { _ in 0 }
+        input = [Float](repeating: 0, count: n * d)
         output = [Float](repeating: 0, count: n * d)
         for w in 0..<n where corpus.counts[w] > 0 {
             for j in 0..<d { input[w * d + j] = (rng.uniform() - 0.5) / Float(d) }
