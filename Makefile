@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean cv-sentiment \
-	data-sentiment glove train-sentiment baseline-sentiment
+	data-sentiment glove glove-debiased train-sentiment train-skipgram baseline-sentiment
 
 deps:
 	./scripts/install-deps.sh
@@ -27,7 +27,7 @@ test:
 	DLSERVE_BIN=.build/debug/dlserve ./scripts/schemathesis.sh
 	$(SWIFT) test --skip-build
 
-serve: release
+serve: release glove
 	.build/release/dlserve serve --host $(HOST) --port $(PORT) --models ./models --state ./var
 
 bench:
@@ -59,6 +59,16 @@ glove:
 	./scripts/install-deps.sh --glove
 	python3 scripts/data/prepare_glove.py
 
+# GloVe without the gender direction (Bolukbasi et al. 2016) -> models/glove-6b-50d-debiased:
+# g = mean of e_b - e_a over GENDER_PAIRS, every other word neutralized, the pairs equalized.
+GENDER_PAIRS = man:woman he:she boy:girl father:mother son:daughter brother:sister king:queen husband:wife \
+	uncle:aunt nephew:niece prince:princess himself:herself his:her male:female men:women boys:girls \
+	fathers:mothers sons:daughters brothers:sisters gentleman:lady grandfather:grandmother
+glove-debiased: build glove
+	test -d models/glove-6b-50d-debiased || .build/debug/dlserve debias \
+		--from models/glove-6b-50d --to models/glove-6b-50d-debiased \
+		$(addprefix --pair ,man:woman he:she) --neutralize-all $(addprefix --equalize ,$(GENDER_PAIRS))
+
 train-sentiment: release data-sentiment glove
 	.build/release/dlserve train recipes/sentiment-rt.json --models ./models
 
@@ -66,6 +76,10 @@ train-sentiment: release data-sentiment glove
 # published MR results (NB-SVM 79.4%, Kim's CNN 81.5%); ~10 min per fold.
 cv-sentiment: release data-sentiment glove
 	python3 scripts/eval/sentiment_cv.py
+
+# Skip-gram with negative sampling over the movie-review training sentences -> models/skipgram-demo.
+train-skipgram: release data-sentiment
+	.build/release/dlserve train recipes/skipgram-demo.json --models ./models
 
 # TF-IDF + logistic regression on the same split (scikit-learn), and its 10-fold figure.
 baseline-sentiment: data-sentiment

@@ -64,7 +64,7 @@ let package = Package(
             swiftSettings: cpuFlags
         ),
         // Served tasks on the serving core, one folder each (sentiment, ...).
-        .target(name: "DLTasks", dependencies: ["DLServing", "DLText", "DLTensor"], swiftSettings: cpuFlags),
+        .target(name: "DLTasks", dependencies: ["DLServing", "DLText", "DLTensor", "DLNN", "DLKernels"], swiftSettings: cpuFlags),
         // The durable training job queue (SQLite store, worker threads, learning curves).
         .target(
             name: "DLJobs",
@@ -119,6 +119,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "DLTextTests", dependencies: ["DLText"]),
+        .testTarget(name: "DLTasksTests", dependencies: ["DLTasks", "DLServing", "DLNN", "DLText", "DLTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLTrain", "DLNN", "DLTensor"]),
         .target(name: "DLJobsTesting", dependencies: ["DLJobs", "DLTrain", "DLNN"], path: "Sources/DLJobsTesting"),

@@ -365,8 +365,10 @@ final class ModelManager: @unchecked Sendable {
         let warmShape = [1] + model.inputShape.map { $0 == -1 ? 1 : $0 }
         let warm = model.inputShape.contains(-1) ? Tensor(repeating: 1, shape: warmShape) : Tensor(zeros: warmShape)
         let y = try model.infer(warm)
-        guard y.shape == [1] + model.outputShape else {
-            throw VersionCheckError("warm-up returned shape \(y.shape), expected \([1] + model.outputShape)")
+        // A variable output dimension (a sequence of vectors, [-1, dim]) has the warm-up's length too.
+        let expected = [1] + model.outputShape.map { $0 == -1 ? 1 : $0 }
+        guard y.shape == expected else {
+            throw VersionCheckError("warm-up returned shape \(y.shape), expected \(expected)")
         }
         guard y.data.allSatisfy(\.isFinite) else { throw VersionCheckError("warm-up produced non-finite values") }
     }

@@ -8,5 +8,8 @@ public enum ServedTasks {
     public static let all: [any ServingTask] = [
         Classification(),
         Sentiment(),
+        NearestWords(),
+        WordAnalogy(),
+        WordDebias(),
     ]
 }

@@ -7,5 +7,5 @@ struct DLServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlserve",
         abstract: "Train, evaluate and serve deep-learning models.",
-        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, Serve.self, JobsCommand.self])
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, DebiasCommand.self, Serve.self, JobsCommand.self])
 }

@@ -37,7 +37,11 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         Kernels.keepFreedMemoryForReuse()
-        let recipe = try Recipe.load(URL(fileURLWithPath: self.recipe))
+        let url = URL(fileURLWithPath: self.recipe)
+        if let data = FileManager.default.contents(atPath: url.path), SkipGramRecipe.isWordVectorRecipe(data) {
+            return try trainWordVectors(data)
+        }
+        let recipe = try Recipe.load(url)
         let repo = repository.repository
         let plan = try TrainingPlan(recipe: recipe, datasets: compute.registry, repository: repo)
         if !quiet {
@@ -108,4 +112,26 @@ struct TrainCommand: ParsableCommand {
 
 extension TrainingPlan {
     var batchesPerEpoch: Int { (train.count + config.batchSize - 1) / config.batchSize }
+
+    /// A word-vector recipe (`"task": "word_vectors"`): skip-gram with negative
+    /// sampling over its corpus (a relative corpus path is read from the
+    /// current directory), published in the GloVe layout.
+    func trainWordVectors(_ data: Data) throws {
+        let recipe = try SkipGramRecipe.parse(data)
+        Kernels.setBLASThreads(compute.threadCount)
+        if dryRun {
+            let corpus = try recipe.loadCorpus(base: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+            print(try jsonString(["name": recipe.name, "words": String(corpus.vocabulary.count), "tokens": String(corpus.tokenCount)]))
+            return
+        }
+        let quiet = self.quiet
+        let outcome = try recipe.run(base: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                                     repository: repository.repository) { epoch in
+            if !quiet { printError("epoch \(epoch.epoch): loss \(String(format: "%.4f", epoch.loss)) over \(epoch.pairs) pairs, \(String(format: "%.1f", epoch.seconds)) s") }
+        }
+        struct Summary: Encodable { var model: String; var version: Int; var words: Int; var tokens: Int; var finalLoss: Double?
+            enum CodingKeys: String, CodingKey { case model, version, words, tokens, finalLoss = "final_loss" } }
+        print(try jsonString(Summary(model: recipe.name, version: outcome.version, words: outcome.words, tokens: outcome.tokens,
+                                     finalLoss: outcome.epochs.last?.loss)))
+    }
 }

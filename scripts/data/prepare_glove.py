@@ -17,17 +17,28 @@ Source
     0.418 0.24968 -0.41242 0.1217 0.34527 as in the original text file.
     No word is empty, holds whitespace or repeats (checked below every run).
 
-Output (in --out, default models/glove-6b-50d; dlserve's repository layout)
-    config.json                name, task "word_vectors", serving options
-    1/vectors.safetensors      "embedding.weight" F32 [N, 50], row-major,
-                               little-endian; the first N rows exactly as in the
-                               package (not normalized); metadata {"format": "pt"}
-    1/vocab.txt                N lines, UTF-8, word i on line i (0-based row i)
+Output (in --out, default models/glove-6b-50d; dlserve's repository layout,
+so the daemon serves it as a text model: ModelRepository, FileModelStore)
+    config.json                name, task "word_vectors", input.text
+                               (vocabulary vocab.txt, lowercase, max_length),
+                               serving options
+    1/model.json               a graph of one frozen embedding layer named
+                               "embedding" (vocab_size N + 2, dim 50,
+                               padding_idx 0), so its weight is "embedding.weight"
+    1/weights.safetensors      "embedding.weight" F32 [N + 2, 50], row-major,
+                               little-endian: rows 0 and 1 are zero (the reserved
+                               "<pad>" and "<unk>" of dlserve's vocabularies),
+                               row i + 2 is the package's row i, exactly (not
+                               normalized); metadata {"format": "pt"}
+    1/vocab.txt                N + 2 lines, UTF-8: "<pad>", "<unk>", then the
+                               words; line r names row r (GloVe 6B has neither
+                               reserved token among its words; checked below)
     1/metrics.json             source, N, dim, and two sanity results computed
                                with numpy (float64, cosine similarity over the N
                                words): king - man + woman, and the 5 nearest
                                words to "frog"
     N = --words (default 100000): the N most frequent words.
+    A 1/vectors.safetensors left by an older version of this script is removed.
     Every file is written to a temp file in its folder and renamed into place;
     the output is byte-identical from run to run. A run does nothing when
     every file is there and 1/vectors.safetensors has the size N implies,
@@ -55,6 +66,8 @@ INDEX = "glove_6B_index.parquet"
 WORD_COLUMN = "index"
 ROWS, DIM = 400000, 50
 TENSOR = "embedding.weight"
+RESERVED = ["<pad>", "<unk>"]  # dlserve's Vocabulary: id 0 padding, id 1 unknown
+MAX_LENGTH = 64  # words per text; the word-vector routes look words up one by one
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -62,7 +75,7 @@ CONFIG = {
     "name": "glove-6b-50d",
     "task": "word_vectors",
     "labels": [],
-    "input": {"shape": [-1]},
+    "input": {"shape": [-1], "text": {"vocabulary": "vocab.txt", "lowercase": True, "max_length": MAX_LENGTH}},
     "serving": {
         "max_batch_size": 32,
         "max_queue_delay_ms": 0,
@@ -100,6 +113,21 @@ def atomic_write(path, write):
 def atomic_write_json(path, obj):
     data = (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     atomic_write(path, lambda f: f.write(data))
+
+
+def model_spec(rows):
+    """model.json: one frozen embedding layer whose weight is "embedding.weight"."""
+    return {
+        "format": "dlserve-model/1",
+        "input_shape": [-1],
+        "layers": [{
+            "name": "embedding",
+            "type": "embedding",
+            "inputs": ["input"],
+            "attrs": {"vocab_size": rows, "dim": DIM, "padding_idx": 0, "trainable": False},
+        }],
+        "output": "embedding",
+    }
 
 
 def safetensors_header(n):
@@ -161,6 +189,9 @@ def check_words(words):
     bad = [(i, w) for i, w in enumerate(words) if not w or w != w.strip() or any(c.isspace() for c in w)]
     if bad:
         sys.exit(f"prepare_glove: {len(bad)} empty or whitespace-holding words, e.g. {bad[:5]}")
+    clash = [w for w in RESERVED if w in words]
+    if clash:
+        sys.exit(f"prepare_glove: the reserved tokens {clash} are GloVe words")
     for i, w in enumerate(words):
         try:
             w.encode("utf-8")
@@ -221,14 +252,17 @@ def main():
 
     out = args.out
     version_dir = os.path.join(out, "1")
-    vec_path = os.path.join(version_dir, "vectors.safetensors")
+    vec_path = os.path.join(version_dir, "weights.safetensors")
+    old_vec_path = os.path.join(version_dir, "vectors.safetensors")
+    spec_path = os.path.join(version_dir, "model.json")
     vocab_path = os.path.join(version_dir, "vocab.txt")
     metrics_path = os.path.join(version_dir, "metrics.json")
     config_path = os.path.join(out, "config.json")
-    header = safetensors_header(n)
-    size = len(header) + n * DIM * 4
+    rows = n + len(RESERVED)
+    header = safetensors_header(rows)
+    size = len(header) + rows * DIM * 4
     if (not args.force and os.path.isfile(vec_path) and os.path.getsize(vec_path) == size
-            and all(os.path.isfile(p) for p in (vocab_path, metrics_path, config_path))):
+            and all(os.path.isfile(p) for p in (vocab_path, metrics_path, config_path, spec_path))):
         log(f"{vec_path} is there with {size} bytes ({n} words); nothing to do (--force to rewrite)")
         return
 
@@ -243,23 +277,28 @@ def main():
             f"{list(dups.items())[:5]}; lookups use the first (most frequent) row")
     # The .npy is column-major: copy the first n rows to a row-major little-endian array.
     vectors = np.ascontiguousarray(emb[:n], dtype="<f4")
+    reserved = np.zeros((len(RESERVED), DIM), dtype="<f4")
 
     t1 = time.perf_counter()
 
     def write_vectors(f):
         f.write(header)
+        f.write(reserved.tobytes(order="C"))
         f.write(vectors.tobytes(order="C"))
 
     atomic_write(vec_path, write_vectors)
-    vocab = ("\n".join(words) + "\n").encode("utf-8")
+    vocab = ("\n".join(RESERVED + words) + "\n").encode("utf-8")
     atomic_write(vocab_path, lambda f: f.write(vocab))
+    atomic_write_json(spec_path, model_spec(rows))
     atomic_write_json(config_path, CONFIG)
+    if os.path.exists(old_vec_path):
+        os.unlink(old_vec_path)
     t2 = time.perf_counter()
 
     metrics = compute_metrics(version, vectors, words)
     atomic_write_json(metrics_path, metrics)
     t3 = time.perf_counter()
-    log(f"wrote {out}: {n} words x {DIM}, vectors.safetensors {size} bytes "
+    log(f"wrote {out}: {n} words (+ {len(RESERVED)} reserved rows) x {DIM}, weights.safetensors {size} bytes "
         f"(write {t2 - t1:.2f}s, metrics {t3 - t2:.2f}s, total {t3 - t0:.2f}s)")
     log(f"king - man + woman -> {metrics['analogy_man_woman_king']}; "
         f"nearest to frog: {metrics['nearest_frog']}")

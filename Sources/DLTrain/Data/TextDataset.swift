@@ -62,21 +62,24 @@ public enum TextDataset {
     }
 
     /// Copies pretrained vectors (a word-vector model directory version:
-    /// `vocab.txt` and `vectors.safetensors` with "embedding.weight") into the
-    /// rows of `embedding` for the words of `vocabulary` that have one.
-    /// Returns how many words were found.
+    /// `vocab.txt` and `weights.safetensors` with "embedding.weight", or the
+    /// `vectors.safetensors` of a directory made by an older prepare_glove.py)
+    /// into the rows of `embedding` for the words of `vocabulary` that have
+    /// one. Returns how many words were found.
     @discardableResult
     public static func initialize(_ embedding: Embedding, vocabulary: Vocabulary, from dir: URL) throws -> Int {
         let words: Vocabulary.Plain
         do { words = try Vocabulary.Plain.load(dir.appendingPathComponent("vocab.txt")) } catch {
             throw TrainingError.invalidRecipe("model.embeddings: \(dir.path)/vocab.txt: \(error)")
         }
+        var weights = GraphModel.weightsFileName
+        if !FileManager.default.fileExists(atPath: dir.appendingPathComponent(weights).path) { weights = "vectors.safetensors" }
         let file: SafetensorsFile
-        do { file = try Safetensors.read(contentsOf: dir.appendingPathComponent("vectors.safetensors")) } catch {
-            throw TrainingError.invalidRecipe("model.embeddings: \(dir.path)/vectors.safetensors: \(error)")
+        do { file = try Safetensors.read(contentsOf: dir.appendingPathComponent(weights)) } catch {
+            throw TrainingError.invalidRecipe("model.embeddings: \(dir.path)/\(weights): \(error)")
         }
         guard let table = file.tensors["embedding.weight"], table.rank == 2, table.shape[0] == words.words.count else {
-            throw TrainingError.invalidRecipe("model.embeddings: vectors.safetensors needs 'embedding.weight' [\(words.words.count), dim]")
+            throw TrainingError.invalidRecipe("model.embeddings: \(weights) needs 'embedding.weight' [\(words.words.count), dim]")
         }
         guard table.shape[1] == embedding.dim else {
             throw TrainingError.invalidRecipe("model.embeddings: vectors of \(table.shape[1]) dimensions for an embedding of \(embedding.dim)")
