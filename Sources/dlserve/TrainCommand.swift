@@ -113,6 +113,9 @@ struct TrainCommand: ParsableCommand {
 extension TrainingPlan {
     var batchesPerEpoch: Int { (train.count + config.batchSize - 1) / config.batchSize }
 
+}
+
+extension TrainCommand {
     /// A word-vector recipe (`"task": "word_vectors"`): skip-gram with negative
     /// sampling over its corpus (a relative corpus path is read from the
     /// current directory), published in the GloVe layout.

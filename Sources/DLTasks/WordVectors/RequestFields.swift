@@ -1,3 +1,4 @@
+import DLNN
 import DLServing
 import Foundation
 
@@ -6,10 +7,10 @@ import Foundation
 /// `ServingError.invalidInput` that names it ("'k' must be an integer in
 /// 1...100 (got 0)").
 struct RequestFields {
-    let container: KeyedDecodingContainer<AnyKey>
+    let container: KeyedDecodingContainer<AnyCodingKey>
 
     init(_ decoder: Decoder, known: [String]) throws {
-        guard let c = try? decoder.container(keyedBy: AnyKey.self) else {
+        guard let c = try? decoder.container(keyedBy: AnyCodingKey.self) else {
             throw ServingError.invalidInput("the body must be a JSON object with \(Self.list(known))")
         }
         if let bad = c.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
@@ -20,11 +21,11 @@ struct RequestFields {
 
     static func list(_ keys: [String]) -> String { keys.map { "'\($0)'" }.joined(separator: ", ") }
 
-    func has(_ key: String) -> Bool { container.contains(AnyKey(stringValue: key)) }
+    func has(_ key: String) -> Bool { container.contains(AnyCodingKey(stringValue: key)) }
 
     func string(_ key: String) throws -> String {
         guard has(key) else { throw ServingError.invalidInput("the body needs '\(key)' (a word)") }
-        guard let s = try? container.decode(String.self, forKey: AnyKey(stringValue: key)) else {
+        guard let s = try? container.decode(String.self, forKey: AnyCodingKey(stringValue: key)) else {
             throw ServingError.invalidInput("'\(key)' must be a string")
         }
         return s
@@ -32,8 +33,8 @@ struct RequestFields {
 
     func int(_ key: String, default d: Int, in range: ClosedRange<Int>) throws -> Int {
         guard has(key) else { return d }
-        guard let v = try? container.decode(Int.self, forKey: AnyKey(stringValue: key)), range.contains(v) else {
-            let got = (try? container.decode(Double.self, forKey: AnyKey(stringValue: key))).map { " (got \($0))" } ?? ""
+        guard let v = try? container.decode(Int.self, forKey: AnyCodingKey(stringValue: key)), range.contains(v) else {
+            let got = (try? container.decode(Double.self, forKey: AnyCodingKey(stringValue: key))).map { " (got \($0))" } ?? ""
             throw ServingError.invalidInput("'\(key)' must be an integer in \(range.lowerBound)...\(range.upperBound)\(got)")
         }
         return v
@@ -44,7 +45,7 @@ struct RequestFields {
             if required { throw ServingError.invalidInput("the body needs '\(key)' (a list of words)") }
             return []
         }
-        guard let v = try? container.decode([String].self, forKey: AnyKey(stringValue: key)) else {
+        guard let v = try? container.decode([String].self, forKey: AnyCodingKey(stringValue: key)) else {
             throw ServingError.invalidInput("'\(key)' must be a list of strings")
         }
         return v
@@ -56,7 +57,7 @@ struct RequestFields {
             if required { throw ServingError.invalidInput("the body needs '\(key)' (a list of word pairs)") }
             return []
         }
-        guard let v = try? container.decode([[String]].self, forKey: AnyKey(stringValue: key)) else {
+        guard let v = try? container.decode([[String]].self, forKey: AnyCodingKey(stringValue: key)) else {
             throw ServingError.invalidInput("'\(key)' must be a list of word pairs, e.g. [[\"man\", \"woman\"]]")
         }
         return try v.enumerated().map { i, p in
