@@ -18,8 +18,11 @@ release: deps
 
 test:
 	./scripts/install-deps.sh --test
-	# The sentiment test split (the shipped model is evaluated on it).
+	# The sentiment test split (the shipped model is evaluated on it), and the
+	# GloVe word-vector model (the word-vector tests compare with its fixtures).
 	python3 scripts/data/prepare_sentiment_rt.py
+	./scripts/install-deps.sh --glove
+	python3 scripts/data/prepare_glove.py
 	# Debug build; the engine targets are optimized even in debug (Package.swift),
 	# so the numeric tests that train and evaluate real networks run at full speed.
 	$(SWIFT) build --build-tests

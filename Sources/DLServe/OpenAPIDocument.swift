@@ -40,6 +40,8 @@ tags:
     description: Open Inference Protocol (KServe V2) REST.
   - name: models
     description: Model management.
+  - name: word-vectors
+    description: Nearest words, analogies and debiasing on a word-vector model (task "word_vectors", e.g. glove-6b-50d).
   - name: jobs
     description: Training jobs.
   - name: operations
@@ -139,6 +141,130 @@ paths:
         $ref: '#/components/requestBodies/SentimentBody'
       responses:
         '200': { $ref: '#/components/responses/Sentiment' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/nearest:
+    post:
+      tags: [word-vectors]
+      operationId: nearestWords
+      summary: The k words nearest to a word by cosine similarity (the word itself excluded).
+      description: |
+        JSON `{"word": "frog", "k": 5}` (k 1..100, default 10). Words are lowercased when the
+        model is. An unknown word, a k out of range, unknown fields: 400 naming the problem.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/NearestBody'
+      responses:
+        '200': { $ref: '#/components/responses/Nearest' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/versions/{version}/nearest:
+    post:
+      tags: [word-vectors]
+      operationId: nearestWordsVersion
+      summary: The k words nearest to a word by cosine similarity (the word itself excluded). (pinned version)
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ModelVersion'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/NearestBody'
+      responses:
+        '200': { $ref: '#/components/responses/Nearest' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/analogy:
+    post:
+      tags: [word-vectors]
+      operationId: wordAnalogy
+      summary: "a is to b as c is to ? (the words nearest to b - a + c)"
+      description: |
+        JSON `{"a": "man", "b": "woman", "c": "king", "k": 5}` (k 1..100, default 5); the three
+        input words are excluded, so man:woman :: king:queen answers queen first.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/AnalogyBody'
+      responses:
+        '200': { $ref: '#/components/responses/Analogy' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/versions/{version}/analogy:
+    post:
+      tags: [word-vectors]
+      operationId: wordAnalogyVersion
+      summary: "a is to b as c is to ? (the words nearest to b - a + c) (pinned version)"
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ModelVersion'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/AnalogyBody'
+      responses:
+        '200': { $ref: '#/components/responses/Analogy' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/debias:
+    post:
+      tags: [word-vectors]
+      operationId: wordDebias
+      summary: Debias word vectors on request (Bolukbasi et al. 2016, as in the course).
+      description: |
+        JSON with `bias_pairs` (word pairs whose differences, averaged, give the bias direction g),
+        `neutralize` (words whose projection on g is removed) and `equalize` (pairs made
+        equidistant from every neutral word, differing only along g). Returns the direction,
+        each vector after debiasing and the projections and cosines on g before and after, and
+        for equalized pairs their distances to the neutralized words. At most 100 words in all.
+        Nothing is stored: `dlserve debias` (make glove-debiased) writes a debiased model.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/DebiasBody'
+      responses:
+        '200': { $ref: '#/components/responses/Debias' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/versions/{version}/debias:
+    post:
+      tags: [word-vectors]
+      operationId: wordDebiasVersion
+      summary: Debias word vectors on request (Bolukbasi et al. 2016, as in the course). (pinned version)
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ModelVersion'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/DebiasBody'
+      responses:
+        '200': { $ref: '#/components/responses/Debias' }
         '400': { $ref: '#/components/responses/BadRequest' }
         '404': { $ref: '#/components/responses/NotFound' }
         '413': { $ref: '#/components/responses/PayloadTooLarge' }
@@ -694,6 +820,24 @@ components:
           examples:
             one: { value: { text: "A gorgeous, witty, seductive movie." } }
             several: { value: { texts: ["A gorgeous, witty, seductive movie.", "Dull and overlong."] } }
+    NearestBody:
+      required: true
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/NearestRequest' }
+          example: { word: frog, k: 5 }
+    AnalogyBody:
+      required: true
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/AnalogyRequest' }
+          example: { a: man, b: woman, c: king, k: 3 }
+    DebiasBody:
+      required: true
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/DebiasRequest' }
+          example: { bias_pairs: [[man, woman]], neutralize: [receptionist], equalize: [[boy, girl]] }
     ClassifyBody:
       required: true
       content:
@@ -715,6 +859,21 @@ components:
             description: Binary tensor extension (with Inference-Header-Content-Length).
 
   responses:
+    Nearest:
+      description: The nearest words, most similar first.
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/NearestResponse' }
+    Analogy:
+      description: The best completions, most similar first.
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/AnalogyResponse' }
+    Debias:
+      description: The bias direction and the debiased vectors with their projections before and after.
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/DebiasResponse' }
     Sentiment:
       description: One result per text, in order.
       content:
@@ -841,6 +1000,102 @@ components:
           schema: { $ref: '#/components/schemas/Error' }
 
   schemas:
+    WordScore:
+      type: object
+      required: [word, cosine]
+      properties:
+        word: { type: string }
+        cosine: { type: number, description: Cosine similarity to the query vector. }
+    NearestRequest:
+      type: object
+      required: [word]
+      additionalProperties: false
+      properties:
+        word: { type: string }
+        k: { type: integer, minimum: 1, maximum: 100, default: 10 }
+    NearestResponse:
+      type: object
+      required: [model, version, word, results]
+      properties:
+        model: { type: string }
+        version: { type: integer }
+        word: { type: string }
+        results: { type: array, items: { $ref: '#/components/schemas/WordScore' } }
+    AnalogyRequest:
+      type: object
+      required: [a, b, c]
+      additionalProperties: false
+      properties:
+        a: { type: string }
+        b: { type: string }
+        c: { type: string }
+        k: { type: integer, minimum: 1, maximum: 100, default: 5 }
+    AnalogyResponse:
+      type: object
+      required: [model, version, a, b, c, results]
+      properties:
+        model: { type: string }
+        version: { type: integer }
+        a: { type: string }
+        b: { type: string }
+        c: { type: string }
+        results: { type: array, items: { $ref: '#/components/schemas/WordScore' } }
+    WordPair:
+      type: array
+      minItems: 2
+      maxItems: 2
+      items: { type: string }
+    DebiasRequest:
+      type: object
+      required: [bias_pairs]
+      additionalProperties: false
+      description: bias_pairs must not be empty; neutralize and equalize not both empty; at most 100 words in all.
+      properties:
+        bias_pairs: { type: array, minItems: 1, items: { $ref: '#/components/schemas/WordPair' } }
+        neutralize: { type: array, items: { type: string } }
+        equalize: { type: array, items: { $ref: '#/components/schemas/WordPair' } }
+    DebiasResponse:
+      type: object
+      required: [model, version, bias_direction]
+      properties:
+        model: { type: string }
+        version: { type: integer }
+        bias_direction:
+          type: object
+          description: g, the mean of e_b - e_a over the bias pairs (not normalised).
+          properties:
+            pairs: { type: array, items: { $ref: '#/components/schemas/WordPair' } }
+            norm: { type: number }
+            vector: { type: array, items: { type: number } }
+        neutralized:
+          type: array
+          items:
+            type: object
+            properties:
+              word: { type: string }
+              projection_before: { type: number, description: "e . g / |g|" }
+              projection_after: { type: number, description: ~0 after neutralizing. }
+              cosine_before: { type: number }
+              cosine_after: { type: number }
+              vector: { type: array, items: { type: number } }
+        equalized:
+          type: array
+          items:
+            type: object
+            properties:
+              words: { $ref: '#/components/schemas/WordPair' }
+              projections_before: { type: array, items: { type: number } }
+              projections_after: { type: array, items: { type: number }, description: Opposite numbers after equalizing. }
+              cosines_after: { type: array, items: { type: number } }
+              vectors: { type: array, items: { type: array, items: { type: number } } }
+              distances:
+                type: array
+                description: For each neutralized word, its distance to each word of the pair (equal after equalizing).
+                items:
+                  type: object
+                  properties:
+                    word: { type: string }
+                    distances: { type: array, items: { type: number } }
     SentimentRequest:
       type: object
       description: Exactly one of text, texts.
