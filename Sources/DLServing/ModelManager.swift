@@ -356,8 +356,8 @@ final class ModelManager: @unchecked Sendable {
         if let p = s.config.preprocessing, p.inputShape != model.inputShape {
             throw VersionCheckError("preprocessing produces \(p.inputShape) but the model takes \(model.inputShape)")
         }
-        if s.config.task == ServingConfig.classification, !s.config.labels.isEmpty,
-           s.config.labels.count != model.outputShape.product {
+        // Labels name the positions of the output's last axis, whatever the task.
+        if !s.config.labels.isEmpty, s.config.labels.count != model.outputShape.last {
             throw VersionCheckError("\(s.config.labels.count) labels for an output of shape \(model.outputShape)")
         }
         guard options.warmUp else { return }

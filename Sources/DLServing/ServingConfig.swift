@@ -6,7 +6,8 @@ import DLVision
 /// and the scheduling settings. `FileModelStore` builds it from the model
 /// repository; tests and other stores can build it directly.
 public struct ServingConfig: Sendable, Equatable {
-    /// "classification" enables `classify`; other tasks (detection, ...) only `infer`.
+    /// config.json's task; the served tasks (`ServingTask.modelTask`) answer
+    /// only models of their own task. V2 infer serves every task.
     public var task: String
     /// Class names, index = output position (classification).
     public var labels: [String]
@@ -24,10 +25,8 @@ public struct ServingConfig: Sendable, Equatable {
     /// Default deadline for requests that bring none (nil: the engine's default).
     public var timeout: Duration?
 
-    public static let classification = "classification"
-
     /// The defaults are config.json's (`ModelConfig.Serving`), the one set of serving defaults.
-    public init(task: String = ServingConfig.classification, labels: [String] = [],
+    public init(task: String, labels: [String] = [],
                 preprocessing: ImagePreprocessing? = nil, maxBatchSize: Int = ModelConfig.Serving().maxBatchSize,
                 maxQueueDelay: Duration = .microseconds(Int64(ModelConfig.Serving().maxQueueDelayMs * 1000)),
                 maxQueueSize: Int = ModelConfig.Serving().queueCapacity,
