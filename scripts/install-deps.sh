@@ -41,7 +41,7 @@ pip_need() {
   fi
 }
 case "${1:-}" in
-  --test) pip_need numpy numpy schemathesis schemathesis ;;
+  --test) pip_need numpy numpy schemathesis schemathesis tritonclient.http "tritonclient[http]" ;;
   # PyTorch's CPU build (the plain PyPI wheel is the CUDA build, which cannot
   # be imported without the NVIDIA libraries).
   --bench) pip_need numpy numpy onnx onnx onnxruntime onnxruntime torch 'torch==2.13.0+cpu' ;;
