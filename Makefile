@@ -6,7 +6,7 @@ PORT ?= 8080
 
 .PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean cv-sentiment \
 	data-sentiment glove glove-debiased train-sentiment train-skipgram baseline-sentiment \
-	data-translation baseline-translation
+	data-translation baseline-translation fixtures-translation
 
 deps:
 	./scripts/install-deps.sh
@@ -99,6 +99,10 @@ data-translation:
 # The rule-based peer: Apertium eng-spa on both test sets, BLEU and chrF by sacrebleu.
 baseline-translation: data-translation
 	python3 scripts/baselines/apertium_translation.py
+
+# sacrebleu's BLEU / chrF / 13a values for the Swift metrics (needs Apertium's outputs).
+fixtures-translation: baseline-translation
+	python3 scripts/fixtures/bleu_fixtures.py
 
 fixtures:
 	python3 scripts/fixtures/rnn_fixtures.py
