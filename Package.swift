@@ -118,7 +118,7 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
-        .testTarget(name: "DLTextTests", dependencies: ["DLText"]),
+        .testTarget(name: "DLTextTests", dependencies: ["DLText"], exclude: ["Fixtures"]),
         .testTarget(name: "DLTasksTests", dependencies: ["DLTasks", "DLServing", "DLNN", "DLText", "DLTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLTrain", "DLNN", "DLTensor"]),
