@@ -55,10 +55,11 @@ extension Kernels {
     ///
     /// Memory is taken once per call (inference: the projections, one state
     /// and one step's product; nothing per step). The input projection of all
-    /// steps is one BLAS product, with b_ih and the part of b_hh that adds
-    /// straight to it (all but the GRU's b_hn, which the reset gate scales)
-    /// folded in; each step is one `recurrentProduct` over the rows still
-    /// inside their sequence, then the gates 8 lanes at a time.
+    /// steps is one BLAS product (inference: of the real steps only, the
+    /// padding left out), with b_ih and the part of b_hh that adds straight
+    /// to it (all but the GRU's b_hn, which the reset gate scales) folded in;
+    /// each step is one `recurrentProduct` over the rows still inside their
+    /// sequence, then the gates 8 lanes at a time.
     public static func recurrentForward(
         _ s: RecurrentShape, x: UnsafePointer<Float>, ldx: Int,
         wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>,
@@ -70,10 +71,16 @@ extension Kernels {
         let lstm = s.cell == .lstm
         // Scratch: the two bias rows and one step's product, plus for
         // inference the projections and the state (cell state for an LSTM).
-        let own = 2 * gh + n * gh + (cache == nil ? n * t * gh + (lstm ? 2 : 1) * n * h : 0)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: own)
-        let rows = UnsafeMutablePointer<Int>.allocate(capacity: n)
+        // Inference projects only the real steps (`real` of them, gathered
+        // into `xc`); `slot[n*T + t]` is the row of step t's projection in xw.
+        var real = n * t
+        if cache == nil { real = 0; for p in 0..<(n * t) where mask[p] != 0 { real += 1 } }
+        let compact = real < n * t
+        let own = 2 * gh + n * gh + (cache == nil ? real * gh + (lstm ? 2 : 1) * n * h : 0) + (compact ? real * s.input : 0)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, own))
+        let rows = UnsafeMutablePointer<Int>.allocate(capacity: n + n * t)
         defer { scratch.deallocate(); rows.deallocate() }
+        let slot = rows + n
         let inBias = scratch, stepBias = scratch + gh, hw = scratch + 2 * gh
         let xw: UnsafeMutablePointer<Float>
         var hs: UnsafeMutablePointer<Float>, cs: UnsafeMutablePointer<Float>?
@@ -88,7 +95,7 @@ extension Kernels {
             stateStride = n * h
         } else {
             xw = hw + n * gh
-            hs = xw + n * t * gh
+            hs = xw + real * gh
             cs = lstm ? hs + n * h : nil
         }
         let folded = s.cell == .gru ? 2 * h : gh
@@ -96,10 +103,23 @@ extension Kernels {
             inBias[j] = bih[j] + (j < folded ? bhh[j] : 0)
             stepBias[j] = j < folded ? 0 : bhh[j]
         }
-        // All input projections at once: xw[n*T + t] = W_ih x + biases.
-        gemm(transA: false, transB: true, m: n * t, n: gh, k: s.input, a: x, lda: ldx, b: wih, ldb: s.input,
-             c: xw, ldc: gh)
-        for r in 0..<(n * t) { accumulate(inBias, into: xw + r * gh, gh) }
+        // All input projections at once: xw[slot[n*T + t]] = W_ih x + biases.
+        if compact {
+            let xc = hs + (lstm ? 2 : 1) * n * h
+            var k = 0
+            for p in 0..<(n * t) where mask[p] != 0 {
+                (xc + k * s.input).update(from: x + p * ldx, count: s.input)
+                slot[p] = k
+                k += 1
+            }
+            gemm(transA: false, transB: true, m: real, n: gh, k: s.input, a: xc, lda: s.input, b: wih, ldb: s.input,
+                 c: xw, ldc: gh)
+        } else {
+            for p in 0..<(n * t) { slot[p] = p }
+            gemm(transA: false, transB: true, m: n * t, n: gh, k: s.input, a: x, lda: ldx, b: wih, ldb: s.input,
+                 c: xw, ldc: gh)
+        }
+        for r in 0..<real { accumulate(inBias, into: xw + r * gh, gh) }
         hs.initialize(repeating: 0, count: n * h)
         cs?.initialize(repeating: 0, count: n * h)
         for step in 0..<t {
@@ -127,7 +147,7 @@ extension Kernels {
                 let b = rows[a], row = b * t + tt
                 let hr = hw + b * gh, hq = hNext + b * h
                 if let hn { (hn + (step * n + b) * h).update(from: hr + 2 * h, count: h) }
-                recurrentGates(s.cell, hidden: h, xr: xw + row * gh, hr: hr, hp: hPrev + b * h, hq: hq,
+                recurrentGates(s.cell, hidden: h, xr: xw + slot[row] * gh, hr: hr, hp: hPrev + b * h, hq: hq,
                                cp: cPrev.map { $0 + b * h }, cq: cNext.map { $0 + b * h }, keepGates: cache != nil)
                 (y + row * ldy + yOffset).update(from: hq, count: h)
             }
