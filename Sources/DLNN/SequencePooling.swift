@@ -50,7 +50,7 @@ public final class SequencePool: Layer {
         precondition(x.rank == 3 && mask.count == x.shape[0] * x.shape[1], "sequence_pool: x \(x.shape) with \(mask.count) mask values")
         let (n, t, f) = (x.shape[0], x.shape[1], x.shape[2])
         // Inference: the vector kernels, nothing kept for backward.
-        if !Tensor.recording([x]) && self.mode != .last {
+        if !Tensor.recording([x]) && self.mode != .last && x.count > 0 {
             let out = Tensor.filled(n * f) { po in
                 x.data.withUnsafeBufferPointer { px in
                     mask.withUnsafeBufferPointer { pm in
