@@ -166,9 +166,9 @@ final class RecurrentTests: XCTestCase {
         ])
         let batch = model.infer(Tensor(shape: [2, 5], data: [3, 4, 5, 0, 0, 9, 8, 7, 6, 5]))
         let alone = model.infer(Tensor(shape: [1, 3], data: [3, 4, 5]))
-        // The recurrent and pooling kernels give the row bit for bit what it gets
-        // alone; the dense layer's BLAS product (a matrix-vector product at batch 1)
-        // rounds differently by batch size, by an ulp or so.
+        // The recurrent steps and the pooling treat every row alone; the BLAS
+        // products (the input projection over the real steps, the dense layer's
+        // matrix-vector product at batch 1) may round differently by batch size.
         assertClose(Array(batch.data[0..<2]), alone.data, rtol: 0, atol: 1e-6)
         XCTAssertTrue(model.accepts([7]))
         XCTAssertFalse(model.accepts([7, 1]))
