@@ -36,11 +36,15 @@ serve: release glove
 
 bench:
 	./scripts/install-deps.sh --bench
+	# The sentiment model runs on the test split's sentences.
+	python3 scripts/data/prepare_sentiment_rt.py
 	$(SWIFT) build -c release --product dlserve-bench
 	.build/release/dlserve-bench
 	python3 scripts/bench/peers.py
 	# Batch-1 latency against onnxruntime in alternating rounds (the VM's speed drifts).
 	python3 scripts/bench/interleaved.py .build/release/dlserve-bench
+	# The shipped sentiment model against its PyTorch twin in onnxruntime and PyTorch, alternating.
+	python3 scripts/bench/sentiment.py .build/release/dlserve-bench
 
 bench-http: release
 	./scripts/install-deps.sh --bench

@@ -103,8 +103,8 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
-        // `make bench`: engine figures for the reference networks.
-        .executableTarget(name: "dlserve-bench", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLKernels"], swiftSettings: engineSettings),
+        // `make bench`: engine figures for the reference networks and the shipped sentiment model.
+        .executableTarget(name: "dlserve-bench", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLKernels", "DLText"], swiftSettings: engineSettings),
         // Test support.
         .target(name: "DLTesting", dependencies: ["DLTensor"], path: "Sources/DLTesting"),
         .testTarget(name: "DLTensorTests", dependencies: ["DLTensor", "DLKernels", "DLTesting"]),

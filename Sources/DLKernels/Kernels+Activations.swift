@@ -44,16 +44,7 @@ extension Kernels {
             }
             while i < n { y[i] = Swift.min(Swift.max(x[i], 0), 6); i += 1 }
         case .sigmoid:
-            let one = V(repeating: 1)
-            while i + 8 <= n {
-                let v = Lanes.load(x, i)
-                // e = e^-|x| <= 1 never overflows; sigma(x) = 1 / (1 + e) for
-                // x >= 0 and e / (1 + e) for x < 0.
-                let e = Lanes.exp(-Lanes.abs(v))
-                let s = one / (one + e)
-                Lanes.store(s.replacing(with: e * s, where: v .< 0), y, i)
-                i += 8
-            }
+            while i + 8 <= n { Lanes.store(sigmoidLanes(Lanes.load(x, i)), y, i); i += 8 }
             while i < n { y[i] = sigmoidScalar(x[i]); i += 1 }
         case .tanh:
             while i + 8 <= n { Lanes.store(tanhLanes(Lanes.load(x, i)), y, i); i += 8 }
@@ -116,6 +107,15 @@ extension Kernels {
     static func sigmoidScalar(_ x: Float) -> Float {
         let e = Foundation.exp(-Swift.abs(x))
         return x >= 0 ? 1 / (1 + e) : e / (1 + e)
+    }
+
+    /// sigma(x) per lane: e = e^-|x| <= 1 never overflows; sigma(x) = 1 / (1 + e)
+    /// for x >= 0 and e / (1 + e) for x < 0.
+    @_transparent
+    static func sigmoidLanes(_ v: V) -> V {
+        let e = Lanes.exp(-Lanes.abs(v))
+        let s = V(repeating: 1) / (V(repeating: 1) + e)
+        return s.replacing(with: e * s, where: v .< 0)
     }
 
     /// tanh per lane: an odd polynomial below |x| = 0.625 (Cephes `tanhf`, where

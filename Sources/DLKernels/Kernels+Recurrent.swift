@@ -13,7 +13,7 @@ import Foundation
 /// direction of every sequence starts at its own last real step and a padded
 /// batch gives each sequence the numbers it gets alone (as PyTorch's packed
 /// sequences do). The input projection of all steps is one product; each step
-/// is one [N, H] x [H, G*H] product plus the gates.
+/// is one [N, H] x [H, G*H] product (`recurrentProduct`) plus the gates.
 extension Kernels {
     public enum RecurrentCell: String, Sendable, CaseIterable {
         case rnn, gru, lstm
@@ -52,6 +52,14 @@ extension Kernels {
     /// Runs one direction. x [N, T, I] (row stride `ldx`), y [N, T, ...] with
     /// row stride `ldy`, written at column `yOffset` for `hidden` columns.
     /// `cache`, when given (training), receives what `recurrentBackward` reads.
+    ///
+    /// Memory is taken once per call (inference: the projections, one state
+    /// and one step's product; nothing per step). The input projection of all
+    /// steps is one BLAS product (inference: of the real steps only, the
+    /// padding left out), with b_ih and the part of b_hh that adds straight
+    /// to it (all but the GRU's b_hn, which the reset gate scales) folded in;
+    /// each step is one `recurrentProduct` over the rows still inside their
+    /// sequence, then the gates 8 lanes at a time.
     public static func recurrentForward(
         _ s: RecurrentShape, x: UnsafePointer<Float>, ldx: Int,
         wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>,
@@ -60,89 +68,88 @@ extension Kernels {
     ) {
         let (n, t, h, gh) = (s.batch, s.steps, s.hidden, s.gh)
         if n == 0 || t == 0 { return }
-        // Scratch for inference; the training cache holds the same arrays for every step.
-        let scratchCount = cache == nil ? n * t * gh + 2 * n * h + n * gh + n * gh : n * gh
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
-        defer { scratch.deallocate() }
+        let lstm = s.cell == .lstm
+        // Scratch: the two bias rows and one step's product, plus for
+        // inference the projections and the state (cell state for an LSTM).
+        // Inference projects only the real steps (`real` of them, gathered
+        // into `xc`); `slot[n*T + t]` is the row of step t's projection in xw.
+        var real = n * t
+        if cache == nil { real = 0; for p in 0..<(n * t) where mask[p] != 0 { real += 1 } }
+        let compact = real < n * t
+        let own = 2 * gh + n * gh + (cache == nil ? real * gh + (lstm ? 2 : 1) * n * h : 0) + (compact ? real * s.input : 0)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, own))
+        let rows = UnsafeMutablePointer<Int>.allocate(capacity: n + n * t)
+        defer { scratch.deallocate(); rows.deallocate() }
+        let slot = rows + n
+        let inBias = scratch, stepBias = scratch + gh, hw = scratch + 2 * gh
         let xw: UnsafeMutablePointer<Float>
-        var hs: UnsafeMutablePointer<Float>, cs: UnsafeMutablePointer<Float>?, hn: UnsafeMutablePointer<Float>?
-        let hw: UnsafeMutablePointer<Float>
+        var hs: UnsafeMutablePointer<Float>, cs: UnsafeMutablePointer<Float>?
+        var hn: UnsafeMutablePointer<Float>? = nil
         var stateStride = 0   // cache: states advance one [N, H] block per step; scratch: stay in place
-        var gateOut: UnsafeMutablePointer<Float>? = nil
         if let cache {
-            xw = cache
+            xw = cache   // gate values overwrite the consumed projections in place
             hs = cache + n * t * gh
             var p = hs + (t + 1) * n * h
-            if s.cell == .lstm { cs = p; p += (t + 1) * n * h } else { cs = nil }
+            if lstm { cs = p; p += (t + 1) * n * h } else { cs = nil }
             hn = s.cell == .gru ? p : nil
-            hw = scratch
             stateStride = n * h
-            gateOut = xw   // gate values overwrite the consumed projections in place
         } else {
-            xw = scratch
-            hs = scratch + n * t * gh
-            cs = s.cell == .lstm ? hs + n * h : nil
-            hw = hs + 2 * n * h
-            hn = nil
+            xw = hw + n * gh
+            hs = xw + real * gh
+            cs = lstm ? hs + n * h : nil
         }
-        // All input projections at once: xw[n*T + t] = W_ih x + b_ih.
-        gemm(transA: false, transB: true, m: n * t, n: gh, k: s.input, a: x, lda: ldx, b: wih, ldb: s.input,
-             c: xw, ldc: gh)
-        for r in 0..<(n * t) { accumulate(bih, into: xw + r * gh, gh) }
+        let folded = s.cell == .gru ? 2 * h : gh
+        for j in 0..<gh {
+            inBias[j] = bih[j] + (j < folded ? bhh[j] : 0)
+            stepBias[j] = j < folded ? 0 : bhh[j]
+        }
+        // All input projections at once: xw[slot[n*T + t]] = W_ih x + biases.
+        if compact {
+            let xc = hs + (lstm ? 2 : 1) * n * h
+            var k = 0
+            for p in 0..<(n * t) where mask[p] != 0 {
+                (xc + k * s.input).update(from: x + p * ldx, count: s.input)
+                slot[p] = k
+                k += 1
+            }
+            gemm(transA: false, transB: true, m: real, n: gh, k: s.input, a: xc, lda: s.input, b: wih, ldb: s.input,
+                 c: xw, ldc: gh)
+        } else {
+            for p in 0..<(n * t) { slot[p] = p }
+            gemm(transA: false, transB: true, m: n * t, n: gh, k: s.input, a: x, lda: ldx, b: wih, ldb: s.input,
+                 c: xw, ldc: gh)
+        }
+        for r in 0..<real { accumulate(inBias, into: xw + r * gh, gh) }
         hs.initialize(repeating: 0, count: n * h)
         cs?.initialize(repeating: 0, count: n * h)
         for step in 0..<t {
             let tt = s.time(step)
             let hPrev = hs, cPrev = cs
             let hNext = hs + stateStride, cNext = cs.map { $0 + stateStride }
-            // hw = h W_hh^T + b_hh
-            gemm(transA: false, transB: true, m: n, n: gh, k: h, a: hPrev, lda: h, b: whh, ldb: h, c: hw, ldc: gh)
+            // The rows inside their sequence at this step; the others keep their state and output 0.
+            var active = 0
             for b in 0..<n {
-                let row = b * t + tt
-                let real = mask[row] != 0
-                let xr = xw + row * gh, hr = hw + b * gh
-                for j in 0..<gh { hr[j] += bhh[j] }
-                let hp = hPrev + b * h, hq = hNext + b * h
-                let yr = y + row * ldy + yOffset
-                switch s.cell {
-                case .rnn:
-                    for j in 0..<h {
-                        let a = Foundation.tanh(xr[j] + hr[j])
-                        if gateOut != nil { xr[j] = a }
-                        hq[j] = real ? a : hp[j]
-                    }
-                case .gru:
-                    let hnRow = hn.map { $0 + (step * n + b) * h }
-                    for j in 0..<h {
-                        let r = sigmoidScalar(xr[j] + hr[j])
-                        let z = sigmoidScalar(xr[h + j] + hr[h + j])
-                        let nn = Foundation.tanh(xr[2 * h + j] + r * hr[2 * h + j])
-                        if gateOut != nil { xr[j] = r; xr[h + j] = z; xr[2 * h + j] = nn; hnRow![j] = hr[2 * h + j] }
-                        hq[j] = real ? (1 - z) * nn + z * hp[j] : hp[j]
-                    }
-                case .lstm:
-                    let cp = cPrev! + b * h, cq = cNext! + b * h
-                    for j in 0..<h {
-                        let i = sigmoidScalar(xr[j] + hr[j])
-                        let f = sigmoidScalar(xr[h + j] + hr[h + j])
-                        let g = Foundation.tanh(xr[2 * h + j] + hr[2 * h + j])
-                        let o = sigmoidScalar(xr[3 * h + j] + hr[3 * h + j])
-                        if gateOut != nil { xr[j] = i; xr[h + j] = f; xr[2 * h + j] = g; xr[3 * h + j] = o }
-                        if real {
-                            let c = f * cp[j] + i * g
-                            cq[j] = c
-                            hq[j] = o * Foundation.tanh(c)
-                        } else {
-                            cq[j] = cp[j]
-                            hq[j] = hp[j]
-                        }
-                    }
-                }
-                if real {
-                    yr.update(from: hq, count: h)
+                if mask[b * t + tt] != 0 {
+                    rows[active] = b
+                    active += 1
                 } else {
-                    yr.update(repeating: 0, count: h)
+                    (y + (b * t + tt) * ldy + yOffset).update(repeating: 0, count: h)
+                    if stateStride != 0 {
+                        (hNext + b * h).update(from: hPrev + b * h, count: h)
+                        if let cPrev, let cNext { (cNext + b * h).update(from: cPrev + b * h, count: h) }
+                    }
                 }
+            }
+            // hw = h W_hh^T (+ b_hn for the GRU)
+            recurrentProduct(h: hPrev, ldh: h, rows: rows, rowCount: active, w: whh,
+                             bias: s.cell == .gru ? stepBias : nil, inputs: h, outputs: gh, out: hw, ldo: gh)
+            for a in 0..<active {
+                let b = rows[a], row = b * t + tt
+                let hr = hw + b * gh, hq = hNext + b * h
+                if let hn { (hn + (step * n + b) * h).update(from: hr + 2 * h, count: h) }
+                recurrentGates(s.cell, hidden: h, xr: xw + slot[row] * gh, hr: hr, hp: hPrev + b * h, hq: hq,
+                               cp: cPrev.map { $0 + b * h }, cq: cNext.map { $0 + b * h }, keepGates: cache != nil)
+                (y + row * ldy + yOffset).update(from: hq, count: h)
             }
             hs = hNext
             if let c = cNext { cs = c }

@@ -35,6 +35,13 @@ enum Lanes {
         for l in 0..<count { p[i + l] = v[l] }
     }
 
+    /// Sum of the lanes, always in the same order.
+    @inline(__always)
+    static func sum(_ v: V) -> Float {
+        let a = v.lowHalf + v.highHalf
+        return (a[0] + a[2]) + (a[1] + a[3])
+    }
+
     /// Largest lane.
     @inline(__always)
     static func horizontalMax(_ v: V) -> Float {

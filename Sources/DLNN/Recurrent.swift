@@ -104,6 +104,10 @@ public final class Recurrent: Layer {
     }
 
     /// x [N, T, in], mask [N, T] (optional) -> [N, T, D*H].
+    ///
+    /// Without recording (inference) nothing is kept for backward: each
+    /// direction's kernel takes its scratch once per call. The two directions
+    /// of a bidirectional layer run on two threads when the budget allows.
     public func callAsFunction(_ inputs: [Tensor], _ ctx: ForwardContext) -> Tensor {
         let x = inputs[0]
         precondition(x.rank == 3 && x.shape[2] == inputSize, "\(cell.rawValue): input \(x.shape) is not [N, T, \(inputSize)]")
@@ -113,33 +117,35 @@ public final class Recurrent: Layer {
         let params = weights.flatMap { $0.flatMap { [$0.wih, $0.whh, $0.bih, $0.bhh] } }
         let record = Tensor.recording([x] + params)
         let width = directions * hiddenSize
-        // Layer outputs (layer l's is layer l+1's input) and, when recording, caches.
+        // Layer outputs (layer l's is layer l+1's input) and, when recording,
+        // caches (both directions of a layer in one array).
         var outputs: [[Float]] = []
-        var caches: [[[Float]]] = []
+        var caches: [[Float]] = []
         var input = x.data, inWidth = inputSize
         for l in 0..<numLayers {
             var y = [Float](repeating: 0, count: n * t * width)
-            var layerCaches: [[Float]] = []
-            for d in 0..<directions {
-                let s = shape(n, t, inWidth, reverse: d == 1)
-                let w = weights[l][d]
-                var cache = record ? [Float](repeating: 0, count: s.cacheCount) : []
-                input.withUnsafeBufferPointer { px in
-                    mask.withUnsafeBufferPointer { pm in
-                        y.withUnsafeMutableBufferPointer { py in
-                            cache.withUnsafeMutableBufferPointer { pc in
-                                Kernels.recurrentForward(
-                                    s, x: px.baseAddress!, ldx: inWidth,
-                                    wih: w.wih.data, whh: w.whh.data, bih: w.bih.data, bhh: w.bhh.data,
-                                    mask: pm.baseAddress!, y: py.baseAddress!, ldy: width, yOffset: d * hiddenSize,
-                                    cache: record ? pc.baseAddress! : nil)
+            let cacheCount = record ? shape(n, t, inWidth, reverse: false).cacheCount : 0
+            var cache = [Float](repeating: 0, count: directions * cacheCount)
+            input.withUnsafeBufferPointer { px in
+                mask.withUnsafeBufferPointer { pm in
+                    y.withUnsafeMutableBufferPointer { py in
+                        cache.withUnsafeMutableBufferPointer { pc in
+                            let (px, pm, py, pc) = (px.baseAddress!, pm.baseAddress!, py.baseAddress!, pc.baseAddress)
+                            Kernels.parallelChunks(directions, chunks: Kernels.chunkCount(directions)) { _, dirs in
+                                for d in dirs {
+                                    let w = weights[l][d]
+                                    Kernels.recurrentForward(
+                                        shape(n, t, inWidth, reverse: d == 1), x: px, ldx: inWidth,
+                                        wih: w.wih.data, whh: w.whh.data, bih: w.bih.data, bhh: w.bhh.data,
+                                        mask: pm, y: py, ldy: width, yOffset: d * hiddenSize,
+                                        cache: record ? pc! + d * cacheCount : nil)
+                                }
                             }
                         }
                     }
                 }
-                layerCaches.append(cache)
             }
-            if record { outputs.append(input); caches.append(layerCaches) }
+            if record { outputs.append(input); caches.append(cache) }
             input = y
             inWidth = width
         }
@@ -156,12 +162,12 @@ public final class Recurrent: Layer {
                     var gbih = [Float](repeating: 0, count: w.bih.count), gbhh = [Float](repeating: 0, count: w.bhh.count)
                     outputs[l].withUnsafeBufferPointer { px in
                         mask.withUnsafeBufferPointer { pm in
-                            caches[l][d].withUnsafeBufferPointer { pc in
+                            caches[l].withUnsafeBufferPointer { pc in
                                 gy.withUnsafeBufferPointer { pg in
                                     gx.withUnsafeMutableBufferPointer { pgx in
                                         Kernels.recurrentBackward(
                                             s, x: px.baseAddress!, ldx: inW, wih: w.wih.data, whh: w.whh.data,
-                                            mask: pm.baseAddress!, cache: pc.baseAddress!,
+                                            mask: pm.baseAddress!, cache: pc.baseAddress! + d * s.cacheCount,
                                             gy: pg.baseAddress!, ldy: width, yOffset: d * hiddenSize,
                                             gx: pgx.baseAddress!, gwih: &gwih, gwhh: &gwhh, gbih: &gbih, gbhh: &gbhh)
                                     }

@@ -1,3 +1,4 @@
+import DLKernels
 import DLTensor
 
 /// Many-to-one: pools a padded sequence over its real steps.
@@ -48,6 +49,22 @@ public final class SequencePool: Layer {
         let x = inputs[0], mask = inputs[1].data
         precondition(x.rank == 3 && mask.count == x.shape[0] * x.shape[1], "sequence_pool: x \(x.shape) with \(mask.count) mask values")
         let (n, t, f) = (x.shape[0], x.shape[1], x.shape[2])
+        // Inference: the vector kernels, nothing kept for backward.
+        if !Tensor.recording([x]) && self.mode != .last && x.count > 0 {
+            let out = Tensor.filled(n * f) { po in
+                x.data.withUnsafeBufferPointer { px in
+                    mask.withUnsafeBufferPointer { pm in
+                        let (px, pm) = (px.baseAddress!, pm.baseAddress!)
+                        if self.mode == .max {
+                            Kernels.sequenceMaxPool(x: px, mask: pm, n: n, t: t, f: f, out: po)
+                        } else {
+                            Kernels.sequenceMeanPool(x: px, mask: pm, n: n, t: t, f: f, out: po)
+                        }
+                    }
+                }
+            }
+            return Tensor(shape: [n, f], data: out)
+        }
         // For every output value, the input positions it reads and their weight.
         var source = [Int](repeating: -1, count: n * f)
         var out = [Float](repeating: 0, count: n * f)

@@ -10,7 +10,9 @@ import Foundation
 ///
 /// Each line on stdin is "MODEL THREADS COUNT" (MODEL: LeNet or ResNetMini);
 /// the answer is one line of COUNT latencies in milliseconds, after 10
-/// warm-up runs. EOF ends the process.
+/// warm-up runs. MODEL Sentiment runs the shipped sentiment model on the
+/// test sentences one at a time (sentence 0, 1, ...; `SentimentBench`), and
+/// Sentiment32 on padded batches of 32 (batch 0, 1, ...). EOF ends the process.
 func runPipeMode() {
     var rng = SeededGenerator(seed: 7)
     var plans: [String: InferencePlan] = [:]
@@ -18,8 +20,17 @@ func runPipeMode() {
         plans[name] = try! InferencePlan(GraphModel(spec: spec, seed: 1))
     }
     let x1 = Tensor.uniform([1, 1, 28, 28], low: 0, high: 1, rng: &rng)
+    let sentiment = try? SentimentBench.load().get()
     while let line = readLine() {
         let parts = line.split(separator: " ")
+        if parts.count == 3, parts[0].hasPrefix("Sentiment"), let sentiment, let threads = Int(parts[1]),
+           let count = Int(parts[2]), (1...64).contains(threads), (1...100_000).contains(count) {
+            Kernels.setBLASThreads(threads)
+            let ms = parts[0] == "Sentiment32" ? sentiment.batchTimes(count) : sentiment.latencies(count)
+            print(ms.map { String(format: "%.4f", $0) }.joined(separator: " "))
+            fflush(stdout)
+            continue
+        }
         guard parts.count == 3, let plan = plans[String(parts[0])], let threads = Int(parts[1]), let count = Int(parts[2]),
               (1...64).contains(threads), (1...100_000).contains(count)
         else {

@@ -6,13 +6,22 @@ import Foundation
 
 // `make bench`: training throughput (batch 64, Adam) and inference latency
 // (batch 1: median, p99) and throughput (batch 64) of the two reference
-// networks, with 1 and 2 BLAS/kernel threads. Figures only; nothing fails on time.
+// networks, then the shipped sentiment model's batch-1 latency and batch-32
+// throughput, with 1 and 2 BLAS/kernel threads. Figures only; nothing fails on time.
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
 func percentile(_ xs: [Double], _ p: Double) -> Double {
     let s = xs.sorted()
     return s[min(s.count - 1, Int(p * Double(s.count)))]
+}
+
+if CommandLine.arguments.contains("--sentiment-inputs") {
+    switch SentimentBench.load() {
+    case .success(let bench): print(bench.inputsJSON())
+    case .failure(let error): fputs("dlserve-bench: sentiment model: \(error)\n", stderr); exit(1)
+    }
+    exit(0)
 }
 
 if CommandLine.arguments.contains("--pipe") {
@@ -87,3 +96,22 @@ for (name, spec) in [("LeNet", ReferenceNetworks.lenet), ("ResNetMini", Referenc
     }
 }
 stepProfiles.forEach { print($0) }
+
+// The shipped sentiment model, as the daemon serves it (GraphModel.infer).
+if onlyModels?.contains("Sentiment") ?? true {
+    switch SentimentBench.load() {
+    case .failure(let error):
+        print("sentiment-rt: skipped (\(error)); `make data-sentiment` writes the test split")
+    case .success(let bench):
+        print(String(format: "sentiment-rt (%d test sentences, mean %.1f tokens), inference", bench.texts.count, bench.meanLength))
+        print("model        threads  b1 median ms  b1 p99 ms  b32 texts/s")
+        for threads in [1, 2] where onlyThreads?.contains(threads) ?? true {
+            Kernels.setBLASThreads(threads)
+            let lat = bench.latencies(2000)
+            let batches = bench.batchTimes(60)
+            let tps = Double(batches.count * SentimentBench.batch) / (batches.reduce(0, +) / 1e3)
+            print(String(format: "%-12@ %7d  %12.3f  %9.3f  %11.0f", "sentiment-rt" as NSString, threads,
+                         percentile(lat, 0.5), percentile(lat, 0.99), tps))
+        }
+    }
+}
