@@ -49,6 +49,20 @@ public enum SubwordPreTokenizer {
         return String(out)
     }
 
+    /// A quick check that needs no normalisation: every scalar is below
+    /// U+0300 (Latin-1, Latin Extended-A/B, IPA) or common punctuation
+    /// (U+2010-U+2027, U+2030-U+205E, €). None of these has a canonical
+    /// decomposition or composes with what comes before it, so such text is
+    /// NFC already. Other text goes through Foundation's NFC, which is slower.
+    static func isNFC(_ text: String) -> Bool {
+        for b in text.utf8 where b >= 0x80 {
+            return text.unicodeScalars.allSatisfy {
+                $0.value < 0x300 || (0x2010...0x2027).contains($0.value) || (0x2030...0x205E).contains($0.value) || $0.value == 0x20AC
+            }
+        }
+        return true
+    }
+
     enum Kind { case space, letter, digit, mark, other }
 
     static func kind(_ s: Unicode.Scalar) -> Kind {
@@ -70,30 +84,32 @@ public enum SubwordPreTokenizer {
 
     /// The pieces of `text` (normalised to NFC first).
     public static func pieces(_ text: String) -> [Piece] {
-        let nfc = text.utf8.allSatisfy { $0 < 0x80 } ? text : text.precomposedStringWithCanonicalMapping
+        let nfc = isNFC(text) ? text : text.precomposedStringWithCanonicalMapping
+        let scalars = nfc.unicodeScalars
         var pieces: [Piece] = []
-        var body = String.UnicodeScalarView()
+        var bodyStart = scalars.startIndex
         var bodyKind = Kind.other
         var length = 0
         var spaceBefore = true  // the first piece carries the marker
         var pieceSpace = true
 
+        var i = scalars.startIndex
         func flush() {
             guard length > 0 else { return }
-            pieces.append(Piece(spaceBefore: pieceSpace, body: String(body)))
-            body = String.UnicodeScalarView()
+            pieces.append(Piece(spaceBefore: pieceSpace, body: String(Substring(scalars[bodyStart..<i]))))
             length = 0
         }
-        func start(_ s: Unicode.Scalar, _ k: Kind) {
+        func start(_ k: Kind) {
             flush()
-            body.append(s)
+            bodyStart = i
             length = 1
             bodyKind = k
             pieceSpace = spaceBefore
             spaceBefore = false
         }
 
-        for s in nfc.unicodeScalars {
+        while i < scalars.endIndex {
+            let s = scalars[i]
             let k = kind(s)
             switch k {
             case .space:
@@ -101,22 +117,21 @@ public enum SubwordPreTokenizer {
                 spaceBefore = true
             case .letter, .digit:
                 if length > 0 && bodyKind == k && length < maxPieceLength {
-                    body.append(s)
                     length += 1
                 } else {
-                    start(s, k)
+                    start(k)
                 }
             case .mark:
                 // A mark belongs to the run before it; on its own it is a piece.
                 if length > 0 && (bodyKind == .letter || bodyKind == .digit) && length < maxPieceLength {
-                    body.append(s)
                     length += 1
                 } else {
-                    start(s, .other)
+                    start(.other)
                 }
             case .other:
-                start(s, .other)
+                start(.other)
             }
+            scalars.formIndex(after: &i)
         }
         flush()
         return pieces

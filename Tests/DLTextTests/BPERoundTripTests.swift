@@ -1,4 +1,4 @@
-import DLText
+@testable import DLText
 import XCTest
 
 final class BPERoundTripTests: XCTestCase {
@@ -75,4 +75,22 @@ final class ResultsBox: @unchecked Sendable {
     private let lock = NSLock()
     init(count: Int) { values = Array(repeating: [], count: count) }
     func set(_ i: Int, _ v: [Int]) { lock.lock(); values[i] = v; lock.unlock() }
+}
+
+final class SubwordNFCTests: XCTestCase {
+    /// The quick NFC check agrees with Foundation on every scalar it lets through.
+    func testQuickCheckAgreesWithFoundation() {
+        var checked = 0
+        for v in Array(0..<0x3000) + [0x20AC, 0x1F600, 0x10FFFF] {
+            guard let s = Unicode.Scalar(v) else { continue }
+            for text in [String(s), "e" + String(s), "a\u{301}" + String(s), String(s) + "\u{301}"] where SubwordPreTokenizer.isNFC(text) {
+                XCTAssertEqual(text.precomposedStringWithCanonicalMapping.unicodeScalars.map(\.value),
+                               text.unicodeScalars.map(\.value), "U+\(String(v, radix: 16))")
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 700)
+        XCTAssertFalse(SubwordPreTokenizer.isNFC("e\u{301}"))
+        XCTAssertTrue(SubwordPreTokenizer.isNFC("¿Qué año, “señor”…? 3,5 €"))
+    }
 }
