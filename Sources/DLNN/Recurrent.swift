@@ -16,7 +16,8 @@ import Foundation
 /// {"hidden_size": 64, "num_layers": 1, "bidirectional": true}}` (also
 /// `"rnn"` and `"lstm"`). The optional second input is a [N, T] mask of 1 for
 /// real steps and 0 for padding (`sequence_mask`); without it every step is
-/// real. Forward: x [N, T, in] -> y [N, T, D*H], forward direction first;
+/// real. Forward: x [N, T, in] -> y [N, T, D*H], forward direction first
+/// (or [N, T, H], the two directions summed, with `"merge": "sum"`);
 /// padded steps output 0 and leave the state unchanged, so a sequence gets
 /// the same numbers alone or padded in a batch. The initial state is zero.
 public final class Recurrent: Layer {
@@ -25,6 +26,10 @@ public final class Recurrent: Layer {
     public let hiddenSize: Int
     public let numLayers: Int
     public let bidirectional: Bool
+    /// How a bidirectional layer's last output joins the two directions:
+    /// `concat` ([forward, backward], 2H wide, PyTorch's) or `sum` (H wide).
+    public let merge: Merge
+    public enum Merge: String, Sendable { case concat, sum }
     /// Per layer and direction: (weight_ih, weight_hh, bias_ih, bias_hh).
     let weights: [[(wih: Tensor, whh: Tensor, bih: Tensor, bhh: Tensor)]]
 
@@ -32,7 +37,7 @@ public final class Recurrent: Layer {
 
     /// Fresh weights, PyTorch's default: U(-1/sqrt(H), 1/sqrt(H)) for all.
     public init(cell: Kernels.RecurrentCell, inputSize: Int, hiddenSize: Int, numLayers: Int = 1,
-                bidirectional: Bool = false, rng: inout SeededGenerator) {
+                bidirectional: Bool = false, merge: Merge = .concat, rng: inout SeededGenerator) {
         precondition(inputSize > 0 && hiddenSize > 0 && numLayers > 0,
                      "Recurrent: sizes must be positive (input \(inputSize), hidden \(hiddenSize), layers \(numLayers))")
         self.cell = cell
@@ -40,6 +45,7 @@ public final class Recurrent: Layer {
         self.hiddenSize = hiddenSize
         self.numLayers = numLayers
         self.bidirectional = bidirectional
+        self.merge = bidirectional ? merge : .concat
         let a = 1 / Foundation.sqrt(Float(hiddenSize))
         let gh = cell.gates * hiddenSize
         var w: [[(Tensor, Tensor, Tensor, Tensor)]] = []
@@ -81,8 +87,12 @@ public final class Recurrent: Layer {
         guard hidden > 0, (1...8).contains(layers) else {
             throw ModelError.architecture("\(spec.type) '\(spec.name)': hidden_size must be positive and num_layers 1...8")
         }
+        let mergeName = try spec.string("merge", default: "concat")
+        guard let merge = Merge(rawValue: mergeName) else {
+            throw ModelError.architecture("\(spec.type) '\(spec.name)': merge must be concat or sum, got '\(mergeName)'")
+        }
         self.init(cell: cell, inputSize: x[1], hiddenSize: hidden, numLayers: layers,
-                  bidirectional: try spec.bool("bidirectional", default: false), rng: &rng)
+                  bidirectional: try spec.bool("bidirectional", default: false), merge: merge, rng: &rng)
     }
 
     public var parameters: [(name: String, tensor: Tensor)] {
@@ -100,7 +110,7 @@ public final class Recurrent: Layer {
         guard let x = inputShapes.first, x.count == 2, x[1] == inputSize else {
             throw ModelError.shape("\(cell.rawValue) expects [T, \(inputSize)], got \(inputShapes.first ?? [])")
         }
-        return [x[0], directions * hiddenSize]
+        return [x[0], merge == .sum ? hiddenSize : directions * hiddenSize]
     }
 
     /// x [N, T, in], mask [N, T] (optional) -> [N, T, D*H].
@@ -109,6 +119,14 @@ public final class Recurrent: Layer {
     /// direction's kernel takes its scratch once per call. The two directions
     /// of a bidirectional layer run on two threads when the budget allows.
     public func callAsFunction(_ inputs: [Tensor], _ ctx: ForwardContext) -> Tensor {
+        let y = concatenated(inputs)
+        guard merge == .sum else { return y }
+        // The forward direction's half plus the backward direction's.
+        return y.slice(axis: 2, start: 0, length: hiddenSize) + y.slice(axis: 2, start: hiddenSize, length: hiddenSize)
+    }
+
+    /// Every layer, the last one's directions side by side: [N, T, D*H].
+    func concatenated(_ inputs: [Tensor]) -> Tensor {
         let x = inputs[0]
         precondition(x.rank == 3 && x.shape[2] == inputSize, "\(cell.rawValue): input \(x.shape) is not [N, T, \(inputSize)]")
         let (n, t) = (x.shape[0], x.shape[1])

@@ -36,6 +36,30 @@ final class RecurrentTests: XCTestCase {
     func testBidirectionalStackedGRUGradients() { checkGradients(.gru, bidirectional: true, layers: 2) }
     func testBidirectionalStackedLSTMGradients() { checkGradients(.lstm, bidirectional: true, layers: 2) }
 
+    /// `"merge": "sum"` adds the two directions: the concat layer's halves
+    /// summed (same weights), and its gradients by finite differences.
+    func testBidirectionalSumMerge() throws {
+        var rng = SeededGenerator(seed: 9)
+        let concat = Recurrent(cell: .gru, inputSize: 3, hiddenSize: 4, bidirectional: true, rng: &rng)
+        var rng2 = SeededGenerator(seed: 9)
+        let sum = Recurrent(cell: .gru, inputSize: 3, hiddenSize: 4, bidirectional: true, merge: .sum, rng: &rng2)
+        XCTAssertEqual(try sum.outputShape([[-1, 3]]), [-1, 4])
+        XCTAssertEqual(try concat.outputShape([[-1, 3]]), [-1, 8])
+        let x = Tensor.normal([3, 4, 3], std: 1, rng: &rng)
+        let m = mask([4, 2, 1], 4)
+        let y = concat([x, m], ForwardContext(training: false)).data
+        let z = sum([x, m], ForwardContext(training: false)).data
+        var expected: [Float] = []
+        for row in 0..<12 { for h in 0..<4 { expected.append(y[row * 8 + h] + y[row * 8 + 4 + h]) } }
+        assertClose(z, expected, rtol: 1e-6, atol: 1e-6)
+        let w = Tensor.normal([3, 4, 4], std: 1, rng: &rng)
+        let f = { (sum([x, m], self.train) * w).sum() }
+        assertGradient(x, epsilon: 1e-2, tolerance: 2e-3, "sum x", f)
+        for (pname, p) in sum.parameters { assertGradient(p, epsilon: 1e-2, tolerance: 2e-3, "sum \(pname)", f) }
+        let spec = LayerSpec(name: "gru", type: "gru", inputs: ["x"], attrs: ["hidden_size": 4, "bidirectional": true, "merge": "mean"])
+        XCTAssertThrowsError(try Recurrent(spec: spec, inputShapes: [[-1, 3]], rng: &rng))
+    }
+
     /// A padded batch gives every sequence what it gets alone (to the last bits
     /// of float rounding: the product kernels block differently for other batch sizes).
     func testPaddedBatchMatchesEachSequenceAlone() {
