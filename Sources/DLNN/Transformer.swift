@@ -56,10 +56,11 @@ public struct TransformerOptions: Equatable, Sendable {
 
 /// The position-wise feed-forward block of both layers, PyTorch's `_ff_block`:
 /// linear2(dropout(activation(linear1(x)))), x [..., E] -> [..., E].
-final class FeedForward {
-    let linear1: Linear
-    let linear2: Linear
-    let activation: TransformerOptions.Activation
+/// Public so a step-by-step decoder can run a layer's pieces itself.
+public final class FeedForward {
+    public let linear1: Linear
+    public let linear2: Linear
+    public let activation: TransformerOptions.Activation
     let dropout: Dropout
 
     /// nn.Linear's initialisation: weight and bias uniform in +-1/sqrt(in).
@@ -78,11 +79,11 @@ final class FeedForward {
         dropout = Dropout(keepProb: 1 - o.dropout)
     }
 
-    var parameters: [(name: String, tensor: Tensor)] {
+    public var parameters: [(name: String, tensor: Tensor)] {
         prefixed("linear1", linear1.parameters) + prefixed("linear2", linear2.parameters)
     }
 
-    func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
+    public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         let h = linear1(x, ctx)
         return linear2(dropout(activation == .relu ? h.relu() : h.gelu(), ctx), ctx)
     }
@@ -105,7 +106,7 @@ final class FeedForward {
 public final class TransformerEncoderLayer: Layer {
     public let options: TransformerOptions
     public let selfAttn: MultiheadAttention
-    let feedForward: FeedForward
+    public let feedForward: FeedForward
     public let norm1: LayerNorm
     public let norm2: LayerNorm
     let dropout1: Dropout
@@ -176,7 +177,7 @@ public final class TransformerDecoderLayer: Layer {
     public let options: TransformerOptions
     public let selfAttn: MultiheadAttention
     public let crossAttn: MultiheadAttention
-    let feedForward: FeedForward
+    public let feedForward: FeedForward
     public let norm1: LayerNorm
     public let norm2: LayerNorm
     public let norm3: LayerNorm
