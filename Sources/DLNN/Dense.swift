@@ -46,16 +46,16 @@ public final class Linear: UnaryLayer {
         let units = try spec.int(key)
         guard units > 0 else { throw ModelError.architecture("dense '\(spec.name)': units must be positive, got \(units)") }
         let inShape = inputShapes[0]
-        guard inShape.count == 1 else {
+        guard inShape.count == 1 || Linear.isSequence(inShape) else {
             throw ModelError.shape("dense '\(spec.name)' needs a flat input [features], got \(inShape); add a flatten layer before it")
         }
         if spec.attrs["in_features"] != nil {
             let declared = try spec.int("in_features")
-            guard declared == inShape[0] else {
-                throw ModelError.shape("dense '\(spec.name)': in_features \(declared) but the input has \(inShape[0]) features")
+            guard declared == inShape.last! else {
+                throw ModelError.shape("dense '\(spec.name)': in_features \(declared) but the input has \(inShape.last!) features")
             }
         }
-        self.init(inFeatures: inShape[0], outFeatures: units, bias: try spec.bool("bias", default: true),
+        self.init(inFeatures: inShape.last!, outFeatures: units, bias: try spec.bool("bias", default: true),
                   initializer: try Initializer.from(spec), rng: &rng)
     }
 
@@ -64,12 +64,16 @@ public final class Linear: UnaryLayer {
         return [("weight", weight)]
     }
 
-    /// [in] -> [out] (shapes without batch).
+    /// A variable-length sequence [T, in] (T = -1) is projected token by
+    /// token; other multi-axis inputs (images) must be flattened first.
+    static func isSequence(_ shape: [Int]) -> Bool { shape.count == 2 && shape[0] == -1 && shape[1] > 0 }
+
+    /// [in] -> [out]; a sequence [-1, in] -> [-1, out] (shapes without batch).
     public func outputShape(_ inputShape: [Int]) throws -> [Int] {
-        guard inputShape == [inFeatures] else {
-            throw ModelError.shape("dense expects input [\(inFeatures)], got \(inputShape)")
+        guard inputShape.last == inFeatures, inputShape.count == 1 || Linear.isSequence(inputShape) else {
+            throw ModelError.shape("dense expects input [\(inFeatures)] or a sequence [-1, \(inFeatures)], got \(inputShape)")
         }
-        return [outFeatures]
+        return Array(inputShape.dropLast()) + [outFeatures]
     }
 
     /// x [N, in] -> [N, out]. Leading dimensions fold into rows, so

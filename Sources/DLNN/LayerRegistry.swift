@@ -9,6 +9,7 @@ public enum LayerRegistry {
         switch spec.type {
         // <layer cases: keep one line per type, alphabetical>
         case "add": return Add()
+        case "additive_attention": return try AdditiveAttention(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
         case "avg_pool2d": return try AvgPool2D(spec: spec)
         case "batch_norm": return try BatchNorm(spec: spec, inputShapes: inputShapes)
         case "concat": return try Concat(spec: spec)
@@ -36,6 +37,8 @@ public enum LayerRegistry {
         case "sigmoid": return try Activation(spec: spec)
         case "softmax": return try Softmax(spec: spec)
         case "tanh": return try Activation(spec: spec)
+        case "transformer_decoder_layer": return try TransformerDecoderLayer(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
+        case "transformer_encoder_layer": return try TransformerEncoderLayer(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
         default:
             throw ModelError.architecture("layer '\(spec.name)': unknown type '\(spec.type)'")
         }
@@ -45,6 +48,7 @@ public enum LayerRegistry {
     public static var knownTypes: [String] {
         [
             "add",
+            "additive_attention",
             "avg_pool2d",
             "batch_norm",
             "concat",
@@ -72,6 +76,8 @@ public enum LayerRegistry {
             "sigmoid",
             "softmax",
             "tanh",
+            "transformer_decoder_layer",
+            "transformer_encoder_layer",
         ]
     }
 }

@@ -114,32 +114,134 @@ extension JSONValue: ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, Exp
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
 }
 
+/// One declared graph input: a name the layers read, its shape without the
+/// batch dimension (-1 marks a variable dimension, e.g. a sequence length)
+/// and its dtype ("float32", or "int64"/"int32" for token ids, which the
+/// engine still carries as Float values), as in an ONNX or KServe V2 signature.
+/// model.json: `{"name": "src", "shape": [-1], "dtype": "int64"}`.
+public struct InputSpec: Codable, Equatable, Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var dtype: String
+
+    public static let dtypes: Set<String> = ["float32", "int32", "int64"]
+
+    public init(name: String, shape: [Int], dtype: String = "float32") {
+        self.name = name
+        self.shape = shape
+        self.dtype = dtype
+    }
+
+    enum CodingKeys: String, CodingKey { case name, shape, dtype }
+
+    /// `dtype` defaults to float32.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        shape = try c.decode([Int].self, forKey: .shape)
+        dtype = try c.decodeIfPresent(String.self, forKey: .dtype) ?? "float32"
+    }
+}
+
 /// `model.json`: the architecture as a graph of named layers.
+///
+/// Two forms. The single-input form, `"input_shape": [1, 28, 28]` with an
+/// optional `"output": "fc"`, names its input "input" (float32). The
+/// signature form declares several named inputs and outputs:
+/// `"inputs": [{"name": "src", "shape": [-1], "dtype": "int64"},
+/// {"name": "tgt", "shape": [-1], "dtype": "int64"}], "outputs": ["logits"]`.
+/// A spec is written back in the single-input form whenever it fits it
+/// (one float32 input named "input", one output), so existing files
+/// round-trip unchanged.
 public struct ModelSpec: Codable, Equatable, Sendable {
     public var format: String = "dlserve-model/1"
-    /// Input shape without the batch dimension, e.g. [1, 28, 28] (CHW).
-    public var inputShape: [Int]
+    /// The graph's inputs (at least one), in declaration order.
+    public var inputs: [InputSpec]
     public var layers: [LayerSpec]
-    /// The node whose value is the model's output.
-    public var output: String
+    /// The nodes (layers or inputs) whose values are the model's outputs, first one first.
+    public var outputs: [String]
+
+    /// The first input's shape without the batch dimension, e.g. [1, 28, 28] (CHW).
+    public var inputShape: [Int] {
+        get { inputs[0].shape }
+        set { inputs[0].shape = newValue }
+    }
+
+    /// The node whose value is the model's (first) output.
+    public var output: String {
+        get { outputs[0] }
+        set { outputs[0] = newValue }
+    }
 
     public init(inputShape: [Int], layers: [LayerSpec], output: String? = nil) {
-        self.inputShape = inputShape
+        self.inputs = [InputSpec(name: "input", shape: inputShape)]
         self.layers = layers
-        self.output = output ?? layers.last?.name ?? "input"
+        self.outputs = [output ?? layers.last?.name ?? "input"]
+    }
+
+    /// The signature form: several named inputs and outputs.
+    public init(inputs: [InputSpec], layers: [LayerSpec], outputs: [String]) {
+        precondition(!inputs.isEmpty && !outputs.isEmpty, "ModelSpec: needs at least one input and one output")
+        self.inputs = inputs
+        self.layers = layers
+        self.outputs = outputs
+    }
+
+    /// Whether the spec fits the single-input form (and is written in it).
+    public var isSingleInputForm: Bool {
+        inputs.count == 1 && inputs[0].name == "input" && inputs[0].dtype == "float32" && outputs.count == 1
     }
 
     enum CodingKeys: String, CodingKey {
-        case format, layers, output
+        case format, layers, output, inputs, outputs
         case inputShape = "input_shape"
     }
 
     /// `format` defaults to the current one and `output` to the last layer.
+    /// Exactly one of `input_shape` and `inputs` must be present; `outputs`
+    /// goes with `inputs` (default: the last layer).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         format = try c.decodeIfPresent(String.self, forKey: .format) ?? "dlserve-model/1"
-        inputShape = try c.decode([Int].self, forKey: .inputShape)
         layers = try c.decode([LayerSpec].self, forKey: .layers)
-        output = try c.decodeIfPresent(String.self, forKey: .output) ?? layers.last?.name ?? "input"
+        let last = layers.last?.name ?? "input"
+        if c.contains(.inputs) {
+            guard !c.contains(.inputShape) else {
+                throw DecodingError.dataCorruptedError(forKey: .inputShape, in: c,
+                    debugDescription: "give either 'input_shape' or 'inputs', not both")
+            }
+            inputs = try c.decode([InputSpec].self, forKey: .inputs)
+            guard !inputs.isEmpty else {
+                throw DecodingError.dataCorruptedError(forKey: .inputs, in: c, debugDescription: "needs at least one input")
+            }
+            if c.contains(.output) {
+                guard !c.contains(.outputs) else {
+                    throw DecodingError.dataCorruptedError(forKey: .output, in: c,
+                        debugDescription: "give either 'output' or 'outputs', not both")
+                }
+                outputs = [try c.decode(String.self, forKey: .output)]
+            } else {
+                outputs = try c.decodeIfPresent([String].self, forKey: .outputs) ?? [last]
+            }
+            guard !outputs.isEmpty else {
+                throw DecodingError.dataCorruptedError(forKey: .outputs, in: c, debugDescription: "needs at least one output")
+            }
+        } else {
+            inputs = [InputSpec(name: "input", shape: try c.decode([Int].self, forKey: .inputShape))]
+            outputs = [try c.decodeIfPresent(String.self, forKey: .output) ?? last]
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(format, forKey: .format)
+        if isSingleInputForm {
+            try c.encode(inputShape, forKey: .inputShape)
+            try c.encode(output, forKey: .output)
+        } else {
+            try c.encode(inputs, forKey: .inputs)
+            try c.encode(outputs, forKey: .outputs)
+        }
+        try c.encode(layers, forKey: .layers)
     }
 }

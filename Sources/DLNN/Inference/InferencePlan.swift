@@ -53,6 +53,8 @@ public final class InferencePlan: @unchecked Sendable {
     /// Compiles `model` (its current weights are copied). `rowsPerPiece`
     /// overrides the cache-sized choice (tests).
     public init(_ model: GraphModel, rowsPerPiece: Int? = nil) {
+        precondition(model.spec.inputs.count == 1 && model.spec.outputs.count == 1,
+                     "InferencePlan: compiles models with one input and one output; run \(model.spec.inputs.map(\.name)) -> \(model.spec.outputs) through GraphModel.infer(inputs:)")
         let compiled = PlanBuilder(model).build()
         inputShape = model.spec.inputShape
         outputShape = model.outputShape

@@ -39,7 +39,7 @@ struct PlanBuilder {
 
     func build() -> Compiled {
         // Values (SSA): value id per node name; flatten and dropout reuse their input's value.
-        var valueOf: [String: Int] = ["input": 0]
+        var valueOf: [String: Int] = [model.spec.inputs[0].name: 0]
         var valueSize: [Int] = [model.spec.inputShape.product]
         var fused = Set<Int>()
         // Steps over value ids (buffers assigned below).
