@@ -113,6 +113,24 @@ final class KVCacheDecoderTests: XCTestCase {
         }
     }
 
+    /// Reference scoring (error analysis) of references of different lengths
+    /// equals the recomputing decoder's; nothing is recorded for autodiff.
+    func testReferenceScoresEqualRecomputingDecoder() throws {
+        let model = try Seq2Seq.model(normFirst: true, seed: 9)
+        let options = DecodingOptions(startToken: Seq2Seq.bos, endToken: Seq2Seq.eos, beamWidth: 2, lengthPenalty: 0.7)
+        let references = [[3, 4], [9, 8, 7, 6, 5], []]
+        let cached = try EncoderDecoderStepper(model: model)
+        let got = try scoreReferences(cached, sources: sources, references: references, options: options)
+        let want = try scoreReferences(RecomputingDecoder(model: model), sources: sources, references: references, options: options)
+        for (g, w) in zip(got, want) {
+            XCTAssertEqual(g.tokens, w.tokens)
+            XCTAssertEqual(g.score, w.score, accuracy: 1e-4)
+        }
+        let (lp, _) = try cached.step(try cached.start(sources), keeping: [0, 1, 2], lastTokens: [1, 1, 1])
+        XCTAssertTrue(model.namedParameters.allSatisfy { $0.tensor.requiresGrad })
+        XCTAssertFalse(lp.requiresGrad, "a step records no autodiff graph")
+    }
+
     func testRejectsGraphsItCannotStep() throws {
         let model = try Seq2Seq.model(normFirst: false)
         XCTAssertThrowsError(try EncoderDecoderStepper(model: model, names: EncoderDecoderNames(output: "dec2_out")))
