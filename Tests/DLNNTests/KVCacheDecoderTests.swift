@@ -138,5 +138,19 @@ final class KVCacheDecoderTests: XCTestCase {
         XCTAssertThrowsError(try EncoderDecoderStepper(model: model, names: EncoderDecoderNames(source: "tgt", target: "src")))
         let decoder = try EncoderDecoderStepper(model: model)
         XCTAssertThrowsError(try decoder.start([[3, 99]]))
+        // Graphs whose target path cannot run one token at a time.
+        func rejects(_ change: (inout [LayerSpec]) -> Void, _ why: String, file: StaticString = #filePath, line: UInt = #line) throws {
+            var spec = Seq2Seq.spec(normFirst: false)
+            change(&spec.layers)
+            let graph = try GraphModel(spec: spec)
+            XCTAssertThrowsError(try EncoderDecoderStepper(model: graph), file: file, line: line) { error in
+                XCTAssertTrue("\(error)".contains(why), "\(error)", file: file, line: line)
+            }
+        }
+        try rejects({ $0[7].attrs["causal"] = false }, "not causal")
+        try rejects({ $0[8] = LayerSpec(name: "dec2", type: "multihead_attention", inputs: ["dec1"], attrs: ["num_heads": 2]) },
+                    "cannot run one token at a time")
+        try rejects({ $0[9] = LayerSpec(name: "final_norm", type: "add", inputs: ["dec2", "memory"]) }, "depends on the source")
+        try rejects({ $0[8].inputs = ["dec1", "tgt_pos", "src_mask"] }, "must not depend on the target")
     }
 }

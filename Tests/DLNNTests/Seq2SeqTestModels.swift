@@ -15,10 +15,19 @@ enum Seq2Seq {
     /// per-token layer norm and dense head. All weights drawn at random
     /// (biases and norms included) so no term vanishes.
     static func model(normFirst: Bool, seed: UInt64 = 5) throws -> GraphModel {
+        let model = try GraphModel(spec: spec(normFirst: normFirst), seed: seed)
+        var rng = SeededGenerator(seed: seed &+ 100)
+        for (_, t) in model.namedParameters {
+            for i in 0..<t.count { t.data[i] = 1.2 * rng.uniform() - 0.6 }
+        }
+        return model
+    }
+
+    static func spec(normFirst: Bool) -> ModelSpec {
         let attrs: [String: JSONValue] = ["num_heads": 2, "dim_feedforward": 24, "dropout": 0.1,
                                           "norm_first": JSONValue(booleanLiteral: normFirst)]
         let dim: JSONValue = 8, v = JSONValue(integerLiteral: vocab)
-        let spec = ModelSpec(
+        return ModelSpec(
             inputs: [InputSpec(name: "src", shape: [-1], dtype: "int64"), InputSpec(name: "tgt", shape: [-1], dtype: "int64")],
             layers: [
                 LayerSpec(name: "src_mask", type: "sequence_mask", inputs: ["src"], attrs: ["padding_idx": 0]),
@@ -34,12 +43,6 @@ enum Seq2Seq {
                 LayerSpec(name: "logits", type: "dense", inputs: ["final_norm"], attrs: ["units": v]),
             ],
             outputs: ["logits"])
-        let model = try GraphModel(spec: spec, seed: seed)
-        var rng = SeededGenerator(seed: seed &+ 100)
-        for (_, t) in model.namedParameters {
-            for i in 0..<t.count { t.data[i] = 1.2 * rng.uniform() - 0.6 }
-        }
-        return model
     }
 
     /// Teacher-forced log-probabilities of `model` for padded sources and
