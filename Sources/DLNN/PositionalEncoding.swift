@@ -19,13 +19,19 @@ public final class PositionalEncoding: UnaryLayer {
     }
 
     /// The table PE [length, dim]; an odd dim ends with a sine column.
-    public static func table(length: Int, dim: Int) -> Tensor {
+    public static func table(length: Int, dim: Int) -> Tensor { table(offset: 0, length: length, dim: dim) }
+
+    /// Rows `offset..<offset + length` of the table, [length, dim]: the
+    /// positions a decoder step feeds after `offset` cached tokens.
+    public static func table(offset: Int, length: Int, dim: Int) -> Tensor {
+        precondition(offset >= 0 && length >= 0, "PositionalEncoding.table: offset \(offset), length \(length)")
         var pe = [Float](repeating: 0, count: length * dim)
         for i in stride(from: 0, to: dim, by: 2) {
             let freq = Foundation.exp(Double(i) * -Foundation.log(10000.0) / Double(dim))
-            for p in 0..<length {
-                pe[p * dim + i] = Float(Foundation.sin(Double(p) * freq))
-                if i + 1 < dim { pe[p * dim + i + 1] = Float(Foundation.cos(Double(p) * freq)) }
+            for r in 0..<length {
+                let p = Double(offset + r)
+                pe[r * dim + i] = Float(Foundation.sin(p * freq))
+                if i + 1 < dim { pe[r * dim + i + 1] = Float(Foundation.cos(p * freq)) }
             }
         }
         return Tensor(shape: [length, dim], data: pe)
@@ -41,9 +47,15 @@ public final class PositionalEncoding: UnaryLayer {
 
     /// x [N, T, E] -> [N, T, E]. The gradient passes through unchanged (times sqrt(E) with scale_input).
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
+        self(x, offset: 0, ctx)
+    }
+
+    /// x [N, T, E] holding positions `offset..<offset + T` -> [N, T, E]
+    /// (a decoder step after `offset` cached tokens).
+    public func callAsFunction(_ x: Tensor, offset: Int, _ ctx: ForwardContext) -> Tensor {
         precondition(x.rank == 3, "positional_encoding: input \(x.shape) is not [N, T, E]")
         let (t, e) = (x.shape[1], x.shape[2])
         let scaled = scaleInput ? x.scaled(by: Foundation.sqrt(Float(e))) : x
-        return scaled + PositionalEncoding.table(length: t, dim: e)
+        return scaled + PositionalEncoding.table(offset: offset, length: t, dim: e)
     }
 }

@@ -1,0 +1,100 @@
+import DLTensor
+
+/// The names that tie an encoder-decoder `GraphModel` to step-by-step
+/// decoding: its source input, its target input, the output whose last axis
+/// is the vocabulary, and the id that pads shorter sources in a batch.
+public struct EncoderDecoderNames: Sendable, Equatable {
+    public var source: String
+    public var target: String
+    public var output: String
+    public var sourcePadding: Int
+
+    public init(source: String = "src", target: String = "tgt", output: String = "logits", sourcePadding: Int = 0) {
+        (self.source, self.target, self.output, self.sourcePadding) = (source, target, output, sourcePadding)
+    }
+}
+
+/// A model.json that cannot be decoded step by step (the serving layer
+/// answers it as a bad model, not a crash).
+public struct IncrementalDecodingError: Error, Equatable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+    public init(_ message: String) { self.message = message }
+}
+
+/// A graph cut in two: the encoder path (nodes that read only the source, run
+/// once per source batch) and the decoder path (nodes that read the target,
+/// run one token per step). The decoder path may read encoder values only as
+/// a `transformer_decoder_layer`'s memory and memory mask; every other
+/// decoder-path node must work token by token (or be a layer the step runs
+/// with a cache or an offset).
+struct EncoderDecoderSplit {
+    /// Indices into `model.order`, in topological order.
+    let encoderNodes: [Int]
+    let decoderNodes: [Int]
+    /// Encoder values the decoder path reads (memories and memory masks).
+    let boundary: [String]
+
+    /// Decoder-path layer types that act on each token alone.
+    static let perToken: Set<String> = [
+        "dense", "layer_norm", "dropout", "relu", "relu6", "leaky_relu", "tanh", "sigmoid", "softmax", "add",
+        "embedding", "sequence_mask",
+    ]
+
+    init(_ model: GraphModel, names: EncoderDecoderNames) throws {
+        func fail(_ m: String) -> IncrementalDecodingError { IncrementalDecodingError("incremental decoding: " + m) }
+        let inputs = model.spec.inputs.map(\.name)
+        guard inputs.count == 2, inputs.contains(names.source), inputs.contains(names.target) else {
+            throw fail("the model's inputs \(inputs) are not the source '\(names.source)' and the target '\(names.target)'")
+        }
+        for name in [names.source, names.target] {
+            guard model.spec.inputs.first(where: { $0.name == name })!.shape == [-1] else {
+                throw fail("input '\(name)' must be token ids of shape [-1]")
+            }
+        }
+        guard model.spec.outputs.contains(names.output) else {
+            throw fail("the model has no output '\(names.output)' (outputs \(model.spec.outputs))")
+        }
+        // Which inputs each value depends on.
+        var readsSource: [String: Bool] = [names.source: true, names.target: false]
+        var readsTarget: [String: Bool] = [names.source: false, names.target: true]
+        var encoder: [Int] = [], decoder: [Int] = [], boundary: [String] = []
+        for (i, l) in model.order.enumerated() {
+            readsSource[l.name] = l.inputs.contains { readsSource[$0]! }
+            readsTarget[l.name] = l.inputs.contains { readsTarget[$0]! }
+            guard readsTarget[l.name]! else { encoder.append(i); continue }
+            decoder.append(i)
+            let encoderInputs: [String]
+            switch l.type {
+            case "transformer_decoder_layer":
+                let layer = model.layers[i] as! TransformerDecoderLayer
+                guard layer.selfAttn.causal else {
+                    throw fail("transformer_decoder_layer '\(l.name)' is not causal: a step cannot see later tokens")
+                }
+                let (x, xMask, memory, memoryMask) = TransformerDecoderLayer.split(l.inputs)!
+                for v in [x] + (xMask.map { [$0] } ?? []) where !readsTarget[v]! {
+                    throw fail("transformer_decoder_layer '\(l.name)' input '\(v)' must depend on the target")
+                }
+                encoderInputs = [memory] + (memoryMask.map { [$0] } ?? [])
+                for v in encoderInputs where readsTarget[v]! {
+                    throw fail("transformer_decoder_layer '\(l.name)' memory input '\(v)' must not depend on the target")
+                }
+            case "positional_encoding":
+                encoderInputs = []
+            case let t where Self.perToken.contains(t):
+                encoderInputs = []
+            default:
+                throw fail("layer '\(l.name)' (\(l.type)) reads the target but cannot run one token at a time")
+            }
+            for v in l.inputs where !encoderInputs.contains(v) && !readsTarget[v]! {
+                throw fail("layer '\(l.name)' reads '\(v)', which depends on the source; only a decoder layer's memory inputs may")
+            }
+            for v in encoderInputs where !boundary.contains(v) { boundary.append(v) }
+        }
+        guard readsTarget[names.output]! else { throw fail("output '\(names.output)' does not depend on the target") }
+        guard model.shapes[names.output]!.count == 2 else {
+            throw fail("output '\(names.output)' has shape \(model.shapes[names.output]!), not [T, V]")
+        }
+        (encoderNodes, decoderNodes, self.boundary) = (encoder, decoder, boundary)
+    }
+}

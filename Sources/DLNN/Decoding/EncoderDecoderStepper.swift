@@ -1,0 +1,148 @@
+import DLTensor
+
+/// Step-by-step decoding of an encoder-decoder `GraphModel` (a model.json
+/// with a source and a target input, e.g. "src" and "tgt"), without
+/// recomputing the prefix: the key/value cache of Vaswani et al. (2017) as
+/// candle's and mlx-examples' `KVCache` keep it.
+///
+/// - `start` pads the sources (with `names.sourcePadding`), runs the encoder
+///   path once and projects each decoder layer's memory into its
+///   cross-attention keys and values.
+/// - `step` runs the decoder path on the new token only: the target
+///   embedding and mask, positional encoding at the row's position,
+///   each `transformer_decoder_layer` attending over its cached keys and
+///   values plus the new one, per-token layers as usual, then log-softmax
+///   over the output's last axis.
+///
+/// The log-probabilities equal those of the full teacher-forced
+/// `GraphModel.infer(inputs:)` at every position (up to float rounding).
+/// Inference only: nothing is recorded for autodiff.
+public final class EncoderDecoderStepper: IncrementalDecoder, @unchecked Sendable {
+    public typealias Source = [Int]
+    public typealias State = KVCacheState
+
+    public let model: GraphModel
+    public let names: EncoderDecoderNames
+    public let vocabularySize: Int
+    let split: EncoderDecoderSplit
+    /// Node index in `model.order` -> ordinal of that decoder layer.
+    let layerOrdinal: [Int: Int]
+    /// Per decoder layer: the query rows of its cross-attention projection.
+    let crossQuery: [(weight: Tensor, bias: Tensor?)]
+    /// Embeddings that read the source ids directly (to reject bad ids).
+    let sourceEmbeddings: [Embedding]
+
+    /// Throws `IncrementalDecodingError` when the graph is not of the
+    /// encoder-decoder form (see `EncoderDecoderSplit`).
+    public init(model: GraphModel, names: EncoderDecoderNames = EncoderDecoderNames()) throws {
+        self.model = model
+        self.names = names
+        split = try EncoderDecoderSplit(model, names: names)
+        vocabularySize = model.shapes[names.output]!.last!
+        var ordinal: [Int: Int] = [:], query: [(weight: Tensor, bias: Tensor?)] = []
+        for i in split.decoderNodes {
+            guard let layer = model.layers[i] as? TransformerDecoderLayer else { continue }
+            ordinal[i] = query.count
+            let e = layer.options.dModel, a = layer.crossAttn
+            query.append((a.inProjWeight.split(sizes: [e, 2 * e], axis: 0)[0],
+                          a.inProjBias?.split(sizes: [e, 2 * e], axis: 0)[0]))
+        }
+        layerOrdinal = ordinal
+        crossQuery = query
+        sourceEmbeddings = zip(model.order, model.layers).compactMap { l, layer in
+            l.inputs.contains(names.source) ? layer as? Embedding : nil
+        }
+    }
+
+    /// The decoder layers in decoding order.
+    var decoderLayers: [(node: Int, layer: TransformerDecoderLayer)] {
+        split.decoderNodes.compactMap { i in layerOrdinal[i].map { _ in (i, model.layers[i] as! TransformerDecoderLayer) } }
+    }
+
+    public func start(_ sources: [[Int]]) throws -> KVCacheState {
+        let n = sources.count, s = max(1, sources.map(\.count).max() ?? 0)
+        var ids = [Float](repeating: Float(names.sourcePadding), count: n * s)
+        for (i, q) in sources.enumerated() { for (j, t) in q.enumerated() { ids[i * s + j] = Float(t) } }
+        for embedding in sourceEmbeddings where !embedding.validIDs(ids) {
+            throw IncrementalDecodingError("a source token id is outside the vocabulary of \(embedding.vocabSize)")
+        }
+        return GradMode.withoutGrad {
+            let ctx = ForwardContext.inference()
+            var values: [String: Tensor] = [names.source: Tensor(shape: [n, s], data: ids)]
+            for i in split.encoderNodes {
+                let l = model.order[i]
+                values[l.name] = model.layers[i](l.inputs.map { values[$0]! }, ctx)
+            }
+            var keys: [Tensor] = [], vals: [Tensor] = [], masks: [Tensor?] = []
+            for (i, layer) in decoderLayers {
+                let (_, _, memory, memoryMask) = TransformerDecoderLayer.split(model.order[i].inputs)!
+                let (e, h) = (layer.options.dModel, layer.options.numHeads)
+                let m = values[memory]!, sm = m.shape[1]
+                let a = layer.crossAttn
+                let w = a.inProjWeight.split(sizes: [e, 2 * e], axis: 0)[1]
+                let b = a.inProjBias?.split(sizes: [e, 2 * e], axis: 0)[1]
+                let kv = m.linear(weight: w, bias: b).split(sizes: [e, e], axis: 2)
+                func heads(_ x: Tensor) -> Tensor { x.reshaped([n, sm, h, e / h]).permuted([0, 2, 1, 3]) }
+                keys.append(heads(kv[0]))
+                vals.append(heads(kv[1]))
+                masks.append(memoryMask.map { values[$0]! })
+            }
+            return KVCacheState(encoded: EncodedSources(crossKeys: keys, crossValues: vals, memoryMasks: masks),
+                                sourceRows: Array(0..<n), entries: Array(repeating: [], count: n), length: 0,
+                                lastStep: StepWork(rows: 0, positionsComputed: 0, selfAttentionKeys: 0))
+        }
+    }
+
+    public func step(_ state: KVCacheState, keeping rows: [Int], lastTokens: [Int]) throws
+        -> (logProbabilities: Tensor, state: KVCacheState)
+    {
+        precondition(rows.count == lastTokens.count, "EncoderDecoderStepper.step: \(rows.count) rows, \(lastTokens.count) tokens")
+        let cache = state.selecting(rows: rows)
+        let r = rows.count, v = vocabularySize
+        let work = StepWork(rows: r, positionsComputed: r, selfAttentionKeys: cache.length + 1)
+        guard r > 0 else {
+            return (Tensor(shape: [0, v], data: []), KVCacheState(encoded: cache.encoded, sourceRows: [], entries: [],
+                                                                  length: cache.length + 1, lastStep: work))
+        }
+        return GradMode.withoutGrad {
+            let ctx = ForwardContext.inference()
+            var values: [String: Tensor] = [names.target: Tensor(shape: [r, 1], data: lastTokens.map(Float.init))]
+            let layers = decoderLayers.count
+            var newKeys = [[Float]](repeating: [], count: layers), newValues = newKeys
+            var keeps = [[Float]](repeating: [], count: layers)
+            for i in split.decoderNodes {
+                let l = model.order[i], layer = model.layers[i]
+                if let j = layerOrdinal[i], let decoderLayer = layer as? TransformerDecoderLayer {
+                    let (x, xMask, _, _) = TransformerDecoderLayer.split(l.inputs)!
+                    let keep = xMask.map { values[$0]!.data } ?? [Float](repeating: 1, count: r)
+                    let enc = cache.encoded
+                    let memoryKeep = enc.memoryMasks[j].map { $0.gatherBatch(cache.sourceRows).reshaped([r, 1, 1, -1]) }
+                    let out = decoderLayer.step(
+                        values[x]!, keep: keep, layer: j, cache: cache, crossQuery: crossQuery[j],
+                        crossKeys: enc.crossKeys[j].gatherBatch(cache.sourceRows),
+                        crossValues: enc.crossValues[j].gatherBatch(cache.sourceRows), memoryKeep: memoryKeep, ctx)
+                    values[l.name] = out.output
+                    (newKeys[j], newValues[j], keeps[j]) = (out.keys, out.values, keep)
+                } else if let pe = layer as? PositionalEncoding {
+                    values[l.name] = pe(values[l.inputs[0]]!, offset: cache.length, ctx)
+                } else {
+                    values[l.name] = layer(l.inputs.map { values[$0]! }, ctx)
+                }
+            }
+            let logProbabilities = values[names.output]!.reshaped([r, v]).logSoftmax(axis: -1)
+            var entries = cache.entries
+            for row in 0..<r {
+                var k: [Float] = [], val: [Float] = [], keep: [Float] = []
+                for j in 0..<layers {
+                    let e = newKeys[j].count / r
+                    k += newKeys[j][(row * e)..<((row + 1) * e)]
+                    val += newValues[j][(row * e)..<((row + 1) * e)]
+                    keep.append(keeps[j][row])
+                }
+                entries[row].append(KVEntry(keys: k, values: val, keep: keep))
+            }
+            return (logProbabilities, KVCacheState(encoded: cache.encoded, sourceRows: cache.sourceRows, entries: entries,
+                                                   length: cache.length + 1, lastStep: work))
+        }
+    }
+}
