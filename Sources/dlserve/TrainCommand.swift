@@ -41,6 +41,9 @@ struct TrainCommand: ParsableCommand {
         if let data = FileManager.default.contents(atPath: url.path), SkipGramRecipe.isWordVectorRecipe(data) {
             return try trainWordVectors(data)
         }
+        if let data = FileManager.default.contents(atPath: url.path), TranslationRecipe.isTranslationRecipe(data) {
+            return try trainTranslation(data)
+        }
         let recipe = try Recipe.load(url)
         let repo = repository.repository
         let plan = try TrainingPlan(recipe: recipe, datasets: compute.registry, repository: repo)

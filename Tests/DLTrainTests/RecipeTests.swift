@@ -58,6 +58,8 @@ final class RecipeTests: XCTestCase {
             let data = try Data(contentsOf: dir.appendingPathComponent(f))
             if SkipGramRecipe.isWordVectorRecipe(data) {
                 XCTAssertNoThrow(try SkipGramRecipe.parse(data), f)
+            } else if TranslationRecipe.isTranslationRecipe(data) {
+                XCTAssertNoThrow(try TranslationRecipe.parse(data), f)
             } else {
                 XCTAssertNoThrow(try Recipe.load(dir.appendingPathComponent(f)), f)
             }

@@ -30,10 +30,13 @@ extension ModelConfig {
             }
         } else if task == .wordVectors {
             guard input.shape == [-1] else { throw fail("input.shape", "of a word-vector model must be [-1] (got \(input.shape))") }
-        } else {
+        } else if task != .translation {
             guard !input.shape.isEmpty, input.shape.allSatisfy({ $0 > 0 }) else {
                 throw fail("input.shape", "must be positive dimensions (got \(input.shape))")
             }
+        }
+        if task == .translation {
+            guard input.shape == [-1] else { throw fail("input.shape", "of a translation model must be [-1], the source length (got \(input.shape))") }
         }
         if task == .sentiment {
             guard input.text != nil else { throw fail("input.text", "is required for a sentiment model") }
@@ -76,11 +79,15 @@ extension ModelConfig {
 
     /// Checks that a version's architecture fits this config: the same input
     /// shape, and for classification one output value per label (logits of
-    /// shape [labels] or, for fully convolutional classifiers, [labels, 1, 1]).
+    /// shape [labels] or, for fully convolutional classifiers, [labels, 1, 1]);
+    /// a translation model reads "src" and "tgt" (its `input.shape` is the source's).
     /// Returns the problem, or nil.
     public func mismatch(with model: GraphModel) -> String? {
         if model.spec.inputShape != input.shape {
             return "model.json input_shape \(model.spec.inputShape) differs from config.json input.shape \(input.shape)"
+        }
+        if task == .translation, model.spec.inputs.map(\.name) != ["src", "tgt"] {
+            return "a translation model's inputs must be \"src\" and \"tgt\" (model.json has \(model.spec.inputs.map(\.name)))"
         }
         if task == .classification, model.outputShape.reduce(1, *) != labels.count {
             return "the model outputs shape \(model.outputShape) but config.json has \(labels.count) labels"

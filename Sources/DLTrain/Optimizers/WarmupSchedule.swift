@@ -1,0 +1,19 @@
+/// A per-update schedule: linear warm-up to lr0 over `warmupSteps` updates,
+/// then decay with the inverse square root of the step, as in "Attention Is
+/// All You Need" (Vaswani et al., 2017), with the peak rate given directly:
+/// lr(step) = lr0 * min(step / warmup, sqrt(warmup / step)), step counted from 1.
+/// With no warm-up, lr0 throughout.
+public struct WarmupInverseSquareRoot: Equatable, Sendable {
+    public var warmupSteps: Int
+
+    public init(warmupSteps: Int) {
+        precondition(warmupSteps >= 0, "WarmupInverseSquareRoot: negative warm-up \(warmupSteps)")
+        self.warmupSteps = warmupSteps
+    }
+
+    public func learningRate(_ lr0: Float, step: Int) -> Float {
+        guard warmupSteps > 0 else { return lr0 }
+        let s = Float(max(step, 1)), w = Float(warmupSteps)
+        return lr0 * min(s / w, (w / s).squareRoot())
+    }
+}

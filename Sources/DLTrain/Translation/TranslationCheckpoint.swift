@@ -1,0 +1,113 @@
+import DLNN
+import DLTensor
+import Foundation
+
+/// One finished epoch of a translation run.
+public struct TranslationEpoch: Codable, Equatable, Sendable {
+    public var epoch: Int
+    /// Mean label-smoothed training loss over the epoch's target tokens.
+    public var trainLoss: Float
+    /// Teacher-forced dev cross-entropy (no smoothing) and token accuracy.
+    public var devLoss: Float
+    public var devAccuracy: Float
+    /// Greedy corpus BLEU on the first `data.bleu_sentences` dev pairs (when > 0).
+    public var devBLEU: Double?
+    public var seconds: Double
+    /// Source plus target tokens per second of training.
+    public var tokensPerSecond: Double
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, seconds
+        case trainLoss = "train_loss", devLoss = "dev_loss", devAccuracy = "dev_accuracy", devBLEU = "dev_bleu"
+        case tokensPerSecond = "tokens_per_second"
+    }
+}
+
+/// The state of a translation run after a finished epoch: weights, Adam
+/// state, the epoch, the history and where the subword files are (learned
+/// once, before the first epoch; a resumed run loads them instead of
+/// learning again). The batch order and dropout derive from the seed and
+/// the epoch (`SeedStream`), so a resumed run matches an uninterrupted one.
+///
+/// One safetensors file, written atomically: `model/<param>`,
+/// `optimizer/<param>/<buffer>`, and `__metadata__["dlserve.translation"]`.
+public struct TranslationCheckpoint: Sendable {
+    public static let format = "dlserve-translation-training/1"
+
+    public var epochsCompleted: Int
+    public var seed: UInt64
+    public var subwordsDirectory: String
+    public var weights: [String: Tensor]
+    public var optimizer: OptimizerState
+    public var history: [TranslationEpoch]
+
+    public init(epochsCompleted: Int, seed: UInt64, subwordsDirectory: String, weights: [String: Tensor],
+                optimizer: OptimizerState, history: [TranslationEpoch]) {
+        self.epochsCompleted = epochsCompleted
+        self.seed = seed
+        self.subwordsDirectory = subwordsDirectory
+        self.weights = weights
+        self.optimizer = optimizer
+        self.history = history
+    }
+
+    struct Meta: Codable {
+        var format: String
+        var epochsCompleted: Int
+        var seed: String
+        var subwordsDirectory: String
+        var history: [TranslationEpoch]
+        var optimizerRule: String
+        var optimizerSteps: [String: Int]
+        var optimizerBuffers: [String: [String]]
+    }
+
+    public func save(to url: URL) throws {
+        var tensors: [(name: String, tensor: Tensor)] = weights.map { ("model/\($0.key)", $0.value) }
+        for (p, s) in optimizer.parameters {
+            for (buf, v) in s.buffers { tensors.append(("optimizer/\(p)/\(buf)", Tensor(shape: [v.count], data: v))) }
+        }
+        let meta = Meta(format: Self.format, epochsCompleted: epochsCompleted, seed: String(seed),
+                        subwordsDirectory: subwordsDirectory, history: history, optimizerRule: optimizer.rule,
+                        optimizerSteps: optimizer.parameters.mapValues(\.step),
+                        optimizerBuffers: optimizer.parameters.mapValues { $0.buffers.keys.sorted() })
+        let json = String(decoding: try JSONEncoder().encode(meta), as: UTF8.self)
+        try AtomicFile.write(try Safetensors.encode(tensors, metadata: ["dlserve.translation": json]), to: url)
+    }
+
+    public static func load(from url: URL) throws -> TranslationCheckpoint {
+        let what = url.path
+        let file: SafetensorsFile
+        do { file = try Safetensors.read(contentsOf: url) } catch let e as ModelError { throw TrainingError.checkpoint("\(e)") }
+        guard let json = file.metadata["dlserve.translation"] else {
+            throw TrainingError.checkpoint("\(what): not a translation training checkpoint")
+        }
+        let meta: Meta
+        do { meta = try JSONDecoder().decode(Meta.self, from: Data(json.utf8)) } catch {
+            throw TrainingError.checkpoint("\(what): malformed metadata (\(error))")
+        }
+        guard meta.format == format else { throw TrainingError.checkpoint("\(what): format '\(meta.format)', expected '\(format)'") }
+        guard let seed = UInt64(meta.seed) else { throw TrainingError.checkpoint("\(what): bad seed '\(meta.seed)'") }
+        var weights: [String: Tensor] = [:]
+        var params: [String: ParameterState] = meta.optimizerSteps.mapValues { ParameterState(step: $0) }
+        for (name, t) in file.tensors {
+            if name.hasPrefix("model/") {
+                weights[String(name.dropFirst(6))] = t
+            } else if name.hasPrefix("optimizer/"), let slash = name.lastIndex(of: "/") {
+                let p = String(name[name.index(name.startIndex, offsetBy: 10)..<slash]), buf = String(name[name.index(after: slash)...])
+                guard params[p] != nil, meta.optimizerBuffers[p]?.contains(buf) == true else {
+                    throw TrainingError.checkpoint("\(what): optimizer tensor '\(name)' is not listed in the metadata")
+                }
+                params[p]!.buffers[buf] = t.data
+            } else {
+                throw TrainingError.checkpoint("\(what): unexpected tensor '\(name)'")
+            }
+        }
+        for (p, bufs) in meta.optimizerBuffers where Set(bufs) != Set(params[p]?.buffers.keys.map { $0 } ?? []) {
+            throw TrainingError.checkpoint("\(what): optimizer buffers of '\(p)' are missing")
+        }
+        return TranslationCheckpoint(epochsCompleted: meta.epochsCompleted, seed: seed, subwordsDirectory: meta.subwordsDirectory,
+                                     weights: weights, optimizer: OptimizerState(rule: meta.optimizerRule, parameters: params),
+                                     history: meta.history)
+    }
+}
