@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean cv-sentiment \
-	data-sentiment glove glove-debiased train-sentiment train-skipgram baseline-sentiment \
+	data-sentiment glove glove-debiased train-sentiment train-skipgram train-translation baseline-sentiment \
 	data-translation baseline-translation fixtures-translation
 
 deps:
@@ -88,6 +88,11 @@ cv-sentiment: release data-sentiment glove
 # Skip-gram with negative sampling over the movie-review training sentences -> models/skipgram-demo.
 train-skipgram: release data-sentiment
 	.build/release/dlserve train recipes/skipgram-demo.json --models ./models
+
+# English -> Spanish transformer (docs/translation-training.md); resumable.
+train-translation: release data-translation
+	mkdir -p var
+	.build/release/dlserve train recipes/translate-en-es.json --models ./models --checkpoint var/translate-en-es.ckpt.safetensors
 
 # TF-IDF + logistic regression on the same split (scikit-learn), and its 10-fold figure.
 baseline-sentiment: data-sentiment
