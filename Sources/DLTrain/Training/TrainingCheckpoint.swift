@@ -90,16 +90,13 @@ public struct TrainingCheckpoint: Sendable {
         var tensors: [(name: String, tensor: Tensor)] = []
         for (k, t) in weights { tensors.append(("model/\(k)", t)) }
         if let b = best { for (k, t) in b.weights { tensors.append(("best/\(k)", t)) } }
-        for (p, s) in optimizer.parameters {
-            for (buf, v) in s.buffers { tensors.append(("optimizer/\(p)/\(buf)", Tensor(shape: [v.count], data: v))) }
-        }
+        tensors += optimizer.checkpointTensors
         let meta = Meta(
             format: Self.format, epochsCompleted: epochsCompleted, seed: String(seed), batchSize: batchSize,
             trainCount: trainCount, history: history, bestEpoch: best?.epoch, bestDevLoss: best?.devLoss,
             bestHasWeights: !(best?.weights.isEmpty ?? true), epochsWithoutImprovement: epochsWithoutImprovement,
             stoppedEarly: stoppedEarly, optimizerRule: optimizer.rule,
-            optimizerSteps: optimizer.parameters.mapValues(\.step),
-            optimizerBuffers: optimizer.parameters.mapValues { $0.buffers.keys.sorted() })
+            optimizerSteps: optimizer.steps, optimizerBuffers: optimizer.bufferNames)
         let json = String(decoding: try JSONEncoder().encode(meta), as: UTF8.self)
         return try Safetensors.encode(tensors, metadata: ["dlserve.training": json])
     }
@@ -129,25 +126,15 @@ public struct TrainingCheckpoint: Sendable {
         guard meta.format == format else { throw TrainingError.checkpoint("\(what): format '\(meta.format)', expected '\(format)'") }
         guard let seed = UInt64(meta.seed) else { throw TrainingError.checkpoint("\(what): bad seed '\(meta.seed)'") }
         var weights: [String: Tensor] = [:], bestWeights: [String: Tensor] = [:]
-        var params: [String: ParameterState] = [:]
-        for (p, step) in meta.optimizerSteps { params[p] = ParameterState(step: step) }
+        var optimizer = OptimizerStateReader(steps: meta.optimizerSteps, bufferNames: meta.optimizerBuffers, what: what)
         for (name, t) in file.tensors {
             if name.hasPrefix("model/") {
                 weights[String(name.dropFirst(6))] = t
             } else if name.hasPrefix("best/") {
                 bestWeights[String(name.dropFirst(5))] = t
-            } else if name.hasPrefix("optimizer/"), let slash = name.lastIndex(of: "/"), slash > name.index(name.startIndex, offsetBy: 10) {
-                let p = String(name[name.index(name.startIndex, offsetBy: 10)..<slash]), buf = String(name[name.index(after: slash)...])
-                guard params[p] != nil, meta.optimizerBuffers[p]?.contains(buf) == true else {
-                    throw TrainingError.checkpoint("\(what): optimizer tensor '\(name)' is not listed in the metadata")
-                }
-                params[p]!.buffers[buf] = t.data
-            } else {
+            } else if try !optimizer.take(name, t) {
                 throw TrainingError.checkpoint("\(what): unexpected tensor '\(name)'")
             }
-        }
-        for (p, bufs) in meta.optimizerBuffers where Set(bufs) != Set(params[p]?.buffers.keys.map { $0 } ?? []) {
-            throw TrainingError.checkpoint("\(what): optimizer buffers of '\(p)' are missing")
         }
         guard meta.bestHasWeights == !bestWeights.isEmpty else {
             throw TrainingError.checkpoint("\(what): best-so-far weights are \(bestWeights.isEmpty ? "missing" : "unexpected")")
@@ -155,7 +142,7 @@ public struct TrainingCheckpoint: Sendable {
         let best = meta.bestEpoch.map { Best(epoch: $0, devLoss: meta.bestDevLoss ?? .infinity, weights: bestWeights) }
         return TrainingCheckpoint(
             epochsCompleted: meta.epochsCompleted, seed: seed, batchSize: meta.batchSize, trainCount: meta.trainCount,
-            weights: weights, optimizer: OptimizerState(rule: meta.optimizerRule, parameters: params),
+            weights: weights, optimizer: try optimizer.state(rule: meta.optimizerRule),
             history: meta.history, best: best, epochsWithoutImprovement: meta.epochsWithoutImprovement,
             stoppedEarly: meta.stoppedEarly)
     }

@@ -63,14 +63,10 @@ public struct TranslationCheckpoint: Sendable {
     }
 
     public func save(to url: URL) throws {
-        var tensors: [(name: String, tensor: Tensor)] = weights.map { ("model/\($0.key)", $0.value) }
-        for (p, s) in optimizer.parameters {
-            for (buf, v) in s.buffers { tensors.append(("optimizer/\(p)/\(buf)", Tensor(shape: [v.count], data: v))) }
-        }
+        let tensors: [(name: String, tensor: Tensor)] = weights.map { ("model/\($0.key)", $0.value) } + optimizer.checkpointTensors
         let meta = Meta(format: Self.format, epochsCompleted: epochsCompleted, seed: String(seed),
                         subwordsDirectory: subwordsDirectory, history: history, optimizerRule: optimizer.rule,
-                        optimizerSteps: optimizer.parameters.mapValues(\.step),
-                        optimizerBuffers: optimizer.parameters.mapValues { $0.buffers.keys.sorted() })
+                        optimizerSteps: optimizer.steps, optimizerBuffers: optimizer.bufferNames)
         let json = String(decoding: try JSONEncoder().encode(meta), as: UTF8.self)
         try AtomicFile.write(try Safetensors.encode(tensors, metadata: ["dlserve.translation": json]), to: url)
     }
@@ -89,25 +85,16 @@ public struct TranslationCheckpoint: Sendable {
         guard meta.format == format else { throw TrainingError.checkpoint("\(what): format '\(meta.format)', expected '\(format)'") }
         guard let seed = UInt64(meta.seed) else { throw TrainingError.checkpoint("\(what): bad seed '\(meta.seed)'") }
         var weights: [String: Tensor] = [:]
-        var params: [String: ParameterState] = meta.optimizerSteps.mapValues { ParameterState(step: $0) }
+        var optimizer = OptimizerStateReader(steps: meta.optimizerSteps, bufferNames: meta.optimizerBuffers, what: what)
         for (name, t) in file.tensors {
             if name.hasPrefix("model/") {
                 weights[String(name.dropFirst(6))] = t
-            } else if name.hasPrefix("optimizer/"), let slash = name.lastIndex(of: "/") {
-                let p = String(name[name.index(name.startIndex, offsetBy: 10)..<slash]), buf = String(name[name.index(after: slash)...])
-                guard params[p] != nil, meta.optimizerBuffers[p]?.contains(buf) == true else {
-                    throw TrainingError.checkpoint("\(what): optimizer tensor '\(name)' is not listed in the metadata")
-                }
-                params[p]!.buffers[buf] = t.data
-            } else {
+            } else if try !optimizer.take(name, t) {
                 throw TrainingError.checkpoint("\(what): unexpected tensor '\(name)'")
             }
         }
-        for (p, bufs) in meta.optimizerBuffers where Set(bufs) != Set(params[p]?.buffers.keys.map { $0 } ?? []) {
-            throw TrainingError.checkpoint("\(what): optimizer buffers of '\(p)' are missing")
-        }
         return TranslationCheckpoint(epochsCompleted: meta.epochsCompleted, seed: seed, subwordsDirectory: meta.subwordsDirectory,
-                                     weights: weights, optimizer: OptimizerState(rule: meta.optimizerRule, parameters: params),
+                                     weights: weights, optimizer: try optimizer.state(rule: meta.optimizerRule),
                                      history: meta.history)
     }
 }
