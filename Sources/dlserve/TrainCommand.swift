@@ -38,11 +38,9 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         Kernels.keepFreedMemoryForReuse()
         let url = URL(fileURLWithPath: self.recipe)
-        if let data = FileManager.default.contents(atPath: url.path), SkipGramRecipe.isWordVectorRecipe(data) {
-            return try trainWordVectors(data)
-        }
-        if let data = FileManager.default.contents(atPath: url.path), TranslationRecipe.isTranslationRecipe(data) {
-            return try trainTranslation(data)
+        if let data = FileManager.default.contents(atPath: url.path) {
+            if SkipGramRecipe.isRecipe(data) { return try trainWordVectors(data) }
+            if TranslationRecipe.isRecipe(data) { return try trainTranslation(data) }
         }
         let recipe = try Recipe.load(url)
         let repo = repository.repository

@@ -56,9 +56,9 @@ final class RecipeTests: XCTestCase {
         XCTAssertTrue(files.contains("sentiment-rt.json"))
         for f in files {
             let data = try Data(contentsOf: dir.appendingPathComponent(f))
-            if SkipGramRecipe.isWordVectorRecipe(data) {
+            if SkipGramRecipe.isRecipe(data) {
                 XCTAssertNoThrow(try SkipGramRecipe.parse(data), f)
-            } else if TranslationRecipe.isTranslationRecipe(data) {
+            } else if TranslationRecipe.isRecipe(data) {
                 XCTAssertNoThrow(try TranslationRecipe.parse(data), f)
             } else {
                 XCTAssertNoThrow(try Recipe.load(dir.appendingPathComponent(f)), f)

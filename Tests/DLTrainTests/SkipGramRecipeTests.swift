@@ -33,14 +33,14 @@ final class SkipGramRecipeTests: XCTestCase {
 
     func testTheShippedRecipeParses() throws {
         let data = try Data(contentsOf: Self.root.appendingPathComponent("recipes/skipgram-demo.json"))
-        XCTAssertTrue(SkipGramRecipe.isWordVectorRecipe(data))
+        XCTAssertTrue(SkipGramRecipe.isRecipe(data))
         let r = try SkipGramRecipe.parse(data)
         XCTAssertEqual(r.name, "skipgram-demo")
         XCTAssertEqual(r.corpus, .init(path: "data/sentiment-rt/train.tsv", column: 1))
         XCTAssertEqual(r.options.dim, 50)
         XCTAssertEqual(r.options.subsample, 0.001)
         XCTAssertEqual(try SkipGramRecipe.parse(JSONFile.encode(r)), r, "recipe.json reads back")
-        XCTAssertFalse(SkipGramRecipe.isWordVectorRecipe(Data(#"{"name": "x", "dataset": {"name": "fashion-mnist"}}"#.utf8)))
+        XCTAssertFalse(SkipGramRecipe.isRecipe(Data(#"{"name": "x", "dataset": {"name": "fashion-mnist"}}"#.utf8)))
     }
 
     func testFieldsAreCheckedByName() {

@@ -33,8 +33,8 @@ final class TranslationRecipeTests: XCTestCase {
 
     func testTheShippedRecipeParsesAndReadsBack() throws {
         let data = try Data(contentsOf: Self.root.appendingPathComponent("recipes/translate-en-es.json"))
-        XCTAssertTrue(TranslationRecipe.isTranslationRecipe(data))
-        XCTAssertFalse(SkipGramRecipe.isWordVectorRecipe(data))
+        XCTAssertTrue(TranslationRecipe.isRecipe(data))
+        XCTAssertFalse(SkipGramRecipe.isRecipe(data))
         let r = try TranslationRecipe.parse(data)
         XCTAssertEqual(r.name, "translate-en-es")
         XCTAssertEqual(r.data.dir, "data/translate-en-es/all")

@@ -28,7 +28,7 @@ import Foundation
 /// `batch_tokens` bounds a batch's padded source plus target tokens.
 /// Unknown fields are errors; every error is `TrainingError.invalidRecipe`
 /// naming the field (see `TranslationRecipe+Validation.swift`).
-public struct TranslationRecipe: Codable, Equatable, Sendable {
+public struct TranslationRecipe: TaskRecipe, Codable, Equatable, Sendable {
     public struct DataSection: Codable, Equatable, Sendable {
         public var dir: String?
         public var train: String
@@ -156,22 +156,6 @@ public struct TranslationRecipe: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, task, data, subwords, model, optimizer, epochs, seed
         case labelSmoothing = "label_smoothing", batchTokens = "batch_tokens"
-    }
-
-    /// Whether a recipe file is a translation recipe (its "task" is "translation").
-    public static func isTranslationRecipe(_ data: Data) -> Bool {
-        struct Probe: Decodable { var task: String? }
-        return (try? JSONDecoder().decode(Probe.self, from: data))?.task == task
-    }
-
-    /// Decodes and validates a recipe file's contents.
-    public static func parse(_ data: Data) throws -> TranslationRecipe {
-        let r: TranslationRecipe
-        do { r = try JSONDecoder().decode(TranslationRecipe.self, from: data) } catch let e as DecodingError {
-            throw TrainingError.invalidRecipe(JSONFile.describe(e))
-        }
-        try r.validate()
-        return r
     }
 
     public init(from d: Decoder) throws {

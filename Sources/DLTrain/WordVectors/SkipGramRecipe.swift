@@ -16,11 +16,11 @@ import Foundation
 ///     }
 ///
 /// `task` must be "word_vectors" (it tells this recipe from a classifier's
-/// `Recipe`: see `isWordVectorRecipe`). `corpus.path` is relative to the
+/// `Recipe`: see `isRecipe`). `corpus.path` is relative to the
 /// directory the run starts in; `column` picks a tab-separated column (none:
 /// the whole line is the sentence). Unknown fields are errors; every error is
 /// `TrainingError.invalidRecipe` naming the field.
-public struct SkipGramRecipe: Codable, Equatable, Sendable {
+public struct SkipGramRecipe: TaskRecipe, Codable, Equatable, Sendable {
     public struct Corpus: Codable, Equatable, Sendable {
         public var path: String
         public var column: Int?
@@ -64,22 +64,6 @@ public struct SkipGramRecipe: Codable, Equatable, Sendable {
         case minCount = "min_count", maxWords = "max_words"
     }
     typealias OptionKeys = SkipGramTrainer.Options.CodingKeys
-
-    /// Whether a recipe file is a word-vector recipe (its "task" is "word_vectors").
-    public static func isWordVectorRecipe(_ data: Data) -> Bool {
-        struct Probe: Decodable { var task: String? }
-        return (try? JSONDecoder().decode(Probe.self, from: data))?.task == task
-    }
-
-    /// Decodes and validates a recipe file's contents.
-    public static func parse(_ data: Data) throws -> SkipGramRecipe {
-        let r: SkipGramRecipe
-        do { r = try JSONDecoder().decode(SkipGramRecipe.self, from: data) } catch let e as DecodingError {
-            throw TrainingError.invalidRecipe(JSONFile.describe(e))
-        }
-        try r.validate()
-        return r
-    }
 
     public init(from d: Decoder) throws {
         try Self.rejectUnknown(d, CodingKeys.allCases.map(\.rawValue) + OptionKeys.allCases.map(\.rawValue), in: "")
