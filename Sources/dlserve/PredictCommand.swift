@@ -64,7 +64,7 @@ struct PredictCommand: ParsableCommand {
                 let k = labels.count
                 for (i, item) in batch.enumerated() {
                     let probs = Probabilities.softmax(Array(logits.data[(i * k)..<((i + 1) * k)]))
-                    let top = probs.indices.sorted { probs[$0] > probs[$1] }.prefix(topK)
+                    let top = Probabilities.topK(probs, k: topK).map(\.index)
                     let line = Line(file: item.name, model: loaded.name, version: loaded.version,
                                     predictions: top.map { Line.Prediction(label: labels[$0], probability: probs[$0]) })
                     print(String(decoding: try encoder.encode(line), as: UTF8.self))
@@ -83,22 +83,21 @@ struct PredictCommand: ParsableCommand {
     }
 
     static func predict(texts: [String], _ loaded: LoadedModel, _ text: ModelConfig.TextInput, topK: Int) throws -> [TextLine] {
-        let vocabulary = try Vocabulary.load(loaded.directory.appendingPathComponent(text.vocabulary))
-        let tokenizer = Tokenizer(lowercase: text.lowercase)
+        // The server's encoding (tokenizer, vocabulary, the same limits and messages).
+        let resources = VersionResources(vocabulary: try Vocabulary.load(loaded.directory.appendingPathComponent(text.vocabulary)),
+                                         tokenizer: Tokenizer(lowercase: text.lowercase), maxLength: text.maxLength)
         let labels = loaded.config.labels
         var lines: [TextLine] = []
         for (i, t) in texts.enumerated() {
-            let tokens = tokenizer.tokenize(t)
-            guard !tokens.isEmpty else { throw ValidationError("text \(i + 1) is empty (no words)") }
-            guard tokens.count <= text.maxLength else {
-                throw ValidationError("text \(i + 1) has \(tokens.count) tokens, more than the model's max_length of \(text.maxLength)")
+            let ids: [Int], unknown: Int
+            do { (ids, unknown) = try resources.encode(t, field: "text \(i + 1)") } catch ServingError.invalidInput(let m) {
+                throw ValidationError(m)
             }
-            let (ids, unknown) = vocabulary.encode(tokens)
             let logits = loaded.model.infer(Tensor(shape: [1, ids.count], data: ids.map(Float.init))).data
-            let probs = Probabilities.softmax(logits)
-            let top = probs.indices.sorted { probs[$0] > probs[$1] }.prefix(topK)
+            let top = Probabilities.topK(Probabilities.softmax(logits), k: topK)
             lines.append(TextLine(text: t, model: loaded.name, version: loaded.version, tokens: ids.count, unknownWords: unknown,
-                                  predictions: top.map { Line.Prediction(label: $0 < labels.count ? labels[$0] : String($0), probability: probs[$0]) }))
+                                  predictions: top.map { Line.Prediction(label: $0.index < labels.count ? labels[$0.index] : String($0.index),
+                                                                         probability: $0.value) }))
         }
         return lines
     }
