@@ -6,12 +6,17 @@ import DLText
 import Foundation
 
 /// `dlserve eval --model models/NAME --dataset fashion-mnist:test` (or a text
-/// dataset, `sentiment-rt:test`, for a text model): metrics as JSON.
+/// dataset, `sentiment-rt:test`, for a text model; parallel text,
+/// `translate-en-es/bible:test`, for a translation model): metrics as JSON.
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate a model version on a dataset and print the metrics as JSON.",
-        discussion: "Prints accuracy, loss (softmax cross-entropy) and per-class accuracy; with --confusion also the confusion matrix.")
+        discussion: """
+            Prints accuracy, loss (softmax cross-entropy) and per-class accuracy; with --confusion also the confusion matrix. \
+            For a translation model, --dataset names parallel text (DATA/NAME/SPLIT.tsv, EN<TAB>ES lines; or --data FILE) \
+            and it prints corpus BLEU and chrF (sacrebleu 13a, mixed case) of beam-search translations.
+            """)
 
     @OptionGroup var model: ModelOptions
 
@@ -23,6 +28,8 @@ struct EvalCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Include the confusion matrix (rows: true class, columns: predicted).")
     var confusion = false
+
+    @OptionGroup var translation: TranslationEvalOptions
 
     @OptionGroup var compute: ComputeOptions
 
@@ -36,6 +43,10 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         let ref = try DatasetReference(parsing: dataset, defaultSplit: .test)
         let loaded = try model.load()
+        if loaded.config.task == .translation {
+            Kernels.setBLASThreads(compute.threadCount)
+            return try translation.run(loaded, dataset: ref, limit: limit, textRoot: compute.registry.textRoot)
+        }
         var data: Dataset
         if let text = loaded.config.input.text {
             // A text model reads its texts with its own tokenizer and the vocabulary it shipped with.

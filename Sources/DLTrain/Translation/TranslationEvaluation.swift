@@ -25,37 +25,37 @@ public enum TranslationEvaluation {
         return (Float(lossSum / Double(max(total, 1))), Float(right) / Float(max(total, 1)))
     }
 
-    /// Greedy decoding by full recomputation: each step runs the whole model
-    /// on the prefix so far and appends the argmax of the last position
-    /// (correct, O(T^2); the incremental decoders in DLNN/Decoding avoid the
-    /// recomputation). Returns each source's target ids without `<bos>`/`<eos>`,
-    /// at most `2 * source length + 10` of them.
-    public static func greedy(_ model: GraphModel, sources: [[Int]], batchSize: Int = 32) -> [[Int]] {
-        var out: [[Int]] = []
-        for chunkStart in stride(from: 0, to: sources.count, by: batchSize) {
-            let chunk = Array(sources[chunkStart..<min(chunkStart + batchSize, sources.count)])
-            let n = chunk.count, s = chunk.map(\.count).max()!
-            var src = [Float](repeating: 0, count: n * s)
-            for (i, q) in chunk.enumerated() { for (j, id) in q.enumerated() { src[i * s + j] = Float(id) } }
-            let srcT = Tensor(shape: [n, s], data: src)
-            var prefixes = [[Int]](repeating: [BPEModel.beginningID], count: n)
-            var done = [Bool](repeating: false, count: n)
-            let limit = 2 * s + 10
-            while done.contains(false) && prefixes[0].count <= limit {
-                let t = prefixes[0].count
-                let tgt = Tensor(shape: [n, t], data: prefixes.flatMap { $0.map(Float.init) })
-                let logits = model.infer(inputs: ["src": srcT, "tgt": tgt])[model.spec.output]!
-                let argmax = logits.argmaxLastAxis()
-                for i in 0..<n {
-                    if done[i] { prefixes[i].append(TranslationBatch.padding); continue }
-                    let next = argmax[i * t + t - 1]
-                    prefixes[i].append(next)
-                    if next == BPEModel.endID || prefixes[i].count > 2 * chunk[i].count + 10 { done[i] = true }
-                }
-            }
-            out += prefixes.map { Array($0.dropFirst().prefix { $0 != BPEModel.endID && $0 != TranslationBatch.padding }) }
+    /// Decodes sources (subword ids ending with `<eos>`) with the model's
+    /// incremental decoder (cached keys/values, no prefix recomputation) and
+    /// the search `options` ask for (`beamWidth` 1 = greedy). Sources are
+    /// decoded in batches of `batchSize` of similar length; each batch may
+    /// emit at most `2 * longest source + 10` tokens unless `options.maxLength`
+    /// is smaller. Returns the best hypothesis' ids per source, in order,
+    /// without `<eos>`.
+    public static func translate(_ model: GraphModel, sources: [[Int]], options: DecodingOptions,
+                                 batchSize: Int = 32) throws -> [[Int]] {
+        let stepper = try EncoderDecoderStepper(model: model)
+        let order = sources.indices.sorted { sources[$0].count < sources[$1].count }
+        var out = [[Int]](repeating: [], count: sources.count)
+        for chunkStart in stride(from: 0, to: order.count, by: max(1, batchSize)) {
+            let indices = Array(order[chunkStart..<min(chunkStart + max(1, batchSize), order.count)])
+            let chunk = indices.map { sources[$0] }
+            var o = options
+            o.maxLength = min(options.maxLength, 2 * (chunk.map(\.count).max() ?? 0) + 10)
+            let results = try decode(stepper, sources: chunk, options: o)
+            for (i, r) in zip(indices, results) { out[i] = Array(r.best?.content ?? []) }
         }
         return out
+    }
+
+    /// Greedy decoding options for subword ids (`<bos>` 2, `<eos>` 3).
+    public static func greedyOptions(maxLength: Int = 512) -> DecodingOptions {
+        DecodingOptions(startToken: BPEModel.beginningID, endToken: BPEModel.endID, beamWidth: 1, maxLength: maxLength)
+    }
+
+    /// Greedy translation of sources; see `translate`.
+    public static func greedy(_ model: GraphModel, sources: [[Int]], batchSize: Int = 32) throws -> [[Int]] {
+        try translate(model, sources: sources, options: greedyOptions(), batchSize: batchSize)
     }
 
     /// Corpus BLEU (0-100) of detokenized hypotheses against references.

@@ -124,7 +124,7 @@ public final class TranslationTrainer {
         let d = TranslationEvaluation.teacherForced(model, dev, batchTokens: options.batchTokens)
         var bleuScore: Double?
         if let bleu, !bleu.pairs.isEmpty {
-            let hyps = TranslationEvaluation.greedy(model, sources: bleu.pairs.map(\.source), batchSize: 32)
+            let hyps = try TranslationEvaluation.greedy(model, sources: bleu.pairs.map(\.source), batchSize: 32)
             bleuScore = try? TranslationEvaluation.bleu(hypotheses: hyps.map(bleu.detokenize), references: bleu.pairs.map(\.reference))
         }
         return TranslationEpoch(epoch: epoch + 1, trainLoss: Float(lossSum / Double(max(lossTokens, 1))), devLoss: d.loss,
