@@ -6,7 +6,7 @@ PORT ?= 8080
 
 .PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean cv-sentiment \
 	data-sentiment glove glove-debiased train-sentiment train-skipgram train-translation baseline-sentiment \
-	data-translation baseline-translation fixtures-translation
+	data-translation baseline-translation fixtures-translation eval-translation
 
 deps:
 	./scripts/install-deps.sh
@@ -108,6 +108,11 @@ data-translation:
 # The rule-based peer: Apertium eng-spa on both test sets, BLEU and chrF by sacrebleu.
 baseline-translation: data-translation
 	python3 scripts/baselines/apertium_translation.py
+
+# The shipped translation model beside Apertium on both test sets, in one run (BLEU, chrF);
+# EVAL_ARGS=--write-metrics records them in the version's metrics.json.
+eval-translation: release data-translation
+	python3 scripts/eval/translation.py $(EVAL_ARGS)
 
 # sacrebleu's BLEU / chrF / 13a values for the Swift metrics (needs Apertium's outputs).
 fixtures-translation: baseline-translation
