@@ -33,9 +33,11 @@ public struct JobProgress: Codable, Equatable, Sendable {
     public var loss: Double?
     public var accuracy: Double?
     public var imagesPerSecond: Double?
+    /// Sequence models (translation): source plus target tokens per second.
+    public var tokensPerSecond: Double?
 
     public init(epoch: Int = 0, totalEpochs: Int = 0, batch: Int = 0, totalBatches: Int = 0,
-                loss: Double? = nil, accuracy: Double? = nil, imagesPerSecond: Double? = nil) {
+                loss: Double? = nil, accuracy: Double? = nil, imagesPerSecond: Double? = nil, tokensPerSecond: Double? = nil) {
         self.epoch = epoch
         self.totalEpochs = totalEpochs
         self.batch = batch
@@ -43,10 +45,12 @@ public struct JobProgress: Codable, Equatable, Sendable {
         self.loss = loss
         self.accuracy = accuracy
         self.imagesPerSecond = imagesPerSecond
+        self.tokensPerSecond = tokensPerSecond
     }
 
     enum CodingKeys: String, CodingKey {
         case epoch, batch, loss, accuracy
+        case tokensPerSecond = "tokens_per_second"
         case totalEpochs = "total_epochs"
         case totalBatches = "total_batches"
         case imagesPerSecond = "images_per_second"

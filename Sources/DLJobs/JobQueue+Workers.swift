@@ -153,7 +153,7 @@ extension JobQueue {
                 lastStored = t
                 let progress = JobProgress(epoch: p.epoch, totalEpochs: p.epochs, batch: p.batch, totalBatches: p.batches,
                                            loss: Double(p.loss), accuracy: Double(p.accuracy),
-                                           imagesPerSecond: p.imagesPerSecond)
+                                           imagesPerSecond: p.imagesPerSecond, tokensPerSecond: p.tokensPerSecond)
                 do {
                     let action = try transition(id) { try $0.recordProgress(progress, now: clock.now()) }
                     // Set by another daemon sharing the store, or a lost wake-up.

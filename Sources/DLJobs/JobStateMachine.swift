@@ -227,6 +227,7 @@ public struct JobStateMachine: Sendable {
         job.progress.loss = job.metrics.last.map { Double($0.trainLoss) }
         job.progress.accuracy = job.metrics.last.map { Double($0.trainAccuracy) }
         job.progress.imagesPerSecond = nil
+        job.progress.tokensPerSecond = nil
     }
 
     private mutating func endAttempt(at end: Date) {

@@ -54,11 +54,15 @@ extension SQLiteJobStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        m.registerMigration("v2: tokens_per_second") { db in
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN tokens_per_second REAL")
+        }
         return m
     }
 
     static let jobColumns = """
-        id, state, model, recipe, promote, epoch, total_epochs, batch, total_batches, loss, accuracy, images_per_second, metrics,
+        id, state, model, recipe, promote, epoch, total_epochs, batch, total_batches, loss, accuracy, images_per_second,
+        tokens_per_second, metrics,
         created_at, started_at, finished_at, updated_at, running_since, run_seconds,
         attempts, recoveries, checkpoint_epoch, cancel_requested,
         result_model, result_version, result_promoted, result_promote_error, error
@@ -70,7 +74,7 @@ extension SQLiteJobStore {
         let values: [(any DatabaseValueConvertible)?] = [
             job.id.rawValue, job.state.rawValue, job.model, job.recipe, job.promote,
             job.progress.epoch, job.progress.totalEpochs, job.progress.batch, job.progress.totalBatches,
-            job.progress.loss, job.progress.accuracy, job.progress.imagesPerSecond, metrics,
+            job.progress.loss, job.progress.accuracy, job.progress.imagesPerSecond, job.progress.tokensPerSecond, metrics,
             t.createdAt.timeIntervalSinceReferenceDate, t.startedAt?.timeIntervalSinceReferenceDate, t.finishedAt?.timeIntervalSinceReferenceDate,
             t.updatedAt.timeIntervalSinceReferenceDate, t.runningSince?.timeIntervalSinceReferenceDate, t.runSeconds,
             job.attempts, job.recoveries, job.checkpointEpoch, job.cancelRequested,
@@ -94,7 +98,8 @@ extension SQLiteJobStore {
         job.state = state
         job.progress = JobProgress(epoch: row["epoch"], totalEpochs: row["total_epochs"],
                                    batch: row["batch"], totalBatches: row["total_batches"], loss: row["loss"],
-                                   accuracy: row["accuracy"], imagesPerSecond: row["images_per_second"])
+                                   accuracy: row["accuracy"], imagesPerSecond: row["images_per_second"],
+                                   tokensPerSecond: row["tokens_per_second"])
         do {
             job.metrics = try JobJSON.decoder.decode([EpochMetrics].self, from: Data((row["metrics"] as String).utf8))
         } catch {

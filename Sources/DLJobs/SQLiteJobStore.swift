@@ -133,7 +133,7 @@ public final class SQLiteJobStore: JobStore {
 
     // MARK: - Helpers
 
-    private static let placeholders = Array(repeating: "?", count: 28).joined(separator: ", ")
+    private static let placeholders = Array(repeating: "?", count: 29).joined(separator: ", ")
 
     private static func apply<A>(_ transition: (inout JobStateMachine) throws -> A, to row: Row, now: Date,
                                  _ db: Database) throws -> (job: Job, action: A) {

@@ -1442,7 +1442,12 @@ components:
         total_batches: { type: integer, minimum: 0 }
         loss: { type: number }
         accuracy: { type: number }
-        images_per_second: { type: number }
+        images_per_second:
+          type: number
+          description: Training examples per second (images; sentence pairs for a translation job).
+        tokens_per_second:
+          type: number
+          description: Translation jobs. Source plus target tokens per second so far this epoch.
     EpochMetrics:
       type: object
       required: [epoch, learning_rate, train_loss, train_accuracy, seconds, images_per_second]
@@ -1455,6 +1460,13 @@ components:
         dev_accuracy: { type: number }
         seconds: { type: number }
         images_per_second: { type: number }
+        cpu_seconds: { type: number }
+        dev_bleu:
+          type: number
+          description: Translation jobs. Greedy corpus BLEU on the recipe's first `data.bleu_sentences` dev pairs.
+        tokens_per_second:
+          type: number
+          description: Translation jobs. Source plus target tokens per second of training.
     JobTimings:
       type: object
       required: [created_at, updated_at, run_seconds]

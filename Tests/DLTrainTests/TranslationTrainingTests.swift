@@ -120,7 +120,8 @@ final class TranslationTrainingTests: XCTestCase {
         let b = try recipe(epochs: 4).run(base: dir, repository: parts, checkpoint: checkpoint, configure: { resumedAt = $0.epochsCompleted })
         XCTAssertEqual(resumedAt, 2, "resumed after epoch 2")
         XCTAssertEqual(a.history, b.history.map { var e = $0; e.seconds = a.history[$0.epoch - 1].seconds
-            e.tokensPerSecond = a.history[$0.epoch - 1].tokensPerSecond; return e })
+            e.tokensPerSecond = a.history[$0.epoch - 1].tokensPerSecond
+            e.pairsPerSecond = a.history[$0.epoch - 1].pairsPerSecond; return e })
         let wa = try Safetensors.read(contentsOf: whole.directory(of: "toy-mt", version: a.version).appendingPathComponent("weights.safetensors"))
         let wb = try Safetensors.read(contentsOf: parts.directory(of: "toy-mt", version: b.version).appendingPathComponent("weights.safetensors"))
         XCTAssertEqual(Set(wa.tensors.keys), Set(wb.tensors.keys))

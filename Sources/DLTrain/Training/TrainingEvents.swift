@@ -16,9 +16,15 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     /// thread): with other work on the machine, seconds / cpuSeconds shows how
     /// much of it the run got.
     public var cpuSeconds: Double?
+    /// Sequence models: greedy corpus BLEU on dev sentences (translation).
+    public var devBLEU: Double?
+    /// Sequence models: source plus target tokens per second of training
+    /// (`imagesPerSecond` then counts sentence pairs).
+    public var tokensPerSecond: Double?
 
     public init(epoch: Int, learningRate: Float, trainLoss: Float, trainAccuracy: Float, devLoss: Float? = nil,
-                devAccuracy: Float? = nil, seconds: Double, imagesPerSecond: Double, cpuSeconds: Double? = nil) {
+                devAccuracy: Float? = nil, seconds: Double, imagesPerSecond: Double, cpuSeconds: Double? = nil,
+                devBLEU: Double? = nil, tokensPerSecond: Double? = nil) {
         self.epoch = epoch
         self.learningRate = learningRate
         self.trainLoss = trainLoss
@@ -28,11 +34,13 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
         self.seconds = seconds
         self.imagesPerSecond = imagesPerSecond
         self.cpuSeconds = cpuSeconds
+        self.devBLEU = devBLEU
+        self.tokensPerSecond = tokensPerSecond
     }
 
     enum CodingKeys: String, CodingKey {
         case epoch, seconds
-        case cpuSeconds = "cpu_seconds"
+        case cpuSeconds = "cpu_seconds", devBLEU = "dev_bleu", tokensPerSecond = "tokens_per_second"
         case learningRate = "learning_rate", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
         case devLoss = "dev_loss", devAccuracy = "dev_accuracy", imagesPerSecond = "images_per_second"
     }
@@ -50,9 +58,11 @@ public struct BatchProgress: Codable, Equatable, Sendable {
     public var accuracy: Float
     public var imagesPerSecond: Double
     public var learningRate: Float
+    /// Sequence models: source plus target tokens per second so far this epoch.
+    public var tokensPerSecond: Double?
 
     public init(epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Float, accuracy: Float,
-                imagesPerSecond: Double, learningRate: Float) {
+                imagesPerSecond: Double, learningRate: Float, tokensPerSecond: Double? = nil) {
         self.epoch = epoch
         self.epochs = epochs
         self.batch = batch
@@ -61,11 +71,12 @@ public struct BatchProgress: Codable, Equatable, Sendable {
         self.accuracy = accuracy
         self.imagesPerSecond = imagesPerSecond
         self.learningRate = learningRate
+        self.tokensPerSecond = tokensPerSecond
     }
 
     enum CodingKeys: String, CodingKey {
         case epoch, epochs, batch, batches, loss, accuracy
-        case imagesPerSecond = "images_per_second", learningRate = "learning_rate"
+        case imagesPerSecond = "images_per_second", learningRate = "learning_rate", tokensPerSecond = "tokens_per_second"
     }
 }
 

@@ -7,6 +7,9 @@ public struct TranslationEpoch: Codable, Equatable, Sendable {
     public var epoch: Int
     /// Mean label-smoothed training loss over the epoch's target tokens.
     public var trainLoss: Float
+    /// Fraction of training target tokens whose argmax was right (training
+    /// mode, over the epoch; nil in checkpoints of older runs).
+    public var trainAccuracy: Float?
     /// Teacher-forced dev cross-entropy (no smoothing) and token accuracy.
     public var devLoss: Float
     public var devAccuracy: Float
@@ -15,11 +18,15 @@ public struct TranslationEpoch: Codable, Equatable, Sendable {
     public var seconds: Double
     /// Source plus target tokens per second of training.
     public var tokensPerSecond: Double
+    /// Sentence pairs per second of training (nil in checkpoints of older runs).
+    public var pairsPerSecond: Double?
+    /// The learning rate of the epoch's last update (nil in older checkpoints).
+    public var learningRate: Float?
 
     enum CodingKeys: String, CodingKey {
         case epoch, seconds
-        case trainLoss = "train_loss", devLoss = "dev_loss", devAccuracy = "dev_accuracy", devBLEU = "dev_bleu"
-        case tokensPerSecond = "tokens_per_second"
+        case trainLoss = "train_loss", trainAccuracy = "train_accuracy", devLoss = "dev_loss", devAccuracy = "dev_accuracy", devBLEU = "dev_bleu"
+        case tokensPerSecond = "tokens_per_second", pairsPerSecond = "pairs_per_second", learningRate = "learning_rate"
     }
 }
 

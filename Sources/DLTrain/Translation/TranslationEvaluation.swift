@@ -16,13 +16,20 @@ public enum TranslationEvaluation {
                 sequenceCrossEntropy(logits: logits, targets: batch.tgtOut, ignoreIndex: TranslationBatch.padding)
             }
             lossSum += Double(loss.scalar) * Double(batch.targetTokens)
-            let predicted = logits.argmaxLastAxis()
-            for (i, t) in batch.tgtOut.data.enumerated() where t != Float(TranslationBatch.padding) {
-                total += 1
-                if Float(predicted[i]) == t { right += 1 }
-            }
+            right += correctTokens(logits, targets: batch.tgtOut)
+            total += batch.targetTokens
         }
         return (Float(lossSum / Double(max(total, 1))), Float(right) / Float(max(total, 1)))
+    }
+
+    /// How many non-padding targets are the argmax of their logits row.
+    public static func correctTokens(_ logits: Tensor, targets: Tensor) -> Int {
+        let predicted = logits.argmaxLastAxis()
+        var right = 0
+        for (i, t) in targets.data.enumerated() where t != Float(TranslationBatch.padding) && Float(predicted[i]) == t {
+            right += 1
+        }
+        return right
     }
 
     /// Decodes sources (subword ids ending with `<eos>`) with the model's

@@ -31,16 +31,26 @@ extension TranslationRecipe {
                            input: .init(shape: [-1], text: .init(vocabulary: vocabulary, lowercase: false, maxLength: data.maxLength)))
     }
 
+    /// A trained model with everything its version holds.
+    public struct Trained {
+        public var model: GraphModel
+        public var subwords: TranslationSubwords
+        public var history: [TranslationEpoch]
+        public var trainPairs: Int
+        public var devPairs: Int
+        /// config.json for a new model.
+        public var config: ModelConfig
+        /// metrics.json.
+        public var metrics: Data
+    }
+
     /// Reads the data, learns the subwords (or, resuming from `checkpoint`,
-    /// loads the ones it recorded), trains, and publishes the next version of
-    /// `name`: model.json, weights.safetensors, the bpe files, metrics.json
-    /// (per-epoch train loss, dev loss, dev accuracy, dev BLEU) and
-    /// recipe.json; config.json for a new model. With `checkpoint`, a
-    /// checkpoint is saved after every epoch and a run resumes from it.
-    @discardableResult
-    public func run(base: URL, repository: ModelRepository, checkpoint: URL? = nil,
-                    configure: ((TranslationTrainer) -> Void)? = nil,
-                    isCancelled: @escaping () -> Bool = { false }) throws -> Outcome {
+    /// loads the ones it recorded) and trains. With `checkpoint`, a
+    /// checkpoint is saved after every epoch (`configure` may replace that
+    /// hook) and a run resumes from it when the file exists.
+    public func train(base: URL, checkpoint: URL? = nil,
+                      configure: ((TranslationTrainer) throws -> Void)? = nil,
+                      isCancelled: @escaping () -> Bool = { false }) throws -> Trained {
         try validate()
         let urls = dataURLs(base: base)
         let trainText = try TranslationPairs.read(urls.train, limit: data.limit)
@@ -85,10 +95,32 @@ extension TranslationRecipe {
         trainer.isCancelled = isCancelled
         if let resumeFrom { try trainer.resume(from: resumeFrom) }
         if let checkpoint { trainer.epochFinished = { try $0.save(to: checkpoint) } }
-        configure?(trainer)
+        try configure?(trainer)
         let history = try trainer.fit()
+        let metrics = Metrics(task: Self.task, parameters: model.parameterCount, trainPairs: train.count, devPairs: dev.count,
+                              sourceVocabulary: subwords.source.model.count, targetVocabulary: subwords.target.model.count,
+                              devLoss: history.last?.devLoss, devAccuracy: history.last?.devAccuracy, devBLEU: history.last?.devBLEU,
+                              epochs: history)
+        return Trained(model: model, subwords: subwords, history: history, trainPairs: train.count, devPairs: dev.count,
+                       config: config(subwords: subwords), metrics: try JSONFile.encode(metrics))
+    }
 
-        let config = config(subwords: subwords)
+    /// Writes a trained model's version files into `dir`: model.json,
+    /// weights.safetensors, the bpe files and recipe.json (not metrics.json).
+    public func save(_ trained: Trained, to dir: URL) throws {
+        try trained.model.save(to: dir)
+        try trained.subwords.write(to: dir)
+        try JSONFile.write(self, to: dir.appendingPathComponent(ModelRepository.recipeFileName))
+    }
+
+    /// `train`, then publishes the next version of `name`: the files of
+    /// `save` and metrics.json (per-epoch train loss and accuracy, dev loss,
+    /// dev accuracy, dev BLEU); config.json for a new model.
+    @discardableResult
+    public func run(base: URL, repository: ModelRepository, checkpoint: URL? = nil,
+                    configure: ((TranslationTrainer) throws -> Void)? = nil,
+                    isCancelled: @escaping () -> Bool = { false }) throws -> Outcome {
+        let trained = try train(base: base, checkpoint: checkpoint, configure: configure, isCancelled: isCancelled)
         do {
             let file = try repository.directory(of: name).appendingPathComponent(ModelRepository.configFileName)
             if FileManager.default.fileExists(atPath: file.path) {
@@ -96,22 +128,17 @@ extension TranslationRecipe {
                     throw TrainingError.invalidRecipe("name: model '\(name)' exists and is not a translation model")
                 }
             } else {
-                try repository.writeConfig(config)
+                try repository.writeConfig(trained.config)
             }
         } catch let e as RepositoryError {
             throw TrainingError.invalidRecipe("name: \(e)")
         }
-        let metrics = Metrics(task: Self.task, parameters: model.parameterCount, trainPairs: train.count, devPairs: dev.count,
-                              sourceVocabulary: subwords.source.model.count, targetVocabulary: subwords.target.model.count,
-                              devLoss: history.last?.devLoss, devAccuracy: history.last?.devAccuracy, devBLEU: history.last?.devBLEU,
-                              epochs: history)
         let version = try repository.publish(name: name) { dir in
-            try model.save(to: dir)
-            try subwords.write(to: dir)
-            try JSONFile.write(metrics, to: dir.appendingPathComponent(ModelRepository.metricsFileName))
-            try JSONFile.write(self, to: dir.appendingPathComponent(ModelRepository.recipeFileName))
+            try save(trained, to: dir)
+            try AtomicFile.write(trained.metrics, to: dir.appendingPathComponent(ModelRepository.metricsFileName))
         }
-        return Outcome(version: version, parameters: model.parameterCount, trainPairs: train.count, devPairs: dev.count, history: history)
+        return Outcome(version: version, parameters: trained.model.parameterCount, trainPairs: trained.trainPairs,
+                       devPairs: trained.devPairs, history: trained.history)
     }
 
     /// metrics.json of a published translation model.

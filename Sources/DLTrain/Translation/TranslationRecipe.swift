@@ -138,10 +138,12 @@ public struct TranslationRecipe: TaskRecipe, Codable, Equatable, Sendable {
     public var batchTokens: Int
     public var epochs: Int
     public var seed: UInt64
+    /// Jobs over HTTP: serve the new version once published (`dlserve train` ignores it).
+    public var promote: Bool?
 
     public init(name: String, data: DataSection, subwords: Subwords = Subwords(), model: ModelSpec,
                 optimizer: OptimizerSection = OptimizerSection(), labelSmoothing: Float = 0.1,
-                batchTokens: Int = 4096, epochs: Int = 10, seed: UInt64 = 1) {
+                batchTokens: Int = 4096, epochs: Int = 10, seed: UInt64 = 1, promote: Bool? = nil) {
         self.name = name
         self.data = data
         self.subwords = subwords
@@ -151,10 +153,11 @@ public struct TranslationRecipe: TaskRecipe, Codable, Equatable, Sendable {
         self.batchTokens = batchTokens
         self.epochs = epochs
         self.seed = seed
+        self.promote = promote
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, task, data, subwords, model, optimizer, epochs, seed
+        case name, task, data, subwords, model, optimizer, epochs, seed, promote
         case labelSmoothing = "label_smoothing", batchTokens = "batch_tokens"
     }
 
@@ -172,6 +175,7 @@ public struct TranslationRecipe: TaskRecipe, Codable, Equatable, Sendable {
         batchTokens = try c.decodeIfPresent(Int.self, forKey: .batchTokens) ?? 4096
         epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? 10
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 1
+        promote = try c.decodeIfPresent(Bool.self, forKey: .promote)
     }
 
     public func encode(to e: Encoder) throws {
@@ -186,5 +190,6 @@ public struct TranslationRecipe: TaskRecipe, Codable, Equatable, Sendable {
         try c.encode(batchTokens, forKey: .batchTokens)
         try c.encode(epochs, forKey: .epochs)
         try c.encode(seed, forKey: .seed)
+        try c.encodeIfPresent(promote, forKey: .promote)
     }
 }

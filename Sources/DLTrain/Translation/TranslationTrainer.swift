@@ -32,9 +32,13 @@ public final class TranslationTrainer {
         public var batch: Int
         public var batches: Int
         public var loss: Float
+        /// Target-token accuracy of this batch (argmax, training mode).
+        public var accuracy: Float
         public var learningRate: Float
         /// Source plus target tokens per second so far in this epoch.
         public var tokensPerSecond: Double
+        /// Sentence pairs per second so far in this epoch.
+        public var pairsPerSecond: Double
     }
 
     public let model: GraphModel
@@ -101,7 +105,7 @@ public final class TranslationTrainer {
 
     func trainEpoch(_ epoch: Int) throws -> TranslationEpoch {
         let start = Date()
-        var lossSum: Double = 0, lossTokens = 0, tokens = 0
+        var lossSum: Double = 0, lossTokens = 0, tokens = 0, pairs = 0, right = 0
         let order = TranslationBatching.epochOrder(batches, seed: options.seed, epoch: epoch)
         for (b, indices) in order.enumerated() {
             if isCancelled() { throw TrainingError.cancelled }
@@ -117,8 +121,13 @@ public final class TranslationTrainer {
             lossSum += Double(loss.scalar) * Double(batch.targetTokens)
             lossTokens += batch.targetTokens
             tokens += batch.sourceTokens + batch.targetTokens
-            onProgress?(Progress(epoch: epoch, batch: b, batches: order.count, loss: loss.scalar, learningRate: optimizer.learningRate,
-                                 tokensPerSecond: Double(tokens) / max(Date().timeIntervalSince(start), 1e-9)))
+            pairs += indices.count
+            let batchRight = TranslationEvaluation.correctTokens(logits, targets: batch.tgtOut)
+            right += batchRight
+            let elapsed = max(Date().timeIntervalSince(start), 1e-9)
+            onProgress?(Progress(epoch: epoch, batch: b, batches: order.count, loss: loss.scalar,
+                                 accuracy: Float(batchRight) / Float(max(batch.targetTokens, 1)), learningRate: optimizer.learningRate,
+                                 tokensPerSecond: Double(tokens) / elapsed, pairsPerSecond: Double(pairs) / elapsed))
         }
         let seconds = Date().timeIntervalSince(start)
         let d = TranslationEvaluation.teacherForced(model, dev, batchTokens: options.batchTokens)
@@ -127,8 +136,10 @@ public final class TranslationTrainer {
             let hyps = try TranslationEvaluation.greedy(model, sources: bleu.pairs.map(\.source), batchSize: 32)
             bleuScore = try? TranslationEvaluation.bleu(hypotheses: hyps.map(bleu.detokenize), references: bleu.pairs.map(\.reference))
         }
-        return TranslationEpoch(epoch: epoch + 1, trainLoss: Float(lossSum / Double(max(lossTokens, 1))), devLoss: d.loss,
+        return TranslationEpoch(epoch: epoch + 1, trainLoss: Float(lossSum / Double(max(lossTokens, 1))),
+                                trainAccuracy: Float(right) / Float(max(lossTokens, 1)), devLoss: d.loss,
                                 devAccuracy: d.accuracy, devBLEU: bleuScore, seconds: seconds,
-                                tokensPerSecond: Double(tokens) / max(seconds, 1e-9))
+                                tokensPerSecond: Double(tokens) / max(seconds, 1e-9),
+                                pairsPerSecond: Double(pairs) / max(seconds, 1e-9), learningRate: optimizer.learningRate)
     }
 }

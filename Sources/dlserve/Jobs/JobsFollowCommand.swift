@@ -91,7 +91,11 @@ final class EventPrinter: @unchecked Sendable {
             var line = "epoch \(p.epoch)/\(p.totalEpochs)  batch \(p.batch)/\(p.totalBatches)"
             if let l = p.loss { line += String(format: "  loss %.4f", l) }
             if let a = p.accuracy { line += String(format: "  acc %.1f%%", a * 100) }
-            if let s = p.imagesPerSecond { line += String(format: "  %.0f img/s", s) }
+            if let t = p.tokensPerSecond {
+                line += String(format: "  %.0f tokens/s", t)
+            } else if let s = p.imagesPerSecond {
+                line += String(format: "  %.0f img/s", s)
+            }
             if tty {
                 FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
                 openLine = true
@@ -106,6 +110,8 @@ final class EventPrinter: @unchecked Sendable {
             if let dl = m.devLoss, let da = m.devAccuracy {
                 line += String(format: " | dev loss %.4f acc %.1f%%", Double(dl), Double(da) * 100)
             }
+            if let b = m.devBLEU { line += String(format: " | dev BLEU %.2f", b) }
+            if let t = m.tokensPerSecond { line += String(format: " | %.0f tokens/s", t) }
             emit(line)
         case .state:
             var line = r.state.rawValue

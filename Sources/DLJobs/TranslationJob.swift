@@ -1,0 +1,99 @@
+import DLNN
+import DLTrain
+import Foundation
+
+/// Translation recipes (`"task": "translation"`) in the job queue: the
+/// format of `dlserve train recipes/translate-en-es.json`, trained by
+/// `TranslationRecipe.train` with a `TranslationCheckpoint` after every epoch
+/// (the subword files beside it), reported as batch progress (loss, token
+/// accuracy, pairs and tokens per second) and epoch metrics (train loss and
+/// accuracy, dev loss and accuracy, dev BLEU, tokens per second).
+///
+/// `data.dir` names a directory under the daemon's data root (the
+/// registry's text root, `$DLSERVE_DATA` or ./data, or STATE/datasets); a
+/// leading "data/" is dropped so the recipes in recipes/ post as they are.
+/// Every path component is a plain name (no "..", no leading "."), so a job
+/// never reads outside those roots; `data.train` and `data.dev` are file names.
+enum TranslationJob {
+    static func plan(_ data: Data, datasets: DatasetRegistry, repository: ModelRepository, limits: JobLimits) throws -> JobPlan {
+        let recipe = try parse(data)
+        try RecipeTrainer.recipeErrors {
+            let config = try repository.directory(of: recipe.name).appendingPathComponent(ModelRepository.configFileName)
+            if FileManager.default.fileExists(atPath: config.path), try repository.config(of: recipe.name).task != .translation {
+                throw TrainingError.invalidRecipe("name: model '\(recipe.name)' exists and is not a translation model")
+            }
+            guard recipe.epochs <= limits.maxEpochs else {
+                throw TrainingError.invalidRecipe("epochs: \(recipe.epochs) is more than the maximum of \(limits.maxEpochs)")
+            }
+            let urls = try files(recipe, datasets: datasets)
+            let train = try TranslationPairs.read(urls.train, limit: recipe.data.limit)
+            _ = try TranslationPairs.read(urls.dev, limit: recipe.data.devLimit)
+            guard train.count <= limits.maxTrainImages else {
+                throw TrainingError.invalidRecipe("data: \(train.count) training pairs, more than the maximum of \(limits.maxTrainImages) (set data.limit)")
+            }
+        }
+        return JobPlan(model: recipe.name, epochs: recipe.epochs, promote: recipe.promote ?? false)
+    }
+
+    static func train(_ run: JobRun, datasets: DatasetRegistry) throws -> TrainedModel {
+        let recipe = try parse(run.recipe)
+        let urls = try RecipeTrainer.recipeErrors { try files(recipe, datasets: datasets) }
+        var resolved = recipe
+        resolved.data.dir = urls.train.deletingLastPathComponent().path
+        if run.resumeFromEpoch == 0 {
+            // A checkpoint left by an attempt that never finished an epoch's record: start over.
+            try? FileManager.default.removeItem(at: run.checkpointURL)
+        }
+        let epochs = recipe.epochs
+        let trained = try resolved.train(base: URL(fileURLWithPath: "/"), checkpoint: run.checkpointURL, configure: { trainer in
+            if run.resumeFromEpoch > 0 { try run.restored(history: trainer.history.map(metrics)) }
+            trainer.onProgress = { p in
+                run.batchFinished(BatchProgress(epoch: p.epoch + 1, epochs: epochs, batch: p.batch + 1, batches: p.batches,
+                                                loss: p.loss, accuracy: p.accuracy, imagesPerSecond: p.pairsPerSecond,
+                                                learningRate: p.learningRate, tokensPerSecond: p.tokensPerSecond))
+            }
+            trainer.epochFinished = { checkpoint in
+                // The checkpoint first (atomically), then the record that points to it.
+                try checkpoint.save(to: run.checkpointURL)
+                if let m = checkpoint.history.last.map(metrics) { try run.epochFinished(m) }
+            }
+        }, isCancelled: { run.shouldStop() })
+        return TrainedModel(save: { dir in try recipe.save(trained, to: dir) }, metrics: trained.metrics, config: trained.config)
+    }
+
+    /// A translation epoch as the queue stores and streams it.
+    static func metrics(_ e: TranslationEpoch) -> EpochMetrics {
+        EpochMetrics(epoch: e.epoch, learningRate: e.learningRate ?? 0, trainLoss: e.trainLoss, trainAccuracy: e.trainAccuracy ?? 0,
+                            devLoss: e.devLoss, devAccuracy: e.devAccuracy, seconds: e.seconds,
+                            imagesPerSecond: e.pairsPerSecond ?? 0, devBLEU: e.devBLEU, tokensPerSecond: e.tokensPerSecond)
+    }
+
+    static func parse(_ data: Data) throws -> TranslationRecipe {
+        try RecipeTrainer.recipeErrors { try TranslationRecipe.parse(data) }
+    }
+
+    /// The recipe's training and dev files under the data roots.
+    static func files(_ recipe: TranslationRecipe, datasets: DatasetRegistry) throws -> (train: URL, dev: URL) {
+        func plain(_ component: Substring) -> Bool {
+            !component.isEmpty && !component.hasPrefix(".")
+                && component.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
+        }
+        var parts = (recipe.data.dir ?? "").split(separator: "/", omittingEmptySubsequences: false)
+        if parts.first == "data" { parts.removeFirst() }
+        guard !parts.isEmpty, parts.allSatisfy(plain) else {
+            throw TrainingError.invalidRecipe("data.dir: '\(recipe.data.dir ?? "")' must name a directory under the data root with plain names (no '..', no leading '.', no absolute path)")
+        }
+        for (field, file) in [("data.train", recipe.data.train), ("data.dev", recipe.data.dev)] where !plain(Substring(file)) {
+            throw TrainingError.invalidRecipe("\(field): '\(file)' must be a file name in data.dir")
+        }
+        let relative = parts.joined(separator: "/")
+        for root in [datasets.directoryRoot, datasets.textRoot].compactMap({ $0 }) {
+            let dir = root.appendingPathComponent(relative, isDirectory: true)
+            let train = dir.appendingPathComponent(recipe.data.train)
+            if FileManager.default.fileExists(atPath: train.path) {
+                return (train, dir.appendingPathComponent(recipe.data.dev))
+            }
+        }
+        throw TrainingError.invalidRecipe("data.dir: no \(relative)/\(recipe.data.train) under the data root \(datasets.textRoot.path)")
+    }
+}
