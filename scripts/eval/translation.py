@@ -7,7 +7,9 @@ with its own implementation; the script rescores the same translations with
 sacrebleu (the two must agree within 0.1) and runs Apertium eng-spa on the same
 lines (scripts/baselines/apertium_translation.py). Prints a table; with
 --write-metrics, adds a "test" section (dlserve's and Apertium's scores per test
-set) to the version's metrics.json (atomically).
+set, and dlserve's on the fixed 300-sentence slice of each that `make test`
+checks, Tests/DLTrainTests/Fixtures/translation/) to the version's metrics.json
+(atomically).
 
 Usage
     python3 scripts/eval/translation.py [--model models/translate-en-es] [--version N]
@@ -25,6 +27,8 @@ import sacrebleu
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO_ROOT, "scripts", "baselines"))
 import apertium_translation as peer  # noqa: E402
+
+SLICES = os.path.join(REPO_ROOT, "Tests", "DLTrainTests", "Fixtures", "translation")
 
 
 def latest_version(model_dir: str) -> int:
@@ -51,21 +55,24 @@ def main() -> None:
     apertium_version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "apertium-eng-spa"],
                                       capture_output=True, text=True).stdout.strip()
     results = {}
-    for name in peer.TEST_SETS:
-        path = os.path.join(args.data, name, "test.tsv")
-        en, es = peer.read_pairs(path)
-        if args.limit:
-            en, es = en[:args.limit], es[:args.limit]
+    def dlserve_eval(path, limit=0):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "hyp.es")
             cmd = [args.bin, "eval", "--model", args.model, "--version", str(version), "--data", path,
                    "--beam-width", str(args.beam_width), "--length-penalty", str(args.length_penalty),
                    "--threads", str(args.threads), "--translations", out]
-            if args.limit:
-                cmd += ["--limit", str(args.limit)]
+            if limit:
+                cmd += ["--limit", str(limit)]
             ours = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
             with open(out, encoding="utf-8") as f:
-                hyps = [l.rstrip("\n") for l in f]
+                return ours, [l.rstrip("\n") for l in f]
+
+    for name in peer.TEST_SETS:
+        path = os.path.join(args.data, name, "test.tsv")
+        en, es = peer.read_pairs(path)
+        if args.limit:
+            en, es = en[:args.limit], es[:args.limit]
+        ours, hyps = dlserve_eval(path, args.limit)
         sb = sacrebleu.metrics.BLEU().corpus_score(hyps, [es]).score
         sc = sacrebleu.metrics.CHRF().corpus_score(hyps, [es]).score
         if abs(sb - ours["bleu"]) > 0.1 or abs(sc - ours["chrf"]) > 0.1:
@@ -80,6 +87,10 @@ def main() -> None:
                         "sentences_per_second": round(ours["sentences_per_second"], 2)},
             "apertium": {"system": f"apertium eng-spa {apertium_version}", "bleu": round(pb, 2), "chrf": round(pc, 2)},
         }
+        if not args.limit:
+            sl, _ = dlserve_eval(os.path.join(SLICES, f"{name}.tsv"))
+            results[name]["slice"] = {"file": f"Tests/DLTrainTests/Fixtures/translation/{name}.tsv", "sentences": sl["count"],
+                                      "bleu": sl["bleu"], "chrf": sl["chrf"]}
 
     print(f"translate-en-es version {version}, beam {args.beam_width}, alpha {args.length_penalty}"
           + (f", first {args.limit} lines" if args.limit else ""))
