@@ -12,7 +12,12 @@ import Foundation
 /// the answer is one line of COUNT latencies in milliseconds, after 10
 /// warm-up runs. MODEL Sentiment runs the shipped sentiment model on the
 /// test sentences one at a time (sentence 0, 1, ...; `SentimentBench`), and
-/// Sentiment32 on padded batches of 32 (batch 0, 1, ...). EOF ends the process.
+/// Sentiment32 on padded batches of 32 (batch 0, 1, ...). The shipped
+/// translation model (`TranslationBench`): MT1 and MT4 translate the 20-word
+/// sentence alone at beam 1 and 4 (COUNT latencies), MTSet1 and MTSet4 the
+/// 600 bench sentences (COUNT times, one line of seconds each), MTTrain
+/// runs COUNT training steps (milliseconds each, then the tokens they held).
+/// EOF ends the process.
 func runPipeMode() {
     var rng = SeededGenerator(seed: 7)
     var plans: [String: InferencePlan] = [:]
@@ -21,8 +26,27 @@ func runPipeMode() {
     }
     let x1 = Tensor.uniform([1, 1, 28, 28], low: 0, high: 1, rng: &rng)
     let sentiment = try? SentimentBench.load().get()
+    let translation = try? TranslationBench.load().get()
     while let line = readLine() {
         let parts = line.split(separator: " ")
+        if parts.count == 3, parts[0].hasPrefix("MT"), let translation, let threads = Int(parts[1]),
+           let count = Int(parts[2]), (1...64).contains(threads), (1...100_000).contains(count) {
+            Kernels.setBLASThreads(threads)
+            let values: [Double]
+            switch parts[0] {
+            case "MT1": values = translation.latencies(beam: 1, count: count)
+            case "MT4": values = translation.latencies(beam: 4, count: count)
+            case "MTSet1": values = (0..<count).map { _ in translation.setSeconds(beam: 1) }
+            case "MTSet4": values = (0..<count).map { _ in translation.setSeconds(beam: 4) }
+            case "MTTrain":
+                let (ms, tokens) = translation.trainSteps(count)
+                values = ms + [Double(tokens)]
+            default: values = []
+            }
+            print(values.isEmpty ? "error: unknown command \(parts[0])" : values.map { String(format: "%.4f", $0) }.joined(separator: " "))
+            fflush(stdout)
+            continue
+        }
         if parts.count == 3, parts[0].hasPrefix("Sentiment"), let sentiment, let threads = Int(parts[1]),
            let count = Int(parts[2]), (1...64).contains(threads), (1...100_000).contains(count) {
             Kernels.setBLASThreads(threads)

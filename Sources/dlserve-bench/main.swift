@@ -24,6 +24,14 @@ if CommandLine.arguments.contains("--sentiment-inputs") {
     exit(0)
 }
 
+if CommandLine.arguments.contains("--translation-inputs") {
+    switch TranslationBench.load() {
+    case .success(let bench): print(bench.inputsJSON())
+    case .failure(let error): fputs("dlserve-bench: translation model: \(error)\n", stderr); exit(1)
+    }
+    exit(0)
+}
+
 if CommandLine.arguments.contains("--pipe") {
     Kernels.keepFreedMemoryForReuse()
     runPipeMode()
