@@ -119,7 +119,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "DLTextTests", dependencies: ["DLText"], exclude: ["Fixtures"]),
-        .testTarget(name: "DLTasksTests", dependencies: ["DLTasks", "DLServing", "DLNN", "DLText", "DLTensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DLTasksTests", dependencies: ["DLTasks", "DLServing", "DLServeTesting", "DLNN", "DLText", "DLTensor"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLTrain", "DLNN", "DLTensor"]),
         .target(name: "DLJobsTesting", dependencies: ["DLJobs", "DLTrain", "DLNN"], path: "Sources/DLJobsTesting"),
@@ -127,7 +128,7 @@ let package = Package(
         .target(
             name: "DLServeTesting",
             dependencies: [
-                "DLServe", "DLServing", "DLTasks", "DLJobs", "DLNN", "DLTensor",
+                "DLServe", "DLServing", "DLTasks", "DLJobs", "DLNN", "DLTensor", "DLText",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
             ],

@@ -58,4 +58,17 @@ public final class PositionalEncoding: UnaryLayer {
         let scaled = scaleInput ? x.scaled(by: Foundation.sqrt(Float(e))) : x
         return scaled + PositionalEncoding.table(offset: offset, length: t, dim: e)
     }
+
+    /// x [N, 1, E], row i at position `offsets[i]` -> [N, 1, E]: a decoder
+    /// step over rows that have fed different numbers of tokens.
+    public func callAsFunction(_ x: Tensor, offsets: [Int], _ ctx: ForwardContext) -> Tensor {
+        precondition(x.rank == 3 && x.shape[1] == 1 && x.shape[0] == offsets.count,
+                     "positional_encoding: input \(x.shape) is not [N, 1, E] for \(offsets.count) offsets")
+        let e = x.shape[2]
+        let scaled = scaleInput ? x.scaled(by: Foundation.sqrt(Float(e))) : x
+        var rows: [Float] = []
+        rows.reserveCapacity(offsets.count * e)
+        for offset in offsets { rows += PositionalEncoding.table(offset: offset, length: 1, dim: e).data }
+        return scaled + Tensor(shape: [offsets.count, 1, e], data: rows)
+    }
 }

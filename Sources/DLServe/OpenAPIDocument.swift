@@ -36,6 +36,8 @@ tags:
     description: Image classification.
   - name: sentiment
     description: Sentiment of English text (models with task "sentiment").
+  - name: translate
+    description: Translation (models with task "translation", e.g. translate-en-es), with beam search, error analysis and attention.
   - name: v2
     description: Open Inference Protocol (KServe V2) REST.
   - name: models
@@ -141,6 +143,59 @@ paths:
         $ref: '#/components/requestBodies/SentimentBody'
       responses:
         '200': { $ref: '#/components/responses/Sentiment' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/translate:
+    post:
+      tags: [translate]
+      operationId: translate
+      summary: Translates one or more texts with a translation model's serving version.
+      description: |
+        JSON with `text` (a string) or `texts` (1 to 16 strings) and decoding options. Each
+        text is split into the model's subwords (at most the config's `input.text.max_length`,
+        `<eos>` included) and decoded step by step: greedy for `beam_width` 1, else beam
+        search ranking finished hypotheses by log P / Ty^alpha (`length_penalty`, alpha).
+        The beams of concurrent requests to one version advance in the same model steps,
+        and a text gets the same answer alone or alongside others. `reference` adds the
+        course's error analysis (the model's score of the reference against the best
+        beam); `return_attention` adds the best hypothesis's cross-attention.
+
+        With `?format=svg`, or an Accept header preferring `image/svg+xml`, the answer is
+        that attention as an SVG heat map (one text only). Empty texts, texts over the
+        model's limit, out-of-range options, non-strings, unknown fields and invalid UTF-8
+        are answered 400 with the problem named.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ResponseFormat'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/TranslateBody'
+      responses:
+        '200': { $ref: '#/components/responses/Translation' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/versions/{version}/translate:
+    post:
+      tags: [translate]
+      operationId: translateVersion
+      summary: Translates texts with a pinned version of a translation model.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ModelVersion'
+        - $ref: '#/components/parameters/ResponseFormat'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/TranslateBody'
+      responses:
+        '200': { $ref: '#/components/responses/Translation' }
         '400': { $ref: '#/components/responses/BadRequest' }
         '404': { $ref: '#/components/responses/NotFound' }
         '413': { $ref: '#/components/responses/PayloadTooLarge' }
@@ -768,6 +823,12 @@ components:
       schema:
         type: string
         pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$'
+    ResponseFormat:
+      name: format
+      in: query
+      required: false
+      description: The answer's format; `svg` is the attention map of one text (as `Accept`, image/svg+xml). JSON by default.
+      schema: { type: string, enum: [json, svg] }
     ModelVersion:
       name: version
       in: path
@@ -820,6 +881,15 @@ components:
           examples:
             one: { value: { text: "A gorgeous, witty, seductive movie." } }
             several: { value: { texts: ["A gorgeous, witty, seductive movie.", "Dull and overlong."] } }
+    TranslateBody:
+      required: true
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/TranslateRequest' }
+          examples:
+            one: { value: { text: "The cat is on the table." } }
+            options: { value: { texts: ["Good morning.", "Where is the station?"], beam_width: 8, n_best: 3 } }
+            analysis: { value: { text: "I like it.", reference: "Me gusta.", return_attention: true } }
     NearestBody:
       required: true
       content:
@@ -879,6 +949,13 @@ components:
       content:
         application/json:
           schema: { $ref: '#/components/schemas/SentimentResponse' }
+    Translation:
+      description: One result per text, in order; or, when asked for, the attention of the one text as SVG.
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/TranslateResponse' }
+        image/svg+xml:
+          schema: { type: string, description: "An SVG heat map: source subwords across, target subwords down." }
     Classification:
       description: Labels with probabilities, best first.
       headers:
@@ -1128,6 +1205,88 @@ components:
                 description: The probability of each class, by label.
               tokens: { type: integer, description: Tokens the text was split into. }
               unknown_words: { type: integer, description: Tokens outside the model's vocabulary. }
+    TranslateRequest:
+      type: object
+      description: Exactly one of text, texts; `reference` is a string with text, a list (one per text) with texts.
+      additionalProperties: false
+      properties:
+        text: { type: string, minLength: 1 }
+        texts:
+          type: array
+          minItems: 1
+          maxItems: 16
+          items: { type: string, minLength: 1 }
+        beam_width: { type: integer, minimum: 1, maximum: 16, default: 4, description: "B; 1 is greedy decoding." }
+        length_penalty:
+          type: number
+          minimum: 0
+          maximum: 2
+          default: 0.7
+          description: "alpha in score = log P / Ty^alpha (Ty counts <eos>); 0 ranks by log P."
+        n_best: { type: integer, minimum: 1, maximum: 16, default: 1, description: "Hypotheses to list (at most beam_width)." }
+        max_length:
+          type: integer
+          minimum: 1
+          maximum: 256
+          description: "Most target subwords, <eos> included. Default: 2 x source subwords + 10, at most 256."
+        reference:
+          description: Reference translation(s) for the error analysis.
+          oneOf:
+            - { type: string, minLength: 1 }
+            - { type: array, minItems: 1, maxItems: 16, items: { type: string, minLength: 1 } }
+        return_attention: { type: boolean, default: false }
+    TranslateResponse:
+      type: object
+      required: [model, version, results]
+      additionalProperties: false
+      properties:
+        model: { type: string }
+        version: { type: integer }
+        results:
+          type: array
+          items:
+            type: object
+            required: [translation, score, log_probability, tokens, truncated]
+            additionalProperties: false
+            properties:
+              translation: { type: string }
+              score: { type: number, description: "log P / Ty^alpha of the best hypothesis." }
+              log_probability: { type: number }
+              tokens: { type: integer, description: "Target subwords, <eos> not counted." }
+              truncated: { type: boolean, description: "Cut at max_length before <eos>." }
+              n_best:
+                type: array
+                description: Present when n_best > 1; best first.
+                items:
+                  type: object
+                  required: [translation, score, log_probability, tokens]
+                  additionalProperties: false
+                  properties:
+                    translation: { type: string }
+                    score: { type: number }
+                    log_probability: { type: number }
+                    tokens: { type: integer }
+              attention:
+                type: object
+                description: "Present with return_attention: weights[t][s], last decoder layer, heads averaged; rows sum to 1."
+                required: [source_tokens, target_tokens, weights]
+                additionalProperties: false
+                properties:
+                  source_tokens: { type: array, items: { type: string } }
+                  target_tokens: { type: array, items: { type: string } }
+                  weights: { type: array, items: { type: array, items: { type: number } } }
+              error_analysis:
+                type: object
+                description: Present with reference. A reference scored above the best beam is a search error; otherwise a model error.
+                required: [reference_score, reference_log_probability, reference_tokens, best_score, best_log_probability, verdict]
+                additionalProperties: false
+                properties:
+                  reference_score: { type: number }
+                  reference_log_probability: { type: number }
+                  reference_tokens: { type: integer }
+                  best_score: { type: number }
+                  best_log_probability: { type: number }
+                  verdict: { type: string, enum: [search_error, model_error] }
     Error:
       type: object
       required: [error, code]

@@ -148,6 +148,8 @@ final class ServedVersion: @unchecked Sendable {
     let queue: BatchQueue
     let loadedAt: Date
     let fingerprint: String
+    /// Task objects kept with this version (`ModelRunner.versionState`).
+    let state = VersionTaskState()
     private let onRelease: @Sendable (String, Int, Int) -> Void
 
     init(name: String, version: Int, token: Int, loaded: ServableVersion, group: QueueGroup, fingerprint: String,

@@ -60,6 +60,9 @@ public struct FileModelStore: ModelStore {
         }
         // Served through its compiled form: batch norm folded, activations fused, buffers reused.
         let config = try ServingConfig(loaded.config)
+        if loaded.config.task == .translation {
+            return Self.stepDecoded(loaded, resources: try Self.translationResources(loaded), config: config, info: info)
+        }
         if let text = loaded.config.input.text {
             // Sequence models run through the graph (plans size buffers for one fixed shape).
             let resources = try Self.textResources(text, loaded: loaded)

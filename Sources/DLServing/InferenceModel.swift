@@ -56,11 +56,18 @@ public struct VersionResources: Sendable {
     public var tokenizer: Tokenizer?
     /// Longest accepted text, in tokens.
     public var maxLength: Int?
+    /// A translation model's subword tokenizers (`bpe.*` files).
+    public var subwords: TranslationSubwords?
+    /// A translation model decoded step by step (key/value cache).
+    public var decoder: EncoderDecoderStepper?
 
-    public init(vocabulary: Vocabulary? = nil, tokenizer: Tokenizer? = nil, maxLength: Int? = nil) {
+    public init(vocabulary: Vocabulary? = nil, tokenizer: Tokenizer? = nil, maxLength: Int? = nil,
+                subwords: TranslationSubwords? = nil, decoder: EncoderDecoderStepper? = nil) {
         self.vocabulary = vocabulary
         self.tokenizer = tokenizer
         self.maxLength = maxLength
+        self.subwords = subwords
+        self.decoder = decoder
     }
 }
 

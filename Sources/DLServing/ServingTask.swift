@@ -33,23 +33,43 @@ public struct TaskBody: Sendable {
     public var mediaType: String?
     /// Query parameters.
     public var query: [String: String]
+    /// The format the answer will be sent in, when the client asked for one
+    /// of the response's `AlternativeRepresentable` formats (`svg`); nil for JSON.
+    public var responseFormat: String?
 
-    public init(bytes: [UInt8], mediaType: String? = nil, query: [String: String] = [:]) {
+    public init(bytes: [UInt8], mediaType: String? = nil, query: [String: String] = [:], responseFormat: String? = nil) {
         self.bytes = bytes
         self.mediaType = mediaType
         self.query = query
+        self.responseFormat = responseFormat
     }
 
     /// Decodes a JSON body, naming the field that is wrong (invalid_json).
     /// Errors the type's own decoding throws (`ServingError`) pass through.
     public func json<T: Decodable>(_ type: T.Type) throws -> T {
         guard !bytes.isEmpty else { throw ServingError.invalidJSON("the request body is empty; expected a JSON object") }
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw ServingError.invalidJSON("the request body is not valid UTF-8")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let error as DecodingError {
             throw ServingError.invalidJSON("malformed request body: \(ServingError.describe(error))")
         }
     }
+}
+
+/// A task response that can also be sent as something other than JSON (an
+/// SVG picture of it). The HTTP layer chooses the format from `?format=NAME`
+/// or the Accept header, tells the task before it answers
+/// (`TaskBody.responseFormat`), and sends `rendered(as:)` with the format's
+/// media type; JSON stays the default.
+public protocol AlternativeRepresentable {
+    /// Format names and their media types: `["svg": "image/svg+xml"]`.
+    static var alternativeFormats: [String: String] { get }
+    /// The body in `format` (one of `alternativeFormats`). Throws
+    /// `ServingError` for an answer that cannot be shown so.
+    func rendered(as format: String) throws -> [UInt8]
 }
 
 /// One version of one model, pinned for the whole of a request (a task that

@@ -8,6 +8,7 @@ public enum ServedTasks {
     public static let all: [any ServingTask] = [
         Classification(),
         Sentiment(),
+        Translation(),
         NearestWords(),
         WordAnalogy(),
         WordDebias(),

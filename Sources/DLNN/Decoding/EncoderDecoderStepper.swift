@@ -54,6 +54,9 @@ public final class EncoderDecoderStepper: IncrementalDecoder, @unchecked Sendabl
         }
     }
 
+    /// Rows of the embedding that reads the source ids (the source vocabulary).
+    public var sourceVocabularySize: Int? { sourceEmbeddings.first?.vocabSize }
+
     /// The decoder layers in decoding order.
     var decoderLayers: [(node: Int, layer: TransformerDecoderLayer)] {
         split.decoderNodes.compactMap { i in layerOrdinal[i].map { _ in (i, model.layers[i] as! TransformerDecoderLayer) } }
@@ -96,14 +99,35 @@ public final class EncoderDecoderStepper: IncrementalDecoder, @unchecked Sendabl
     public func step(_ state: KVCacheState, keeping rows: [Int], lastTokens: [Int]) throws
         -> (logProbabilities: Tensor, state: KVCacheState)
     {
+        let out = advance(state, keeping: rows, lastTokens: lastTokens, attention: false)
+        return (out.logProbabilities, out.state)
+    }
+
+    /// `step`, also returning the cross-attention weights of the last decoder
+    /// layer, averaged over its heads: [rows.count, S], S the state's padded
+    /// source length (a row's weights over its own source sum to 1; padding
+    /// gets 0). The log-probabilities are those `step` gives.
+    public func stepWithAttention(_ state: KVCacheState, keeping rows: [Int], lastTokens: [Int]) throws
+        -> (logProbabilities: Tensor, crossAttention: Tensor, state: KVCacheState)
+    {
+        let out = advance(state, keeping: rows, lastTokens: lastTokens, attention: true)
+        return (out.logProbabilities, out.attention!, out.state)
+    }
+
+    func advance(_ state: KVCacheState, keeping rows: [Int], lastTokens: [Int], attention: Bool)
+        -> (logProbabilities: Tensor, attention: Tensor?, state: KVCacheState)
+    {
         precondition(rows.count == lastTokens.count, "EncoderDecoderStepper.step: \(rows.count) rows, \(lastTokens.count) tokens")
         let cache = state.selecting(rows: rows)
         let r = rows.count, v = vocabularySize
         let work = StepWork(rows: r, positionsComputed: r, selfAttentionKeys: cache.length + 1)
         guard r > 0 else {
-            return (Tensor(shape: [0, v], data: []), KVCacheState(encoded: cache.encoded, sourceRows: [], entries: [],
-                                                                  length: cache.length + 1, lastStep: work))
+            let s = cache.encoded.sourceLength
+            return (Tensor(shape: [0, v], data: []), attention ? Tensor(shape: [0, s], data: []) : nil,
+                    KVCacheState(encoded: cache.encoded, sourceRows: [], entries: [], length: cache.length + 1, lastStep: work))
         }
+        let lastLayer = decoderLayers.count - 1
+        var captured: Tensor?
         return GradMode.withoutGrad {
             let ctx = ForwardContext.inference()
             var values: [String: Tensor] = [names.target: Tensor(shape: [r, 1], data: lastTokens.map(Float.init))]
@@ -120,11 +144,14 @@ public final class EncoderDecoderStepper: IncrementalDecoder, @unchecked Sendabl
                     let out = decoderLayer.step(
                         values[x]!, keep: keep, layer: j, cache: cache, crossQuery: crossQuery[j],
                         crossKeys: enc.crossKeys[j].gatherBatch(cache.sourceRows),
-                        crossValues: enc.crossValues[j].gatherBatch(cache.sourceRows), memoryKeep: memoryKeep, ctx)
+                        crossValues: enc.crossValues[j].gatherBatch(cache.sourceRows), memoryKeep: memoryKeep,
+                        crossAttention: attention && j == lastLayer ? { captured = $0 } : nil, ctx)
                     values[l.name] = out.output
                     (newKeys[j], newValues[j], keeps[j]) = (out.keys, out.values, keep)
                 } else if let pe = layer as? PositionalEncoding {
-                    values[l.name] = pe(values[l.inputs[0]]!, offset: cache.length, ctx)
+                    values[l.name] = cache.isAligned
+                        ? pe(values[l.inputs[0]]!, offset: cache.length, ctx)
+                        : pe(values[l.inputs[0]]!, offsets: cache.rowLengths, ctx)
                 } else {
                     values[l.name] = layer(l.inputs.map { values[$0]! }, ctx)
                 }
@@ -141,8 +168,21 @@ public final class EncoderDecoderStepper: IncrementalDecoder, @unchecked Sendabl
                 }
                 entries[row].append(KVEntry(keys: k, values: val, keep: keep))
             }
-            return (logProbabilities, KVCacheState(encoded: cache.encoded, sourceRows: cache.sourceRows, entries: entries,
-                                                   length: cache.length + 1, lastStep: work))
+            // [R, H, 1, S] -> the heads' mean, [R, S].
+            let weights = captured.map { w in
+                let (h, s) = (w.shape[1], w.shape[3])
+                var mean = [Float](repeating: 0, count: r * s)
+                for row in 0..<r {
+                    for head in 0..<h {
+                        let from = (row * h + head) * s
+                        for t in 0..<s { mean[row * s + t] += w.data[from + t] / Float(h) }
+                    }
+                }
+                return Tensor(shape: [r, s], data: mean)
+            }
+            return (logProbabilities, weights,
+                    KVCacheState(encoded: cache.encoded, sourceRows: cache.sourceRows, entries: entries,
+                                 length: cache.length + 1, lastStep: work))
         }
     }
 }

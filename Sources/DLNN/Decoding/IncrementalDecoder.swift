@@ -21,6 +21,18 @@ public protocol DecoderState {
     func selecting(rows: [Int]) -> Self
 }
 
+/// A state whose rows can join the rows of another state: what lets a
+/// serving scheduler add a request that started later to the batch of
+/// requests already decoding (their rows have fed different numbers of
+/// tokens; each keeps its own position).
+public protocol ConcatenableDecoderState: DecoderState {
+    /// The rows of `states[0]`, then those of `states[1]`, ..., in order;
+    /// each row decodes on exactly as it would in its own state. Parts no
+    /// row refers to any more (sources of finished requests) are dropped, so
+    /// concatenating one state compacts it.
+    static func concatenating(_ states: [Self]) -> Self
+}
+
 /// A model that produces the next-token distribution one token at a time,
 /// without recomputing the prefix: the decoding library (greedy, beam search,
 /// error analysis) drives any model through this interface, the transformer
@@ -56,7 +68,8 @@ public protocol DecoderState {
 /// scheduler does the same across requests, dropping the rows of a request
 /// that finished or was cancelled by leaving them out of `keeping`. Joining
 /// a request that started later needs the model to concatenate two states;
-/// that belongs to the model's state type, not to this protocol.
+/// that belongs to the model's state type (`ConcatenableDecoderState`), not
+/// to this protocol.
 public protocol IncrementalDecoder {
     /// What one source is: token ids, or already-encoded features.
     associatedtype Source

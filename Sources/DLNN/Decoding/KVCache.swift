@@ -32,29 +32,40 @@ final class EncodedSources: @unchecked Sendable {
 
 /// The state of `EncoderDecoderStepper`, one row per hypothesis: the row's
 /// source (an index into the encoded batch) and one `KVEntry` per token fed
-/// so far. Every row has fed the same number of tokens (the decoding library
-/// steps all rows together).
+/// so far. The rows of one `start` have all fed the same number of tokens
+/// (the decoding library steps all rows together); a state concatenated from
+/// requests that started at different times (`concatenating`) holds rows of
+/// different lengths, each at its own position.
 public struct KVCacheState: DecoderState, @unchecked Sendable {
     let encoded: EncodedSources
     /// Row -> index of its source in `encoded`.
     let sourceRows: [Int]
     /// Row -> its cached entries, oldest first.
     let entries: [[KVEntry]]
-    /// Tokens fed so far (the position of the next one).
+    /// Tokens fed so far by the longest row (the position of its next one).
     public let length: Int
     /// What the step that produced this state computed (zero after `start`).
     public let lastStep: StepWork
 
     public var rowCount: Int { sourceRows.count }
 
+    /// Tokens fed so far by each row.
+    public var rowLengths: [Int] { entries.map(\.count) }
+
+    /// True when every row has fed `length` tokens (one start, stepped together).
+    var isAligned: Bool { entries.allSatisfy { $0.count == length } }
+
     public func selecting(rows: [Int]) -> KVCacheState {
-        KVCacheState(encoded: encoded, sourceRows: rows.map { sourceRows[$0] }, entries: rows.map { entries[$0] },
-                     length: length, lastStep: lastStep)
+        let picked = rows.map { entries[$0] }
+        let longest = rows.isEmpty ? length : picked.map(\.count).max()!
+        return KVCacheState(encoded: encoded, sourceRows: rows.map { sourceRows[$0] }, entries: picked,
+                            length: longest, lastStep: lastStep)
     }
 
     /// Keys [R, H, L + 1, E/H], values alike, and the key mask
     /// [R, 1, 1, L + 1] of decoder layer `layer`: the cached entries followed
-    /// by this step's key and value ([R * E] each) and mask ([R]).
+    /// by this step's key and value ([R * E] each) and mask ([R]). A row that
+    /// has fed fewer than L tokens leaves a gap of zero keys, masked out.
     func selfAttentionInputs(layer: Int, heads h: Int, newKeys: [Float], newValues: [Float], newKeep: [Float])
         -> (keys: Tensor, values: Tensor, keep: Tensor)
     {

@@ -10,12 +10,16 @@ extension TransformerDecoderLayer {
     ///   [R, 1, 1, S] or nil);
     /// - the feed-forward block on the one token.
     ///
+    /// `crossAttention`, when given, receives the cross-attention weights
+    /// [R, H, 1, S] (the same ops as `scaledDotProductAttention`, so the
+    /// output is unchanged).
+    ///
     /// x [R, 1, E], keep [R] (1 = real token) -> ([R, 1, E], the new token's
     /// key and value [R * E] each, for the cache).
     func step(
         _ x: Tensor, keep: [Float], layer: Int, cache: KVCacheState,
         crossQuery: (weight: Tensor, bias: Tensor?), crossKeys: Tensor, crossValues: Tensor, memoryKeep: Tensor?,
-        _ ctx: ForwardContext
+        crossAttention: ((Tensor) -> Void)? = nil, _ ctx: ForwardContext
     ) -> (output: Tensor, keys: [Float], values: [Float]) {
         let (r, e, h) = (x.shape[0], options.dModel, options.numHeads)
         precondition(x.shape == [r, 1, e] && keep.count == r && cache.rowCount == r,
@@ -34,8 +38,15 @@ extension TransformerDecoderLayer {
         }
         func ca(_ q0: Tensor) -> Tensor {
             let q = q0.linear(weight: crossQuery.weight, bias: crossQuery.bias)
-            let a = scaledDotProductAttention(query: heads(q), key: crossKeys, value: crossValues, keep: memoryKeep)
-            return crossAttn.outProj(merge(a), ctx)
+            guard let crossAttention else {
+                let a = scaledDotProductAttention(query: heads(q), key: crossKeys, value: crossValues, keep: memoryKeep)
+                return crossAttn.outProj(merge(a), ctx)
+            }
+            let scale = 1 / Float(e / h).squareRoot()
+            let weights = heads(q).scaled(by: scale).matmul(crossKeys, transposeA: false, transposeB: true)
+                .maskedSoftmax(memoryKeep)
+            crossAttention(weights)
+            return crossAttn.outProj(merge(weights.matmul(crossValues, transposeA: false, transposeB: false)), ctx)
         }
         if options.normFirst {
             let h1 = x + sa(norm1(x, ctx))
