@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "DLTasksTests", dependencies: ["DLTasks", "DLServing", "DLServeTesting", "DLNN", "DLText", "DLTensor"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLTrain", "DLNN", "DLTensor"]),
+        .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLServeTesting", "DLTrain", "DLNN", "DLTensor", "DLText"]),
         .target(name: "DLJobsTesting", dependencies: ["DLJobs", "DLTrain", "DLNN"], path: "Sources/DLJobsTesting"),
         .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLJobsTesting", "DLTrain", "DLNN", "DLTensor", "DLTesting", "DLText"]),
         .target(

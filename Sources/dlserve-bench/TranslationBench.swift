@@ -7,7 +7,7 @@ import Foundation
 
 /// The shipped translation model (`models/translate-en-es`, latest version)
 /// as `dlserve eval` and the daemon decode it: subwords from the version,
-/// the KV-cache stepper, greedy or beam search (alpha 0.6), sources in
+/// the KV-cache stepper, greedy or beam search (alpha 0.7, the daemon's default), sources in
 /// batches of 32 sorted by length (`TranslationEvaluation.translate`).
 ///
 /// Sentences: the fixed 300-sentence slices of both test sets
@@ -18,7 +18,7 @@ import Foundation
 /// (`batch_tokens` 6000) over the training pairs.
 struct TranslationBench {
     static let modelName = "translate-en-es"
-    static let lengthPenalty = 0.6
+    static let lengthPenalty = 0.7
     static let batchSize = 32
 
     let model: GraphModel

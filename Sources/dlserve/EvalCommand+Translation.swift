@@ -13,7 +13,7 @@ struct TranslationEvalOptions: ParsableArguments {
     var beamWidth: Int = 4
 
     @Option(name: .long, help: "Length penalty alpha for a translation model (score / length^alpha).")
-    var lengthPenalty: Double = 0.6
+    var lengthPenalty: Double = 0.7
 
     @Option(name: .long, help: ArgumentHelp("Write a translation model's translations here, one a line.", valueName: "file"))
     var translations: String?

@@ -20,13 +20,17 @@ struct PredictCommand: ParsableCommand {
             model's config.json. Prints one JSON object per image: the file, the top labels and their \
             probabilities. With a text model (config.json input.text) the arguments are texts, tokenized \
             with the version's vocabulary: `dlserve predict --model models/sentiment-rt "a gorgeous film"`; \
-            each line also counts the words the vocabulary does not know.
+            each line also counts the words the vocabulary does not know. With a translation model the \
+            arguments are English texts: `dlserve predict --model models/translate-en-es "Open the file."`; \
+            each line has the translation and its score (log P / length^alpha), and with --n-best the list.
             """)
 
     @OptionGroup var model: ModelOptions
 
     @Option(name: .long, help: "How many labels to print per image.")
     var topK: Int = 3
+
+    @OptionGroup var translation: TranslationPredictOptions
 
     @Argument(help: ArgumentHelp("Image files (texts for a text model).", valueName: "file"))
     var files: [String]
@@ -43,6 +47,9 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try model.load()
+        if loaded.config.task == .translation {
+            return try translation.run(loaded, texts: files)
+        }
         if let text = loaded.config.input.text {
             return try predictTexts(loaded, text)
         }

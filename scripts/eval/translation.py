@@ -13,7 +13,7 @@ checks, Tests/DLTrainTests/Fixtures/translation/) to the version's metrics.json
 
 Usage
     python3 scripts/eval/translation.py [--model models/translate-en-es] [--version N]
-        [--beam-width 4] [--length-penalty 0.6] [--limit N] [--write-metrics]
+        [--beam-width 4] [--length-penalty 0.7] [--limit N] [--write-metrics]
 """
 import argparse
 import json
@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--data", default=os.path.join(REPO_ROOT, "data", "translate-en-es"))
     ap.add_argument("--bin", default=os.environ.get("DLSERVE_BIN", os.path.join(REPO_ROOT, ".build", "release", "dlserve")))
     ap.add_argument("--beam-width", type=int, default=4)
-    ap.add_argument("--length-penalty", type=float, default=0.6)
+    ap.add_argument("--length-penalty", type=float, default=0.7)
     ap.add_argument("--limit", type=int, default=0, help="only the first N lines of each test set")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--write-metrics", action="store_true")

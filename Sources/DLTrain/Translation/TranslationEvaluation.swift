@@ -41,16 +41,22 @@ public enum TranslationEvaluation {
     /// without `<eos>`.
     public static func translate(_ model: GraphModel, sources: [[Int]], options: DecodingOptions,
                                  batchSize: Int = 32) throws -> [[Int]] {
+        try decodeAll(model, sources: sources, options: options, batchSize: batchSize).map { Array($0.best?.content ?? []) }
+    }
+
+    /// `translate` with every decoding result (n-best lists, scores).
+    public static func decodeAll(_ model: GraphModel, sources: [[Int]], options: DecodingOptions,
+                                 batchSize: Int = 32) throws -> [DecodingResult] {
         let stepper = try EncoderDecoderStepper(model: model)
         let order = sources.indices.sorted { sources[$0].count < sources[$1].count }
-        var out = [[Int]](repeating: [], count: sources.count)
+        var out = [DecodingResult](repeating: DecodingResult(hypotheses: [], steps: 0), count: sources.count)
         for chunkStart in stride(from: 0, to: order.count, by: max(1, batchSize)) {
             let indices = Array(order[chunkStart..<min(chunkStart + max(1, batchSize), order.count)])
             let chunk = indices.map { sources[$0] }
             var o = options
             o.maxLength = min(options.maxLength, 2 * (chunk.map(\.count).max() ?? 0) + 10)
             let results = try decode(stepper, sources: chunk, options: o)
-            for (i, r) in zip(indices, results) { out[i] = Array(r.best?.content ?? []) }
+            for (i, r) in zip(indices, results) { out[i] = r }
         }
         return out
     }

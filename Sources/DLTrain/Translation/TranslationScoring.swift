@@ -24,7 +24,7 @@ public struct TranslationScore: Sendable, Codable, Equatable {
     /// them; also returns the translations, in order.
     public static func measure(_ model: GraphModel, subwords: TranslationSubwords,
                                pairs: [(source: String, target: String)], beamWidth: Int = 4,
-                               lengthPenalty: Double = 0.6, batchSize: Int = 32) throws -> (score: TranslationScore, translations: [String]) {
+                               lengthPenalty: Double = 0.7, batchSize: Int = 32) throws -> (score: TranslationScore, translations: [String]) {
         guard !pairs.isEmpty else { throw TrainingError.dataset("no sentence pairs to score") }
         let start = Date()
         var options = TranslationEvaluation.greedyOptions()
