@@ -125,30 +125,6 @@ final class TranslationJobTests: XCTestCase {
     }
 
     func runJob(_ recipe: Data, interruptAfterEpoch: Int?) async throws -> (job: Job, progress: [JobProgress]) {
-        func makeQueue() throws -> JobQueue {
-            JobQueue(store: try SQLiteJobStore(stateDirectory: state), trainer: trainer, repository: ModelRepository(root: models),
-                     configuration: JobQueueConfiguration(stateDirectory: state, progressInterval: 0))
-        }
-        var queue = try makeQueue()
-        try queue.start()
-        let job = try queue.submit(recipe: recipe)
-        if let e = interruptAfterEpoch {
-            let deadline = Date() + 120
-            while try queue.job(job.id).checkpointEpoch < e && Date() < deadline {
-                try await Task.sleep(for: .milliseconds(2))
-            }
-            queue.beginShutdown()
-            await queue.waitUntilStopped()
-            XCTAssertEqual(try queue.job(job.id).state, .queued)
-            queue = try makeQueue()
-            try queue.start()
-        }
-        var progress: [JobProgress] = []
-        for try await record in try queue.follow(job.id, pollInterval: .milliseconds(100)) {
-            if let p = record.event.progress { progress.append(p) }
-        }
-        queue.beginShutdown()
-        await queue.waitUntilStopped()
-        return (try queue.job(job.id), progress)
+        try await runJobToEnd(recipe, trainer: trainer, state: state, models: models, interruptAfterEpoch: interruptAfterEpoch)
     }
 }

@@ -27,13 +27,15 @@ usage: sentiment.py PATH/TO/dlserve-bench [ROUNDS]"""
 import io
 import json
 import os
-import struct
 import subprocess
 import sys
 import time
 import warnings
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from weights import load_safetensors  # noqa: E402
 
 # The TorchScript exporter's C++ warnings about PackPadded shape inference are noise here.
 os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
@@ -42,21 +44,6 @@ MODEL = "models/sentiment-rt/1"
 PAUSE = float(os.environ.get("INTERLEAVE_PAUSE", "0.05"))
 TOLERANCE = 1e-4
 BATCH = 32
-
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, v in header.items():
-        if name == "__metadata__":
-            continue
-        assert v["dtype"] == "F32", (name, v["dtype"])
-        a, b = v["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtype=np.float32).reshape(v["shape"]).copy()
-    return out
 
 
 def make_twin(weights):

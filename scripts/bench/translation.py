@@ -34,12 +34,14 @@ import json
 import math
 import os
 import statistics
-import struct
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from weights import load_safetensors  # noqa: E402
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,20 +49,6 @@ from torch import nn
 MODELS = "models/translate-en-es"
 BOS, EOS, PAD = 2, 3, 0
 BATCH = 32
-
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, v in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype=np.float32).reshape(v["shape"]).copy())
-    return out
 
 
 def latest_version():
@@ -330,7 +318,7 @@ def main():
     version = latest_version()
     d = os.path.join(MODELS, str(version))
     spec = json.load(open(os.path.join(d, "model.json")))
-    weights = load_safetensors(os.path.join(d, "weights.safetensors"))
+    weights = {k: torch.from_numpy(v) for k, v in load_safetensors(os.path.join(d, "weights.safetensors")).items()}
     inputs = json.loads(subprocess.run([binary, "--translation-inputs"], capture_output=True, text=True, check=True).stdout)
     assert inputs["version"] == version
     twin = Twin(spec, weights).eval()
