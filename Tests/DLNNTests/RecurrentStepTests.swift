@@ -18,11 +18,17 @@ final class RecurrentStepTests: XCTestCase {
             let full = layer([x, mask], .inference())
             var carry = RecurrentCarry(zeroFor: layer, rows: n)
             for p in 0..<t {
-                let xp = Tensor(shape: [n, 5], data: (0..<n).flatMap { Array(x.data[((($0 * t) + p) * 5)..<((($0 * t) + p + 1) * 5)]) })
+                var xs: [Float] = []
+                for i in 0..<n {
+                    let from: Int = (i * t + p) * 5
+                    xs += x.data[from..<(from + 5)]
+                }
+                let xp = Tensor(shape: [n, 5], data: xs)
                 let out = layer.step(xp, keep: keep.map { $0[p] }, carry: carry)
                 carry = out.carry
                 for i in 0..<n {
-                    let want = full.data[((i * t + p) * 9)..<((i * t + p + 1) * 9)]
+                    let from: Int = (i * t + p) * 9
+                    let want = full.data[from..<(from + 9)]
                     let got = out.output.data[(i * 9)..<((i + 1) * 9)]
                     let worst = zip(want, got).map { abs($0 - $1) }.max()!
                     XCTAssertLessThanOrEqual(worst, 1e-6, "\(cell) row \(i) position \(p)")
