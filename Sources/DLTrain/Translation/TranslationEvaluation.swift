@@ -25,12 +25,35 @@ public enum TranslationEvaluation {
         return (Float(lossSum / Double(max(total, 1))), Float(right) / Float(max(total, 1)))
     }
 
+    /// Greedy decoding: each source's target ids without `<bos>`/`<eos>`, at
+    /// most `2 * source length + 10` of them. Runs the graph's incremental
+    /// decoder (`GraphDecoder`: cached keys and values for a transformer,
+    /// carried state for an RNN) when it has one, else `greedyByRecomputation`;
+    /// both give the same ids up to float rounding on near ties.
+    public static func greedy(_ model: GraphModel, sources: [[Int]], batchSize: Int = 32) -> [[Int]] {
+        guard let decoder = try? makeIncrementalDecoder(model: model) else {
+            return greedyByRecomputation(model, sources: sources, batchSize: batchSize)
+        }
+        var out: [[Int]] = []
+        for chunkStart in stride(from: 0, to: sources.count, by: batchSize) {
+            let chunk = Array(sources[chunkStart..<min(chunkStart + batchSize, sources.count)])
+            var searches = chunk.map {
+                GreedySearch(options: DecodingOptions(startToken: BPEModel.beginningID, endToken: BPEModel.endID,
+                                                      beamWidth: 1, maxLength: 2 * $0.count + 10))
+            }
+            do { try runSearches(decoder, sources: chunk, searches: &searches) } catch {
+                // A source id outside the vocabulary: let the graph say so.
+                return greedyByRecomputation(model, sources: sources, batchSize: batchSize)
+            }
+            out += searches.map { $0.result.hypotheses.first.map { Array($0.content) } ?? [] }
+        }
+        return out
+    }
+
     /// Greedy decoding by full recomputation: each step runs the whole model
     /// on the prefix so far and appends the argmax of the last position
-    /// (correct, O(T^2); the incremental decoders in DLNN/Decoding avoid the
-    /// recomputation). Returns each source's target ids without `<bos>`/`<eos>`,
-    /// at most `2 * source length + 10` of them.
-    public static func greedy(_ model: GraphModel, sources: [[Int]], batchSize: Int = 32) -> [[Int]] {
+    /// (correct, O(T^2); the reference the incremental decoders must equal).
+    public static func greedyByRecomputation(_ model: GraphModel, sources: [[Int]], batchSize: Int = 32) -> [[Int]] {
         var out: [[Int]] = []
         for chunkStart in stride(from: 0, to: sources.count, by: batchSize) {
             let chunk = Array(sources[chunkStart..<min(chunkStart + batchSize, sources.count)])
