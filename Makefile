@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean cv-sentiment \
-	data-sentiment glove glove-debiased train-sentiment train-skipgram train-translation baseline-sentiment \
+	data-sentiment glove glove-debiased train-sentiment train-skipgram train-translation train-translation-rnn baseline-sentiment \
 	data-translation baseline-translation fixtures-translation eval-translation
 
 deps:
@@ -93,6 +93,11 @@ train-skipgram: release data-sentiment
 train-translation: release data-translation
 	mkdir -p var
 	.build/release/dlserve train recipes/translate-en-es.json --models ./models --checkpoint var/translate-en-es.ckpt.safetensors
+
+# English -> Spanish RNN encoder-decoder with additive attention (docs/translation-training.md); resumable.
+train-translation-rnn: release data-translation
+	mkdir -p var
+	.build/release/dlserve train recipes/translate-en-es-rnn.json --models ./models --checkpoint var/translate-en-es-rnn.ckpt.safetensors
 
 # TF-IDF + logistic regression on the same split (scikit-learn), and its 10-fold figure.
 baseline-sentiment: data-sentiment

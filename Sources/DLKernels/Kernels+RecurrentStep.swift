@@ -148,3 +148,51 @@ extension Kernels {
         }
     }
 }
+
+extension Kernels {
+    /// One time step of one direction for `n` rows, the same arithmetic as a
+    /// step of `recurrentForward` (biases folded alike, `recurrentProduct`,
+    /// then the gates): for an incremental decoder that carries the state
+    /// from one call to the next. x [n, I]; `keep` [n] (1 = a real step, 0 =
+    /// padding: the row's state stays and its output is 0); `state` [n, H]
+    /// and, for an LSTM, `cellState` [n, H] are read and advanced in place;
+    /// y [n, H] receives the new hidden state.
+    public static func recurrentStep(
+        _ cell: RecurrentCell, batch n: Int, input: Int, hidden h: Int, x: UnsafePointer<Float>,
+        wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>,
+        keep: UnsafePointer<Float>, state: UnsafeMutablePointer<Float>, cellState: UnsafeMutablePointer<Float>?,
+        y: UnsafeMutablePointer<Float>
+    ) {
+        precondition(cell != .lstm || cellState != nil, "recurrentStep: an LSTM needs a cell state")
+        if n == 0 { return }
+        let gh = cell.gates * h
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * gh + 2 * n * gh)
+        let rows = UnsafeMutablePointer<Int>.allocate(capacity: n)
+        defer { scratch.deallocate(); rows.deallocate() }
+        let inBias = scratch, stepBias = scratch + gh, xw = scratch + 2 * gh, hw = xw + n * gh
+        let folded = cell == .gru ? 2 * h : gh
+        for j in 0..<gh {
+            inBias[j] = bih[j] + (j < folded ? bhh[j] : 0)
+            stepBias[j] = j < folded ? 0 : bhh[j]
+        }
+        gemm(transA: false, transB: true, m: n, n: gh, k: input, a: x, lda: input, b: wih, ldb: input, c: xw, ldc: gh)
+        var active = 0
+        for b in 0..<n {
+            if keep[b] != 0 {
+                rows[active] = b
+                active += 1
+                accumulate(inBias, into: xw + b * gh, gh)
+            } else {
+                (y + b * h).update(repeating: 0, count: h)
+            }
+        }
+        recurrentProduct(h: state, ldh: h, rows: rows, rowCount: active, w: whh,
+                         bias: cell == .gru ? stepBias : nil, inputs: h, outputs: gh, out: hw, ldo: gh)
+        for a in 0..<active {
+            let b = rows[a], hq = state + b * h
+            recurrentGates(cell, hidden: h, xr: xw + b * gh, hr: hw + b * gh, hp: hq, hq: hq,
+                           cp: cellState.map { UnsafePointer($0 + b * h) }, cq: cellState.map { $0 + b * h }, keepGates: false)
+            (y + b * h).update(from: hq, count: h)
+        }
+    }
+}

@@ -21,13 +21,19 @@ final class TranslationTrainingTests: XCTestCase {
 
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("dlserve-mt-\(UUID().uuidString)")
+        try Self.writeToyPairs(to: dir)
+    }
+
+    /// A fresh directory with train.tsv (200 pairs) and dev.tsv (40 pairs) of
+    /// 3 to 6 words each, translated word by word from `words`.
+    static func writeToyPairs(to dir: URL) throws {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let keys = Self.words.keys.sorted()
+        let keys = words.keys.sorted()
         var rng = SeededGenerator(seed: 5)
         func lines(_ n: Int) -> String {
             (0..<n).map { _ in
                 let s = (0..<(3 + Int(rng.next() % 4))).map { _ in keys[Int(rng.next() % UInt64(keys.count))] }
-                return s.joined(separator: " ") + "\t" + s.map { Self.words[$0]! }.joined(separator: " ")
+                return s.joined(separator: " ") + "\t" + s.map { words[$0]! }.joined(separator: " ")
             }.joined(separator: "\n") + "\n"
         }
         try lines(200).write(to: dir.appendingPathComponent("train.tsv"), atomically: true, encoding: .utf8)

@@ -259,8 +259,8 @@ def translate(twin, sources, beam, alpha):
     for c in range(0, len(order), BATCH):
         idx = order[c : c + BATCH]
         chunk = [sources[i] for i in idx]
-        max_length = min(512, 2 * max(len(q) for q in chunk) + 10)
-        searches = [Greedy(max_length, alpha) if beam == 1 else Beam(beam, max_length, alpha) for _ in chunk]
+        searches = [Greedy(min(512, 2 * len(q) + 10), alpha) if beam == 1 else Beam(beam, min(512, 2 * len(q) + 10), alpha)
+                    for q in chunk]
         state = twin.start(chunk)
         first = list(range(len(chunk)))
         while True:

@@ -25,21 +25,32 @@ public struct IncrementalDecodingError: Error, Equatable, CustomStringConvertibl
 /// A graph cut in two: the encoder path (nodes that read only the source, run
 /// once per source batch) and the decoder path (nodes that read the target,
 /// run one token per step). The decoder path may read encoder values only as
-/// a `transformer_decoder_layer`'s memory and memory mask; every other
-/// decoder-path node must work token by token (or be a layer the step runs
-/// with a cache or an offset).
+/// the memory and memory mask of a `transformer_decoder_layer` or an
+/// `additive_attention`; every other decoder-path node must work token by
+/// token (or be a layer the step runs with a cache, a carried state or an
+/// offset: causal decoder layers, unidirectional recurrent layers,
+/// positional encoding). Which of those a stepper can run is its own check
+/// (`family`).
 struct EncoderDecoderSplit {
+    /// The decoder-path layers that need a stepper's care, by family.
+    enum Family: String { case transformer, recurrent }
+
     /// Indices into `model.order`, in topological order.
     let encoderNodes: [Int]
     let decoderNodes: [Int]
     /// Encoder values the decoder path reads (memories and memory masks).
     let boundary: [String]
+    /// Per family, the decoder-path node indices (into `model.order`) of
+    /// that family: transformer decoder layers; recurrent layers and
+    /// additive attentions.
+    let family: [Family: [Int]]
 
     /// Decoder-path layer types that act on each token alone.
     static let perToken: Set<String> = [
         "dense", "layer_norm", "dropout", "relu", "relu6", "leaky_relu", "tanh", "sigmoid", "softmax", "add",
         "embedding", "sequence_mask",
     ]
+    static let recurrent: Set<String> = ["gru", "lstm", "rnn"]
 
     init(_ model: GraphModel, names: EncoderDecoderNames) throws {
         func fail(_ m: String) -> IncrementalDecodingError { IncrementalDecodingError("incremental decoding: " + m) }
@@ -59,6 +70,7 @@ struct EncoderDecoderSplit {
         var readsSource: [String: Bool] = [names.source: true, names.target: false]
         var readsTarget: [String: Bool] = [names.source: false, names.target: true]
         var encoder: [Int] = [], decoder: [Int] = [], boundary: [String] = []
+        var family: [Family: [Int]] = [:]
         for (i, l) in model.order.enumerated() {
             readsSource[l.name] = l.inputs.contains { readsSource[$0]! }
             readsTarget[l.name] = l.inputs.contains { readsTarget[$0]! }
@@ -79,6 +91,29 @@ struct EncoderDecoderSplit {
                 for v in encoderInputs where readsTarget[v]! {
                     throw fail("transformer_decoder_layer '\(l.name)' memory input '\(v)' must not depend on the target")
                 }
+                family[.transformer, default: []].append(i)
+            case "additive_attention":
+                guard readsTarget[l.inputs[0]]! else {
+                    throw fail("additive_attention '\(l.name)' query '\(l.inputs[0])' must depend on the target")
+                }
+                encoderInputs = Array(l.inputs.dropFirst())
+                for v in encoderInputs where readsTarget[v]! {
+                    throw fail("additive_attention '\(l.name)' memory input '\(v)' must not depend on the target")
+                }
+                family[.recurrent, default: []].append(i)
+            case let t where Self.recurrent.contains(t):
+                guard !(model.layers[i] as! Recurrent).bidirectional else {
+                    throw fail("\(t) '\(l.name)' is bidirectional: a step cannot see later tokens")
+                }
+                encoderInputs = []
+                family[.recurrent, default: []].append(i)
+            case "concat":
+                // Per token only when it joins features (the last axis), not time steps.
+                let axis = (model.layers[i] as! Concat).axis, rank = model.shapes[l.name]!.count + 1
+                guard axis == -1 || axis == rank - 1 else {
+                    throw fail("concat '\(l.name)' joins axis \(axis), not the features: it cannot run one token at a time")
+                }
+                encoderInputs = []
             case "positional_encoding":
                 encoderInputs = []
             case let t where Self.perToken.contains(t):
@@ -95,6 +130,21 @@ struct EncoderDecoderSplit {
         guard model.shapes[names.output]!.count == 2 else {
             throw fail("output '\(names.output)' has shape \(model.shapes[names.output]!), not [T, V]")
         }
-        (encoderNodes, decoderNodes, self.boundary) = (encoder, decoder, boundary)
+        (encoderNodes, decoderNodes, self.boundary, self.family) = (encoder, decoder, boundary, family)
     }
+}
+
+extension EncoderDecoderSplit {
+    /// Throws unless every decoder-path layer that needs stepping belongs to
+    /// `supported` (the stepper's own family).
+    func require(_ supported: Family, model: GraphModel, stepper: String) throws {
+        for (f, nodes) in family where f != supported {
+            let l = model.order[nodes[0]]
+            throw IncrementalDecodingError(
+                "incremental decoding: \(stepper) cannot step layer '\(l.name)' (\(l.type)), a layer of the \(f.rawValue) decoder family")
+        }
+    }
+
+    /// The family of the graph's stepping layers (nil when it has none, or both).
+    var onlyFamily: Family? { family.count == 1 ? family.keys.first : nil }
 }

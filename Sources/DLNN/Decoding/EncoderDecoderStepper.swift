@@ -38,6 +38,7 @@ public final class EncoderDecoderStepper: IncrementalDecoder, @unchecked Sendabl
         self.model = model
         self.names = names
         split = try EncoderDecoderSplit(model, names: names)
+        try split.require(.transformer, model: model, stepper: "EncoderDecoderStepper")
         vocabularySize = model.shapes[names.output]!.last!
         var ordinal: [Int: Int] = [:], query: [(weight: Tensor, bias: Tensor?)] = []
         for i in split.decoderNodes {
