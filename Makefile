@@ -45,6 +45,9 @@ bench:
 	python3 scripts/bench/interleaved.py .build/release/dlserve-bench
 	# The shipped sentiment model against its PyTorch twin in onnxruntime and PyTorch, alternating.
 	python3 scripts/bench/sentiment.py .build/release/dlserve-bench
+	# The shipped translation model against its PyTorch twin (same weights, KV caches, same search rules).
+	$(MAKE) data-translation
+	python3 scripts/bench/translation.py .build/release/dlserve-bench
 
 bench-http: release
 	./scripts/install-deps.sh --bench

@@ -315,6 +315,9 @@ def train_steps(spec, weights, batches, count):
 def main():
     binary = sys.argv[1]
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    if not os.path.isdir(MODELS) or not any(d.isdigit() for d in os.listdir(MODELS)):
+        print(f"translate-en-es: skipped (no model under {MODELS}; make train-translation)")
+        return
     version = latest_version()
     d = os.path.join(MODELS, str(version))
     spec = json.load(open(os.path.join(d, "model.json")))
