@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--beam-width", type=int, default=4)
     ap.add_argument("--length-penalty", type=float, default=0.7)
     ap.add_argument("--limit", type=int, default=0, help="only the first N lines of each test set")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="BLAS threads of each dlserve eval (the files run in parallel)")
     ap.add_argument("--write-metrics", action="store_true")
     args = ap.parse_args()
 
@@ -55,24 +55,38 @@ def main() -> None:
     apertium_version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "apertium-eng-spa"],
                                       capture_output=True, text=True).stdout.strip()
     results = {}
-    def dlserve_eval(path, limit=0):
+    def dlserve_eval(jobs):
+        """Runs `dlserve eval` on several files at once (one process each, --threads apiece):
+        [(key, path, limit)] -> {key: (its JSON, its translations)}."""
         with tempfile.TemporaryDirectory() as tmp:
-            out = os.path.join(tmp, "hyp.es")
-            cmd = [args.bin, "eval", "--model", args.model, "--version", str(version), "--data", path,
-                   "--beam-width", str(args.beam_width), "--length-penalty", str(args.length_penalty),
-                   "--threads", str(args.threads), "--translations", out]
-            if limit:
-                cmd += ["--limit", str(limit)]
-            ours = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
-            with open(out, encoding="utf-8") as f:
-                return ours, [l.rstrip("\n") for l in f]
+            running = {}
+            for key, path, limit in jobs:
+                out = os.path.join(tmp, f"{key}.es")
+                cmd = [args.bin, "eval", "--model", args.model, "--version", str(version), "--data", path,
+                       "--beam-width", str(args.beam_width), "--length-penalty", str(args.length_penalty),
+                       "--threads", str(args.threads), "--translations", out]
+                if limit:
+                    cmd += ["--limit", str(limit)]
+                running[key] = (subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), out)
+            done = {}
+            for key, (proc, out) in running.items():
+                stdout, stderr = proc.communicate()
+                if proc.returncode != 0:
+                    sys.exit(f"error: dlserve eval {key}: {stderr.strip()}")
+                with open(out, encoding="utf-8") as f:
+                    done[key] = (json.loads(stdout), [l.rstrip("\n") for l in f])
+            return done
 
+    jobs = [(name, os.path.join(args.data, name, "test.tsv"), args.limit) for name in peer.TEST_SETS]
+    if not args.limit:
+        jobs += [(name + ".slice", os.path.join(SLICES, f"{name}.tsv"), 0) for name in peer.TEST_SETS]
+    evaluated = dlserve_eval(jobs)
     for name in peer.TEST_SETS:
         path = os.path.join(args.data, name, "test.tsv")
         en, es = peer.read_pairs(path)
         if args.limit:
             en, es = en[:args.limit], es[:args.limit]
-        ours, hyps = dlserve_eval(path, args.limit)
+        ours, hyps = evaluated[name]
         sb = sacrebleu.metrics.BLEU().corpus_score(hyps, [es]).score
         sc = sacrebleu.metrics.CHRF().corpus_score(hyps, [es]).score
         if abs(sb - ours["bleu"]) > 0.1 or abs(sc - ours["chrf"]) > 0.1:
@@ -88,7 +102,7 @@ def main() -> None:
             "apertium": {"system": f"apertium eng-spa {apertium_version}", "bleu": round(pb, 2), "chrf": round(pc, 2)},
         }
         if not args.limit:
-            sl, _ = dlserve_eval(os.path.join(SLICES, f"{name}.tsv"))
+            sl, _ = evaluated[name + ".slice"]
             results[name]["slice"] = {"file": f"Tests/DLTrainTests/Fixtures/translation/{name}.tsv", "sentences": sl["count"],
                                       "bleu": sl["bleu"], "chrf": sl["chrf"]}
 
