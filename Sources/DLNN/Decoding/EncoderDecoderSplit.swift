@@ -148,3 +148,33 @@ extension EncoderDecoderSplit {
     /// The family of the graph's stepping layers (nil when it has none, or both).
     var onlyFamily: Family? { family.count == 1 ? family.keys.first : nil }
 }
+
+extension EncoderDecoderSplit {
+    /// The embeddings that read the source ids directly (to reject bad ids).
+    static func sourceEmbeddings(_ model: GraphModel, names: EncoderDecoderNames) -> [Embedding] {
+        zip(model.order, model.layers).compactMap { l, layer in l.inputs.contains(names.source) ? layer as? Embedding : nil }
+    }
+
+    /// The encoder pass both steppers start with: the sources padded with
+    /// `names.sourcePadding` to [N, S], ids checked against `embeddings`,
+    /// every encoder node run once in inference mode. Returns the values by
+    /// node name (and the source itself), without recording autodiff.
+    func encode(_ sources: [[Int]], model: GraphModel, names: EncoderDecoderNames,
+                embeddings: [Embedding]) throws -> [String: Tensor] {
+        let n = sources.count, s = max(1, sources.map(\.count).max() ?? 0)
+        var ids = [Float](repeating: Float(names.sourcePadding), count: n * s)
+        for (i, q) in sources.enumerated() { for (j, t) in q.enumerated() { ids[i * s + j] = Float(t) } }
+        for embedding in embeddings where !embedding.validIDs(ids) {
+            throw IncrementalDecodingError("a source token id is outside the vocabulary of \(embedding.vocabSize)")
+        }
+        return GradMode.withoutGrad {
+            let ctx = ForwardContext.inference()
+            var values: [String: Tensor] = [names.source: Tensor(shape: [n, s], data: ids)]
+            for i in encoderNodes {
+                let l = model.order[i]
+                values[l.name] = model.layers[i](l.inputs.map { values[$0]! }, ctx)
+            }
+            return values
+        }
+    }
+}

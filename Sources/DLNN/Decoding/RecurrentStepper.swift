@@ -49,25 +49,13 @@ public final class RecurrentStepper: IncrementalDecoder, @unchecked Sendable {
             if model.layers[i] is AdditiveAttention { attention[i] = attention.count }
         }
         (recurrentOrdinal, attentionOrdinal) = (recurrent, attention)
-        sourceEmbeddings = zip(model.order, model.layers).compactMap { l, layer in
-            l.inputs.contains(names.source) ? layer as? Embedding : nil
-        }
+        sourceEmbeddings = EncoderDecoderSplit.sourceEmbeddings(model, names: names)
     }
 
     public func start(_ sources: [[Int]]) throws -> RecurrentDecoderState {
-        let n = sources.count, s = max(1, sources.map(\.count).max() ?? 0)
-        var ids = [Float](repeating: Float(names.sourcePadding), count: n * s)
-        for (i, q) in sources.enumerated() { for (j, t) in q.enumerated() { ids[i * s + j] = Float(t) } }
-        for embedding in sourceEmbeddings where !embedding.validIDs(ids) {
-            throw IncrementalDecodingError("a source token id is outside the vocabulary of \(embedding.vocabSize)")
-        }
+        let values = try split.encode(sources, model: model, names: names, embeddings: sourceEmbeddings)
+        let n = sources.count
         return GradMode.withoutGrad {
-            let ctx = ForwardContext.inference()
-            var values: [String: Tensor] = [names.source: Tensor(shape: [n, s], data: ids)]
-            for i in split.encoderNodes {
-                let l = model.order[i]
-                values[l.name] = model.layers[i](l.inputs.map { values[$0]! }, ctx)
-            }
             var memories: [Tensor] = [], keys: [Tensor] = [], masks: [Tensor?] = []
             for i in split.decoderNodes where attentionOrdinal[i] != nil {
                 let l = model.order[i], attention = model.layers[i] as! AdditiveAttention
