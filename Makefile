@@ -6,7 +6,7 @@ PORT ?= 8080
 
 .PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean cv-sentiment \
 	data-sentiment glove glove-debiased train-sentiment train-skipgram train-translation train-translation-rnn baseline-sentiment \
-	data-translation baseline-translation fixtures-translation eval-translation
+	data-translation baseline-translation fixtures-translation eval-translation data-detection fixtures-detection
 
 deps:
 	./scripts/install-deps.sh
@@ -112,6 +112,16 @@ baseline-sentiment: data-sentiment
 data-translation:
 	./scripts/install-deps.sh --translation
 	python3 scripts/data/prepare_translation.py
+
+# Fashion-MNIST items on real photographs, with exact boxes -> data/detect-fashion (seeded).
+data-detection:
+	./scripts/install-deps.sh --detection
+	python3 scripts/data/prepare_detection_fashion.py
+
+# torchvision's NMS rules, pycocotools' COCOeval and the VOC devkit's AP -> Tests/DLVisionTests/Fixtures.
+fixtures-detection:
+	./scripts/install-deps.sh --detection
+	python3 scripts/fixtures/detection_fixtures.py
 
 # The rule-based peer: Apertium eng-spa on both test sets, BLEU and chrF by sacrebleu.
 baseline-translation: data-translation

@@ -50,7 +50,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
-        .target(name: "DLVision", dependencies: ["CImageCodecs", "DLTensor"], swiftSettings: engineSettings),
+        .target(name: "DLVision", dependencies: ["CImageCodecs", "DLTensor", "DLKernels"], swiftSettings: engineSettings),
         // The serving core: model manager, scheduler with dynamic batching, metrics. No HTTP here.
         .target(
             name: "DLServing",
@@ -109,7 +109,7 @@ let package = Package(
         .target(name: "DLTesting", dependencies: ["DLTensor"], path: "Sources/DLTesting"),
         .testTarget(name: "DLTensorTests", dependencies: ["DLTensor", "DLKernels", "DLTesting"]),
         .testTarget(name: "DLNNTests", dependencies: ["DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DLVisionTests", dependencies: ["DLVision", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DLVisionTests", dependencies: ["DLVision", "DLTensor", "DLKernels", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "DLServingTests",
             dependencies: [

@@ -53,4 +53,6 @@ case "${1:-}" in
   --baseline) pip_need numpy numpy sklearn scikit-learn ;;
   # BLEU and chrF of the translation peer, and the fixtures the Swift metrics are held to.
   --translation) pip_need sacrebleu 'sacrebleu==2.6.0' ;;
+  # Scene rendering (PNG) for the detection data; COCO mAP for its fixtures.
+  --detection) pip_need numpy numpy PIL pillow pycocotools pycocotools ;;
 esac
