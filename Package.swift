@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "DLText"),
         // Optimizers, schedules, datasets, the training loop and recipes.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "DLTrain", dependencies: ["DLNN", "DLTensor", "DLKernels", "DLText", "CZlib"], swiftSettings: engineSettings),
+        .target(name: "DLTrain", dependencies: ["DLNN", "DLTensor", "DLKernels", "DLText", "DLVision", "CZlib"], swiftSettings: engineSettings),
         // Image decoding (libpng, libjpeg-turbo through a setjmp/longjmp C shim) and preprocessing.
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
@@ -121,7 +121,7 @@ let package = Package(
         .testTarget(name: "DLTextTests", dependencies: ["DLText"], exclude: ["Fixtures"]),
         .testTarget(name: "DLTasksTests", dependencies: ["DLTasks", "DLServing", "DLServeTesting", "DLNN", "DLText", "DLTensor"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLTesting"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLKernels", "DLVision", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLServeTesting", "DLTrain", "DLNN", "DLTensor", "DLText"]),
         .target(name: "DLJobsTesting", dependencies: ["DLJobs", "DLTrain", "DLNN"], path: "Sources/DLJobsTesting"),
         .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLJobsTesting", "DLTrain", "DLNN", "DLTensor", "DLTesting", "DLText"]),

@@ -1,4 +1,5 @@
 import DLKernels
+import DLTensor
 import DLVision
 import Foundation
 import XCTest
@@ -91,5 +92,61 @@ final class LetterboxTests: XCTestCase {
         XCTAssertEqual(c2[4 * 8], 114, "rows 4... are padding")
         XCTAssertEqual(lb.toImage(Box(x1: 1, y1: 1, x2: 7, y2: 5), scaleX: sx2, scaleY: sy2, imageWidth: 16, imageHeight: 8),
                        Box(x1: 2, y1: 2, x2: 14, y2: 8))
+    }
+}
+
+final class DetectionAugmentationTests: XCTestCase {
+    /// A 20 x 10 image, black with one white 4 x 2 block at x 3..<7, y 5..<7, and its box.
+    func scene() -> (Image, [Detection]) {
+        var px = [UInt8](repeating: 0, count: 20 * 10 * 3)
+        for y in 5..<7 { for x in 3..<7 { for c in 0..<3 { px[(y * 20 + x) * 3 + c] = 255 } } }
+        return (Image(width: 20, height: 10, channels: 3, pixels: px), [Detection(box: Box(x1: 3, y1: 5, x2: 7, y2: 7), label: 4)])
+    }
+
+    /// The box of the white pixels (>= 128 on plane 0) of an input.
+    func whiteBox(_ chw: [Float], _ w: Int, _ h: Int) -> Box? {
+        var xs: [Int] = [], ys: [Int] = []
+        for y in 0..<h { for x in 0..<w where chw[y * w + x] >= 128 { xs.append(x); ys.append(y) } }
+        guard let x1 = xs.min() else { return nil }
+        return Box(x1: Double(x1), y1: Double(ys.min()!), x2: Double(xs.max()! + 1), y2: Double(ys.max()! + 1))
+    }
+
+    func testNoneIsTheLetterbox() {
+        let (image, objects) = scene()
+        var rng = SeededGenerator(seed: 1)
+        let lb = Letterbox(width: 24, height: 24)
+        let (chw, moved) = DetectionAugmentation.none.apply(image, objects: objects, letterbox: lb, rng: &rng)
+        XCTAssertEqual(chw, lb.apply(image).chw)
+        XCTAssertEqual(moved, objects)
+    }
+
+    func testBoxesFollowThePixels() {
+        let (image, objects) = scene()
+        let lb = Letterbox(width: 32, height: 32, allowUpscale: true)
+        // Integer scales keep the block's edges sharp: scale range fixed at 1 (fit: 32 / 20 = 1.6 -> 2 x at 1.25).
+        let aug = DetectionAugmentation(flip: 0.5, scaleLow: 1.25, scaleHigh: 1.25, translate: true, color: 0, minVisible: 0.4)
+        var rng = SeededGenerator(seed: 9)
+        var flips = 0
+        for _ in 0..<20 {
+            let (chw, moved) = aug.apply(image, objects: objects, letterbox: lb, rng: &rng)
+            guard let white = whiteBox(chw, 32, 32) else { XCTAssertTrue(moved.isEmpty); continue }
+            if let m = moved.first {
+                XCTAssertEqual(m.box.x1, white.x1, accuracy: 1e-9); XCTAssertEqual(m.box.x2, white.x2, accuracy: 1e-9)
+                XCTAssertEqual(m.box.y1, white.y1, accuracy: 1e-9); XCTAssertEqual(m.box.y2, white.y2, accuracy: 1e-9)
+                XCTAssertEqual(m.label, 4)
+                if m.box.x1 > 16 { flips += 1 }
+            }
+        }
+        XCTAssertGreaterThan(flips, 0, "some draws mirror the block to the right half")
+    }
+
+    func testColourJitterStaysInRange() {
+        let (image, objects) = scene()
+        var rng = SeededGenerator(seed: 3)
+        let (chw, moved) = DetectionAugmentation(flip: 0, scaleLow: 1, scaleHigh: 1, translate: false, color: 1, minVisible: 0)
+            .apply(image, objects: objects, letterbox: Letterbox(width: 20, height: 10), rng: &rng)
+        XCTAssertTrue(chw.allSatisfy { $0 >= 0 && $0 <= 255 })
+        XCTAssertNotEqual(chw, Letterbox(width: 20, height: 10).apply(image).chw)
+        XCTAssertEqual(moved, objects)
     }
 }

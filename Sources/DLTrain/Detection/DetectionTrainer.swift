@@ -1,0 +1,155 @@
+import DLKernels
+import DLNN
+import DLTensor
+import DLVision
+import Foundation
+
+/// One training image and its objects (boxes in the image's pixels).
+public struct DetectionScene: Sendable {
+    public var image: Image
+    public var objects: [Detection]
+    public init(image: Image, objects: [Detection]) { (self.image, self.objects) = (image, objects) }
+}
+
+/// Trains a YOLO-style detector: a `GraphModel` from an image [3, H, W]
+/// (values / 255) to the head [A * (5 + C), H / stride, W / stride]. Each
+/// batch is augmented (`DetectionAugmentation`, boxes moved with the pixels),
+/// turned into targets by `YOLOGrid.assign` and scored by `yoloLoss`; Adam
+/// with a linear warm-up and cosine decay per update, gradient clipping.
+public final class DetectionTrainer {
+    public struct Options: Sendable {
+        public var epochs: Int
+        public var batchSize: Int
+        public var learningRate: Float
+        public var warmupSteps: Int
+        public var clipNorm: Float?
+        public var seed: UInt64
+        public var augmentation: DetectionAugmentation
+        public var lossWeights: YOLOLossWeights
+        public var ignoreIoU: Double
+
+        public init(epochs: Int, batchSize: Int = 16, learningRate: Float = 1e-3, warmupSteps: Int = 100, clipNorm: Float? = 10,
+                    seed: UInt64 = 1, augmentation: DetectionAugmentation = .init(), lossWeights: YOLOLossWeights = .init(),
+                    ignoreIoU: Double = 0.5) {
+            (self.epochs, self.batchSize, self.learningRate, self.warmupSteps, self.clipNorm, self.seed) =
+                (epochs, batchSize, learningRate, warmupSteps, clipNorm, seed)
+            (self.augmentation, self.lossWeights, self.ignoreIoU) = (augmentation, lossWeights, ignoreIoU)
+        }
+    }
+
+    /// Mean loss terms of one epoch.
+    public struct Epoch: Sendable, Codable, Equatable {
+        public var epoch: Int
+        public var loss: Double
+        public var boxLoss: Double
+        public var objectLoss: Double
+        public var classLoss: Double
+        public var seconds: Double
+        public var imagesPerSecond: Double
+    }
+
+    public let model: GraphModel
+    public let grid: YOLOGrid
+    public let letterbox: Letterbox
+    public let options: Options
+    public let optimizer: Optimizer
+    public let train: [DetectionScene]
+    public private(set) var history: [Epoch] = []
+    public var onEpoch: ((Epoch) -> Void)?
+
+    public init(model: GraphModel, grid: YOLOGrid, train: [DetectionScene], options: Options) {
+        precondition(!train.isEmpty && options.batchSize > 0 && options.epochs >= 0, "DetectionTrainer: no scenes or a bad batch size")
+        self.model = model
+        self.grid = grid
+        self.letterbox = Letterbox(width: grid.inputWidth, height: grid.inputHeight, allowUpscale: true)
+        self.train = train
+        self.options = options
+        optimizer = Optimizer(rule: Adam(), learningRate: options.learningRate, clipNorm: options.clipNorm)
+    }
+
+    var totalSteps: Int { options.epochs * ((train.count + options.batchSize - 1) / options.batchSize) }
+
+    /// Linear warm-up over `warmupSteps`, then cosine decay to 0 at the last update.
+    func learningRate(step: Int) -> Float {
+        let lr = options.learningRate
+        if step <= options.warmupSteps { return lr * Float(step) / Float(max(options.warmupSteps, 1)) }
+        let t = Double(step - options.warmupSteps) / Double(max(totalSteps - options.warmupSteps, 1))
+        return lr * Float(0.5 * (1 + cos(Double.pi * min(t, 1))))
+    }
+
+    /// Network input [n, 3, H, W] (values / 255) and the loss targets of scenes.
+    public func batch(_ scenes: [DetectionScene], augmentation: DetectionAugmentation,
+                      rng: inout SeededGenerator) -> (input: Tensor, targets: YOLOTargets) {
+        let plane = 3 * grid.inputWidth * grid.inputHeight
+        var data = [Float](repeating: 0, count: scenes.count * plane)
+        var targets = grid.emptyTargets(batch: scenes.count)
+        for (i, s) in scenes.enumerated() {
+            let (chw, objects) = augmentation.apply(s.image, objects: s.objects, letterbox: letterbox, rng: &rng)
+            for j in 0..<plane { data[i * plane + j] = chw[j] / 255 }
+            grid.assign(objects, image: i, into: &targets, ignoreIoU: options.ignoreIoU)
+        }
+        return (Tensor(shape: [scenes.count, 3, grid.inputHeight, grid.inputWidth], data: data), targets)
+    }
+
+    @discardableResult
+    public func fit() throws -> [Epoch] {
+        while history.count < options.epochs { history.append(try trainEpoch(history.count)); onEpoch?(history.last!) }
+        return history
+    }
+
+    func trainEpoch(_ epoch: Int) throws -> Epoch {
+        let start = Date()
+        var rng = SeededGenerator(seed: SeedStream.derive(options.seed, .shuffle, epoch: epoch, batch: 0))
+        let order = train.indices.shuffled(using: &rng)
+        var sums = YOLOLossTerms(), batches = 0
+        for (b, first) in stride(from: 0, to: order.count, by: options.batchSize).enumerated() {
+            let scenes = order[first..<min(first + options.batchSize, order.count)].map { train[$0] }
+            let (x, targets) = batch(scenes, augmentation: options.augmentation, rng: &rng)
+            optimizer.learningRate = learningRate(step: optimizer.state.parameters.values.map(\.step).max().map { $0 + 1 } ?? 1)
+            let ctx = ForwardContext(training: true, seed: SeedStream.derive(options.seed, .dropout, epoch: epoch, batch: b))
+            let head = model(inputs: [model.spec.inputs[0].name: x], ctx)[model.spec.output]!
+            let (loss, terms) = yoloLoss(head, targets: targets, classes: grid.classes, weights: options.lossWeights)
+            guard loss.scalar.isFinite else { throw TrainingError.diverged(epoch: epoch, batch: b, loss: loss.scalar) }
+            loss.backward()
+            optimizer.step(model.namedParameters)
+            sums.box += terms.box; sums.object += terms.object + terms.noObject; sums.classes += terms.classes
+            batches += 1
+        }
+        let seconds = Date().timeIntervalSince(start), n = Double(max(batches, 1))
+        return Epoch(epoch: epoch + 1, loss: (sums.box + sums.object + sums.classes) / n, boxLoss: sums.box / n,
+                     objectLoss: sums.object / n, classLoss: sums.classes / n, seconds: seconds,
+                     imagesPerSecond: Double(train.count) / max(seconds, 1e-9))
+    }
+
+    /// Detections in each image's own pixels: letterbox, forward (inference
+    /// mode), decode, `filter` (threshold, per-class NMS, cap), boxes mapped back.
+    public func detect(_ images: [Image], filter: DetectionFilter, batchSize: Int = 16) -> [[Detection]] {
+        var result: [[Detection]] = []
+        for first in stride(from: 0, to: images.count, by: batchSize) {
+            let chunk = Array(images[first..<min(first + batchSize, images.count)])
+            let prepared = chunk.map { letterbox.apply($0) }
+            let plane = 3 * grid.inputWidth * grid.inputHeight
+            var data = [Float](repeating: 0, count: chunk.count * plane)
+            for (i, p) in prepared.enumerated() { for j in 0..<plane { data[i * plane + j] = p.chw[j] / 255 } }
+            let x = Tensor(shape: [chunk.count, 3, grid.inputHeight, grid.inputWidth], data: data)
+            let head = GradMode.withoutGrad { model(inputs: [model.spec.inputs[0].name: x], ForwardContext(training: false))[model.spec.output]! }
+            head.data.withUnsafeBufferPointer { out in
+                for (i, image) in chunk.enumerated() {
+                    let found = filter.apply(grid.decode(out, image: i, minScore: filter.scoreThreshold))
+                    result.append(found.map {
+                        Detection(box: letterbox.toImage($0.box, scaleX: prepared[i].scaleX, scaleY: prepared[i].scaleY,
+                                                         imageWidth: image.width, imageHeight: image.height),
+                                  label: $0.label, score: $0.score)
+                    })
+                }
+            }
+        }
+        return result
+    }
+
+    /// The model's detections on `scenes` beside their ground truth, for mAP
+    /// (a low score threshold, as mAP ranks everything the model finds).
+    public func benchmark(_ scenes: [DetectionScene], filter: DetectionFilter = .init(scoreThreshold: 0.01, iouThreshold: 0.5)) -> DetectionBenchmark {
+        DetectionBenchmark(groundTruth: scenes.map(\.objects), detections: detect(scenes.map(\.image), filter: filter))
+    }
+}
