@@ -41,6 +41,7 @@ struct TrainCommand: ParsableCommand {
         if let data = FileManager.default.contents(atPath: url.path) {
             if SkipGramRecipe.isRecipe(data) { return try trainWordVectors(data) }
             if TranslationRecipe.isRecipe(data) { return try trainTranslation(data) }
+            if DetectionRecipe.isRecipe(data) { return try trainDetection(data) }
         }
         let recipe = try Recipe.load(url)
         let repo = repository.repository

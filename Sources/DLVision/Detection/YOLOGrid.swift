@@ -21,6 +21,8 @@ public struct YOLOGrid: Sendable, Equatable, Codable {
         (self.inputWidth, self.inputHeight, self.stride, self.anchors, self.classes) = (inputWidth, inputHeight, stride, anchors, classes)
     }
 
+    enum CodingKeys: String, CodingKey { case stride, anchors, classes, inputWidth = "input_width", inputHeight = "input_height" }
+
     public var gridWidth: Int { inputWidth / stride }
     public var gridHeight: Int { inputHeight / stride }
     /// Channels of the head output: anchors x (5 + classes).

@@ -1,0 +1,64 @@
+import DLNN
+import DLTrain
+import DLVision
+import Foundation
+import XCTest
+
+final class DetectionRecipeTests: XCTestCase {
+    static let split = Bundle.module.url(forResource: "split", withExtension: "json", subdirectory: "Fixtures/detection")!
+
+    func recipe(_ extra: String = "", input: Int = 32, stride: Int = 8, anchors: Int = 2, head: String = "\"$head_channels\"") -> String {
+        #"""
+        {"name": "det", "task": "detection",
+         "data": {"dir": "\#(Self.split.deletingLastPathComponent().path)", "train": "split.json", "dev_images": 1},
+         "input": {"width": \#(input), "height": \#(input)}, "head": {"stride": \#(stride), "anchors": \#(anchors)},
+         "model": {"inputs": [{"name": "image", "shape": [3, \#(input), \#(input)]}], "outputs": ["head"], "layers": [
+           {"name": "c1", "type": "conv2d", "inputs": ["image"], "attrs": {"out_channels": 8, "kernel_size": 3, "padding": 1}},
+           {"name": "a1", "type": "leaky_relu", "inputs": ["c1"], "attrs": {"slope": 0.1}},
+           {"name": "p1", "type": "max_pool2d", "inputs": ["a1"], "attrs": {"kernel_size": 8}},
+           {"name": "head", "type": "conv2d", "inputs": ["p1"], "attrs": {"out_channels": \#(head), "kernel_size": 1}}]},
+         "batch_size": 2, "epochs": 2\#(extra)}
+        """#
+    }
+
+    func message(_ json: String) -> String {
+        do { _ = try DetectionRecipe.parse(Data(json.utf8)); return "" } catch { return "\(error)" }
+    }
+
+    func testParsesValidatesAndReadsBack() throws {
+        let r = try DetectionRecipe.parse(Data(recipe().utf8))
+        XCTAssertTrue(DetectionRecipe.isRecipe(Data(recipe().utf8)))
+        XCTAssertEqual(r.head, .init(stride: 8, anchors: 2))
+        XCTAssertEqual(r.augmentation, DetectionAugmentation())
+        XCTAssertEqual(r.loss, .init())
+        XCTAssertEqual(try DetectionRecipe.parse(JSONFile.encode(r)), r)
+        XCTAssertTrue(message(recipe(#", "epoch": 3"#)).contains("unknown field 'epoch'"))
+        XCTAssertTrue(message(recipe(#", "augmentation": {"flip": 2}"#)).contains("augmentation.flip"))
+        XCTAssertTrue(message(recipe(#", "augmentation": {"scale_lo": 2}"#)).contains("'augmentation.scale_lo'"))
+        XCTAssertTrue(message(recipe(#", "loss": {"box": -1}"#)).contains("loss.box"))
+        XCTAssertTrue(message(recipe(stride: 5)).contains("head.stride must divide"))
+        XCTAssertTrue(message(recipe(head: "7")).contains("must be [\"$head_channels\", 4, 4]"), message(recipe(head: "7")))
+        XCTAssertTrue(message(recipe(#", "optimizer": {"lr": 0}"#)).contains("optimizer.lr"))
+        XCTAssertTrue(message(recipe(anchors: 0)).contains("head.anchors"))
+    }
+
+    func testRunPublishesAVersionWithItsGeometry() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("detrecipe-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let repo = ModelRepository(root: dir)
+        let r = try DetectionRecipe.parse(Data(recipe(anchors: 1).utf8))
+        let (version, trained) = try r.run(base: dir, repository: repo)
+        XCTAssertEqual(version, 1)
+        XCTAssertEqual(trained.history.count, 2)
+        XCTAssertEqual(trained.grid.anchors.count, 1)
+        XCTAssertEqual(try repo.config(of: "det").task, .detection)
+        XCTAssertEqual(try repo.config(of: "det").labels, ["T-shirt/top", "Trouser", "Pullover"])
+        let v = try repo.directory(of: "det", version: 1)
+        let grid = try JSONDecoder().decode(YOLOGrid.self, from: Data(contentsOf: v.appendingPathComponent("detection.json")))
+        XCTAssertEqual(grid, trained.grid)
+        let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: v.appendingPathComponent("metrics.json"))) as! [String: Any]
+        XCTAssertEqual(metrics["train_images"] as? Int, 1)
+        XCTAssertNotNil((metrics["dev"] as? [String: Any])?["map50"])
+        XCTAssertEqual(try GraphModel.load(from: v).parameterCount, trained.model.parameterCount)
+    }
+}
