@@ -33,6 +33,9 @@ final class DetectionDataTests: XCTestCase {
         func entry(_ file: String = "a.png", w: Int = 28, objects: String = "[]") -> String {
             #"{"classes": ["a", "b"], "images": [{"file": "\#(file)", "width": \#(w), "height": 28, "objects": \#(objects)}]}"#
         }
+        XCTAssertThrowsError(try DetectionSplit.load(URL(fileURLWithPath: "/nonexistent/split.json"))) {
+            XCTAssertTrue("\($0)".contains("/nonexistent/split.json: no such file"), "\($0)")
+        }
         XCTAssertTrue(try error("[1, 2]").contains("not a detection split"))
         XCTAssertTrue(try error(#"{"classes": [], "images": []}"#).contains("no classes"))
         XCTAssertTrue(try error(#"{"classes": ["a"], "images": []}"#).contains("no images"))

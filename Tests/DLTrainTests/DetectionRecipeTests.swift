@@ -42,6 +42,13 @@ final class DetectionRecipeTests: XCTestCase {
         XCTAssertTrue(message(recipe(anchors: 0)).contains("head.anchors"))
     }
 
+    func testTheShippedRecipeParses() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let r = try DetectionRecipe.parse(Data(contentsOf: root.appendingPathComponent("recipes/detect-fashion.json")))
+        XCTAssertEqual(r.name, "detect-fashion")
+        XCTAssertEqual(r.model.inputs[0].shape, [3, r.input.height, r.input.width])
+    }
+
     func testRunPublishesAVersionWithItsGeometry() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("detrecipe-\(UUID())")
         defer { try? FileManager.default.removeItem(at: dir) }

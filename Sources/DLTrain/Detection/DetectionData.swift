@@ -31,6 +31,9 @@ public struct DetectionSplit: Sendable {
 
     /// Reads `url`; `limit` keeps the first entries.
     public static func load(_ url: URL, limit: Int? = nil, decoder: ImageDecoder = ImageDecoder()) throws -> DetectionSplit {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw TrainingError.dataset("\(url.path): no such file (make data-detection writes the Fashion-MNIST scenes)")
+        }
         let parsed: File
         do { parsed = try JSONDecoder().decode(File.self, from: Data(contentsOf: url)) } catch {
             throw TrainingError.dataset("\(url.path): \(error is DecodingError ? "not a detection split (\(error))" : "\(error.localizedDescription)")")
