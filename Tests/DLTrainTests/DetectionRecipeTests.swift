@@ -67,5 +67,11 @@ final class DetectionRecipeTests: XCTestCase {
         XCTAssertEqual(metrics["train_images"] as? Int, 1)
         XCTAssertNotNil((metrics["dev"] as? [String: Any])?["map50"])
         XCTAssertEqual(try GraphModel.load(from: v).parameterCount, trained.model.parameterCount)
+        // A model of another task under the same name is refused.
+        try repo.writeConfig(ModelConfig(name: "other", task: .classification, labels: ["a", "b"], input: .init(shape: [3, 32, 32], color: .rgb)))
+        let clash = try DetectionRecipe.parse(Data(recipe(anchors: 1).replacingOccurrences(of: #""name": "det""#, with: #""name": "other""#).utf8))
+        XCTAssertThrowsError(try clash.run(base: dir, repository: repo)) {
+            XCTAssertTrue("\($0)".contains("model 'other' exists and is not a detection model"), "\($0)")
+        }
     }
 }

@@ -139,18 +139,7 @@ extension DetectionRecipe {
     @discardableResult
     public func run(base: URL, repository: ModelRepository, configure: ((DetectionTrainer) throws -> Void)? = nil) throws -> (version: Int, trained: Trained) {
         let trained = try train(base: base, configure: configure)
-        do {
-            let file = try repository.directory(of: name).appendingPathComponent(ModelRepository.configFileName)
-            if FileManager.default.fileExists(atPath: file.path) {
-                guard try repository.config(of: name).task == .detection else {
-                    throw TrainingError.invalidRecipe("name: model '\(name)' exists and is not a detection model")
-                }
-            } else {
-                try repository.writeConfig(config(classes: trained.classes))
-            }
-        } catch let e as RepositoryError {
-            throw TrainingError.invalidRecipe("name: \(e)")
-        }
+        try repository.prepareConfig(config(classes: trained.classes), taskName: "detection")
         let metrics = Metrics(task: Self.task, parameters: trained.model.parameterCount, trainImages: trained.trainImages,
                               dev: trained.dev, anchors: trained.grid.anchors, epochs: trained.history)
         let version = try repository.publish(name: name) { dir in

@@ -121,18 +121,7 @@ extension TranslationRecipe {
                     configure: ((TranslationTrainer) throws -> Void)? = nil,
                     isCancelled: @escaping () -> Bool = { false }) throws -> Outcome {
         let trained = try train(base: base, checkpoint: checkpoint, configure: configure, isCancelled: isCancelled)
-        do {
-            let file = try repository.directory(of: name).appendingPathComponent(ModelRepository.configFileName)
-            if FileManager.default.fileExists(atPath: file.path) {
-                guard try repository.config(of: name).task == .translation else {
-                    throw TrainingError.invalidRecipe("name: model '\(name)' exists and is not a translation model")
-                }
-            } else {
-                try repository.writeConfig(trained.config)
-            }
-        } catch let e as RepositoryError {
-            throw TrainingError.invalidRecipe("name: \(e)")
-        }
+        try repository.prepareConfig(trained.config, taskName: "translation")
         let version = try repository.publish(name: name) { dir in
             try save(trained, to: dir)
             try AtomicFile.write(trained.metrics, to: dir.appendingPathComponent(ModelRepository.metricsFileName))
