@@ -60,6 +60,8 @@ final class RecipeTests: XCTestCase {
                 XCTAssertNoThrow(try SkipGramRecipe.parse(data), f)
             } else if TranslationRecipe.isRecipe(data) {
                 XCTAssertNoThrow(try TranslationRecipe.parse(data), f)
+            } else if DetectionRecipe.isRecipe(data) {
+                XCTAssertNoThrow(try DetectionRecipe.parse(data), f)
             } else {
                 XCTAssertNoThrow(try Recipe.load(dir.appendingPathComponent(f)), f)
             }
