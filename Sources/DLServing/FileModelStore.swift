@@ -74,6 +74,9 @@ public struct FileModelStore: ModelStore {
         }
         let plan = InferencePlan(loaded.model)
         info["plan"] = "\(plan.summary.count) steps for \(loaded.model.layers.count) layers"
+        if loaded.config.task == .detection {
+            return ServableVersion(model: plan, config: config, info: info, resources: try Self.detectionResources(loaded))
+        }
         return ServableVersion(model: plan, config: config, info: info)
     }
 

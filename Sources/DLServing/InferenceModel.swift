@@ -1,3 +1,4 @@
+import DLVision
 import DLNN
 import DLText
 import DLTensor
@@ -60,14 +61,17 @@ public struct VersionResources: Sendable {
     public var subwords: TranslationSubwords?
     /// A translation model decoded step by step (key/value cache).
     public var decoder: EncoderDecoderStepper?
+    /// A detector's head geometry (`detection.json`).
+    public var detection: YOLOGrid?
 
     public init(vocabulary: Vocabulary? = nil, tokenizer: Tokenizer? = nil, maxLength: Int? = nil,
-                subwords: TranslationSubwords? = nil, decoder: EncoderDecoderStepper? = nil) {
+                subwords: TranslationSubwords? = nil, decoder: EncoderDecoderStepper? = nil, detection: YOLOGrid? = nil) {
         self.vocabulary = vocabulary
         self.tokenizer = tokenizer
         self.maxLength = maxLength
         self.subwords = subwords
         self.decoder = decoder
+        self.detection = detection
     }
 }
 

@@ -36,3 +36,33 @@ extension ServingEngine {
         }
     }
 }
+
+extension ServingEngine {
+    /// An image input as decoded pixels, for tasks that place the image
+    /// themselves (detection letterboxes it): files are decoded with the
+    /// daemon's limits, pixel arrays must be whole numbers in 0...255.
+    func image(for input: ImageInput) throws -> Image {
+        do {
+            switch input {
+            case .encoded(let data, let mediaType): return try decoder.decode(data, mediaType: mediaType)
+            case .image(let image): return image
+            case .pixels(let values, let shape):
+                let (c, h, w) = shape.count == 2 ? (1, shape[0], shape[1]) : shape.count == 3 ? (shape[0], shape[1], shape[2]) : (0, 0, 0)
+                guard c == 1 || c == 3 else { throw ServingError.invalidInput("pixels must be [H, W] or [C, H, W] with C = 1 or 3, got \(shape)") }
+                guard h > 0, w > 0 else { throw ServingError.invalidInput("pixels: the image is empty (\(shape))") }
+                guard h <= options.maxImagePixels / w else { throw ServingError.imageTooLarge(width: w, height: h, maxPixels: options.maxImagePixels) }
+                guard values.count == c * h * w else {
+                    throw ServingError.invalidInput("pixels: shape \(shape) needs \(c * h * w) values, got \(values.count)")
+                }
+                // [C, H, W] planes -> interleaved HWC.
+                var hwc = [Double](repeating: 0, count: values.count)
+                for ch in 0..<c { for i in 0..<(h * w) { hwc[i * c + ch] = Double(values[ch * h * w + i]) } }
+                return try Image(width: w, height: h, channels: c, values: hwc)
+            case .tensor:
+                throw ServingError.invalidInput("this task takes an image (PNG, JPEG, base64 or pixels), not a tensor")
+            }
+        } catch let e as ImageError {
+            throw ServingError(e)
+        }
+    }
+}

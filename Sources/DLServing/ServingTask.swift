@@ -1,5 +1,6 @@
 import DLNN
 import DLTensor
+import DLVision
 import Foundation
 
 /// A task the daemon serves (sentiment, word vectors, ...): one unit with its
@@ -115,6 +116,11 @@ public struct ModelRunner: Sendable {
     /// imageTooLarge, unsupportedMediaType.
     public func tensor(for image: ImageInput) throws -> Tensor {
         try engine.tensor(for: image, instance: instance)
+    }
+
+    /// An image input as decoded pixels (the daemon's decoder limits apply).
+    public func image(for input: ImageInput) throws -> DLVision.Image {
+        try engine.image(for: input)
     }
 }
 

@@ -7,6 +7,7 @@ import DLServing
 public enum ServedTasks {
     public static let all: [any ServingTask] = [
         Classification(),
+        ObjectDetection(),
         Sentiment(),
         Translation(),
         NearestWords(),

@@ -1,0 +1,92 @@
+import DLServing
+import DLTensor
+import DLVision
+import Foundation
+
+/// Object detection: `POST /v1/models/{name}[/versions/{v}]/detect` with a
+/// PNG/JPEG body or JSON (`DetectBody`). The image is letterboxed to the
+/// model's input, the head decoded (`YOLOGrid` of the version's
+/// detection.json), filtered (score threshold, per-class NMS, cap, classes)
+/// and the boxes mapped back to the image's own pixels.
+public struct ObjectDetection: ServingTask {
+    public static let route = "detect"
+    public static let modelTask = "detection"
+    public static let maxDetections = 1000
+
+    public init() {}
+
+    public struct Options: Sendable, Equatable {
+        public var scoreThreshold = 0.25
+        public var iouThreshold = 0.45
+        public var maxDetections = 100
+        /// Class names to keep (nil: all).
+        public var classes: [String]?
+        public init() {}
+    }
+
+    public struct Request: Sendable {
+        public var input: ImageInput
+        public var options: Options
+        public init(input: ImageInput, options: Options = Options()) { (self.input, self.options) = (input, options) }
+    }
+
+    public struct Found: Codable, Sendable, Equatable {
+        public struct Corners: Codable, Sendable, Equatable {
+            public var x1: Double, y1: Double, x2: Double, y2: Double
+        }
+        public var label: String
+        public var index: Int
+        public var score: Double
+        public var box: Corners
+    }
+
+    public struct Size: Codable, Sendable, Equatable { public var width: Int; public var height: Int }
+
+    public struct Response: Codable, Sendable, Equatable {
+        public var model: String
+        public var version: Int
+        public var image: Size
+        /// Best score first.
+        public var detections: [Found]
+        public var timing: Classification.Timing
+        public var requestID: String?
+
+        enum CodingKeys: String, CodingKey { case model, version, image, detections, timing, requestID = "request_id" }
+    }
+
+    public static func decode(_ body: TaskBody) throws -> Request { try DetectBody.request(from: body) }
+
+    public func handle(_ request: Request, _ model: ModelRunner) async throws -> Response {
+        let start = ContinuousClock.now
+        guard let grid = model.resources.detection else {
+            throw ServingError.invalidInput("model '\(model.name)' version \(model.version) has no detection head (detection.json)")
+        }
+        let labels = model.config.labels
+        var keep: Set<Int>?
+        if let names = request.options.classes {
+            let unknown = names.filter { !labels.contains($0) }
+            guard unknown.isEmpty else {
+                throw ServingError.badRequest("unknown classes \(unknown); the model knows \(labels)")
+            }
+            keep = Set(names.compactMap { labels.firstIndex(of: $0) })
+        }
+        let image = try model.image(for: request.input)
+        let letterbox = Letterbox(width: grid.inputWidth, height: grid.inputHeight, allowUpscale: true)
+        let (chw, sx, sy) = letterbox.apply(image)
+        let r = try await model.infer(Tensor(shape: [1, 3, grid.inputHeight, grid.inputWidth], data: chw.map { $0 / 255 }))
+        let filter = DetectionFilter(scoreThreshold: request.options.scoreThreshold, iouThreshold: request.options.iouThreshold,
+                                     maxDetections: request.options.maxDetections, classes: keep)
+        let found = r.output.data.withUnsafeBufferPointer { filter.apply(grid.decode($0, image: 0, minScore: filter.scoreThreshold)) }
+        let detections = found.map { d -> Found in
+            let b = letterbox.toImage(d.box, scaleX: sx, scaleY: sy, imageWidth: image.width, imageHeight: image.height)
+            func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }
+            return Found(label: d.label < labels.count ? labels[d.label] : String(d.label), index: d.label, score: (d.score * 10_000).rounded() / 10_000,
+                         box: .init(x1: round2(b.x1), y1: round2(b.y1), x2: round2(b.x2), y2: round2(b.y2)))
+        }
+        return Response(model: model.name, version: r.version, image: Size(width: image.width, height: image.height),
+                        detections: detections,
+                        timing: Classification.Timing(queueMs: r.queueTime.milliseconds, inferenceMs: r.computeTime.milliseconds,
+                                                      totalMs: (ContinuousClock.now - start).milliseconds),
+                        requestID: model.requestID)
+    }
+}
