@@ -34,6 +34,8 @@ servers:
 tags:
   - name: classify
     description: Image classification.
+  - name: detect
+    description: Object detection (models with task "detection", e.g. detect-fashion), boxes in the image's pixels.
   - name: sentiment
     description: Sentiment of English text (models with task "sentiment").
   - name: translate
@@ -95,6 +97,62 @@ paths:
       responses:
         '200':
           $ref: '#/components/responses/Classification'
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '415': { $ref: '#/components/responses/UnsupportedMediaType' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+
+  /v1/models/{name}/detect:
+    post:
+      tags: [detect]
+      operationId: detect
+      summary: Detects objects in an image with the serving version of a detection model.
+      description: |
+        The body is what classify takes: a PNG or JPEG (raw, or base64 as `image` in JSON) or
+        `pixels` ([H, W] or [C, H, W], 0..255). The image is letterboxed to the model's input
+        (scaled without distortion, padded), the YOLO head decoded with the version's anchors,
+        detections below `score_threshold` dropped, boxes of one class suppressed above
+        `iou_threshold` IoU, the best `max_detections` kept, optionally only `classes`.
+        Boxes are in the sent image's pixels (x2, y2 exclusive). The options can also be JSON
+        fields of the same names (`classes` a list).
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ScoreThreshold'
+        - $ref: '#/components/parameters/IoUThreshold'
+        - $ref: '#/components/parameters/MaxDetections'
+        - $ref: '#/components/parameters/Classes'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/DetectBody'
+      responses:
+        '200': { $ref: '#/components/responses/Detection' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '415': { $ref: '#/components/responses/UnsupportedMediaType' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/versions/{version}/detect:
+    post:
+      tags: [detect]
+      operationId: detectVersion
+      summary: Detects objects in an image with a pinned model version.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ModelVersion'
+        - $ref: '#/components/parameters/ScoreThreshold'
+        - $ref: '#/components/parameters/IoUThreshold'
+        - $ref: '#/components/parameters/MaxDetections'
+        - $ref: '#/components/parameters/Classes'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/DetectBody'
+      responses:
+        '200': { $ref: '#/components/responses/Detection' }
         '400': { $ref: '#/components/responses/BadRequest' }
         '404': { $ref: '#/components/responses/NotFound' }
         '413': { $ref: '#/components/responses/PayloadTooLarge' }
@@ -847,6 +905,30 @@ components:
         type: integer
         minimum: 1
         maximum: 1000
+    ScoreThreshold:
+      name: score_threshold
+      in: query
+      required: false
+      description: Detections scoring below this are dropped (default 0.25).
+      schema: { type: number, minimum: 0, maximum: 1 }
+    IoUThreshold:
+      name: iou_threshold
+      in: query
+      required: false
+      description: Non-maximum suppression, per class - a box overlapping a better one of its class by more than this IoU is dropped (default 0.45).
+      schema: { type: number, minimum: 0, maximum: 1 }
+    MaxDetections:
+      name: max_detections
+      in: query
+      required: false
+      description: At most this many detections, best first (default 100).
+      schema: { type: integer, minimum: 1, maximum: 1000 }
+    Classes:
+      name: classes
+      in: query
+      required: false
+      description: Comma-separated class names to keep (default all).
+      schema: { type: string, minLength: 1 }
     RequestID:
       name: X-Request-ID
       in: header
@@ -917,6 +999,15 @@ components:
           schema: { type: string, format: binary }
         application/json:
           schema: { $ref: '#/components/schemas/ClassifyJSON' }
+    DetectBody:
+      required: true
+      content:
+        image/png:
+          schema: { type: string, format: binary }
+        image/jpeg:
+          schema: { type: string, format: binary }
+        application/json:
+          schema: { $ref: '#/components/schemas/DetectJSON' }
     InferenceBody:
       required: true
       content:
@@ -963,6 +1054,13 @@ components:
       content:
         application/json:
           schema: { $ref: '#/components/schemas/Classification' }
+    Detection:
+      description: The objects found, best score first, with boxes in the image's pixels.
+      headers:
+        X-Request-ID: { $ref: '#/components/headers/RequestID' }
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/Detection' }
     ModelStatus:
       description: The model's status.
       headers:
@@ -1318,6 +1416,60 @@ components:
           type: integer
           minimum: 1
           maximum: 1000
+    DetectJSON:
+      type: object
+      description: Exactly one of image, pixels; the options as in the query.
+      properties:
+        image:
+          type: string
+          description: A base64 PNG or JPEG (a data URL prefix is accepted).
+          contentEncoding: base64
+        pixels:
+          $ref: '#/components/schemas/NumberArray'
+        score_threshold: { type: number, minimum: 0, maximum: 1 }
+        iou_threshold: { type: number, minimum: 0, maximum: 1 }
+        max_detections: { type: integer, minimum: 1, maximum: 1000 }
+        classes:
+          type: array
+          minItems: 1
+          items: { type: string, minLength: 1 }
+    Detection:
+      type: object
+      required: [model, version, image, detections, timing]
+      properties:
+        model: { type: string }
+        version: { type: integer }
+        image:
+          type: object
+          required: [width, height]
+          properties:
+            width: { type: integer, minimum: 1 }
+            height: { type: integer, minimum: 1 }
+        detections:
+          type: array
+          items:
+            type: object
+            required: [label, index, score, box]
+            properties:
+              label: { type: string }
+              index: { type: integer, minimum: 0 }
+              score: { type: number, minimum: 0, maximum: 1 }
+              box:
+                type: object
+                required: [x1, y1, x2, y2]
+                properties:
+                  x1: { type: number }
+                  y1: { type: number }
+                  x2: { type: number }
+                  y2: { type: number }
+        timing:
+          type: object
+          required: [queue_ms, inference_ms, total_ms]
+          properties:
+            queue_ms: { type: number }
+            inference_ms: { type: number }
+            total_ms: { type: number }
+        request_id: { type: string }
     NumberArray:
       description: A number or nested arrays of numbers, row-major.
       oneOf:

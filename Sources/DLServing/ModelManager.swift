@@ -356,8 +356,9 @@ final class ModelManager: @unchecked Sendable {
         if let p = s.config.preprocessing, p.inputShape != model.inputShape {
             throw VersionCheckError("preprocessing produces \(p.inputShape) but the model takes \(model.inputShape)")
         }
-        // Labels name the positions of the output's last axis, whatever the task.
-        if !s.config.labels.isEmpty, s.config.labels.count != model.outputShape.last {
+        // Labels name the positions of the output's last axis, whatever the task,
+        // except a detector's: they name its head's classes (checked with detection.json).
+        if !s.config.labels.isEmpty, s.resources.detection == nil, s.config.labels.count != model.outputShape.last {
             throw VersionCheckError("\(s.config.labels.count) labels for an output of shape \(model.outputShape)")
         }
         guard options.warmUp else { return }

@@ -40,7 +40,11 @@ public struct ObjectDetection: ServingTask {
         public var box: Corners
     }
 
-    public struct Size: Codable, Sendable, Equatable { public var width: Int; public var height: Int }
+    public struct Size: Codable, Sendable, Equatable {
+        public var width: Int
+        public var height: Int
+        public init(width: Int, height: Int) { (self.width, self.height) = (width, height) }
+    }
 
     public struct Response: Codable, Sendable, Equatable {
         public var model: String
