@@ -7,51 +7,19 @@ recipe.json; metrics.json gets an "averaged_from" note).
 Usage
     python3 scripts/tools/average_weights.py OUT_DIR VERSION_DIR [VERSION_DIR ...]
 
-Reads and writes safetensors with NumPy only (8-byte little-endian header
-length, JSON header of dtype/shape/data_offsets, raw little-endian data);
+Reads and writes safetensors through scripts/bench/weights.py (NumPy only);
 F32 tensors are averaged in float64 and stored as float32, other dtypes are
 copied from the first file.
 """
 import json
 import os
 import shutil
-import struct
 import sys
 
 import numpy as np
 
-
-def read(path):
-    with open(path, "rb") as fh:
-        n = struct.unpack("<Q", fh.read(8))[0]
-        header = json.loads(fh.read(n))
-        data = fh.read()
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        tensors[name] = (info["dtype"], info["shape"], data[a:b])
-    return header.get("__metadata__"), tensors
-
-
-def write(path, metadata, tensors):
-    header, blobs, offset = {}, [], 0
-    if metadata:
-        header["__metadata__"] = metadata
-    for name, (dtype, shape, raw) in tensors.items():
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(struct.pack("<Q", len(text)))
-        fh.write(text)
-        for blob in blobs:
-            fh.write(blob)
-    os.replace(tmp, path)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+from weights import read_raw as read, write_raw as write  # noqa: E402
 
 
 def main():
