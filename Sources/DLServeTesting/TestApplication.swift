@@ -1,5 +1,7 @@
 import protocol DLServing.ServingTask
 import enum DLServing.ServingError
+import class DLServing.ServingEngine
+import struct DLServing.ServingOptions
 import DLServe
 import DLTasks
 import Foundation
@@ -21,6 +23,25 @@ public func makeTestApplication(
     var logger = Logger(label: "dlserve-test")
     logger.logLevel = ProcessInfo.processInfo.environment["DLSERVE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
     return Application(router: api.makeRouter(), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
+}
+
+/// Runs `body` against the daemon's router (in process) over a real engine
+/// on the model repository at `repository` (no polling), serving `tasks`;
+/// the engine is shut down afterwards, also when `body` throws.
+public func withEngineApplication(repository: URL, tasks: [any ServingTask],
+                                  _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    var options = ServingOptions()
+    options.pollInterval = nil
+    let engine = ServingEngine(repository: repository, options: options)
+    try await engine.start()
+    let backend = EngineBackend(engine: engine, requestTimeout: .seconds(10), drainTimeout: .seconds(1))
+    do {
+        try await makeTestApplication(backend: backend, tasks: tasks).test(.router, body)
+    } catch {
+        await engine.shutdown()
+        throw error
+    }
+    await engine.shutdown()
 }
 
 /// JSON in and out of test requests.

@@ -42,13 +42,7 @@ final class DetectRouteTests: XCTestCase {
     override func tearDownWithError() throws { repo.remove() }
 
     func withApp(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        var options = ServingOptions()
-        options.pollInterval = nil
-        let engine = ServingEngine(repository: repo.root, options: options)
-        try await engine.start()
-        let backend = EngineBackend(engine: engine, requestTimeout: .seconds(10), drainTimeout: .seconds(1))
-        try await makeTestApplication(backend: backend, tasks: [ObjectDetection()]).test(.router, body)
-        await engine.shutdown()
+        try await withEngineApplication(repository: repo.root, tasks: [ObjectDetection()], body)
     }
 
     /// A 3 x H x W pixel array (CHW, 0...255), black with coloured blocks (x, y, size, channel).

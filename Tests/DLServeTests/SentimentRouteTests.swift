@@ -41,13 +41,7 @@ final class SentimentRouteTests: XCTestCase {
     override func tearDownWithError() throws { repo.remove() }
 
     func withApp(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        var options = ServingOptions()
-        options.pollInterval = nil
-        let engine = ServingEngine(repository: repo.root, options: options)
-        try await engine.start()
-        let backend = EngineBackend(engine: engine, requestTimeout: .seconds(10), drainTimeout: .seconds(1))
-        try await makeTestApplication(backend: backend, tasks: [Sentiment()]).test(.router, body)
-        await engine.shutdown()
+        try await withEngineApplication(repository: repo.root, tasks: [Sentiment()], body)
     }
 
     func post(_ client: any TestClientProtocol, _ body: String, model: String = "rt") async throws -> (HTTPResponse.Status, String) {
