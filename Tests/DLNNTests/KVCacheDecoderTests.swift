@@ -8,12 +8,6 @@ final class KVCacheDecoderTests: XCTestCase {
     let sources = [[3, 4], [5, 6, 7, 8, 9], [10, 3, 4]]
     let targets = [[1, 3, 4, 9, 2, 5], [1, 7, 7, 3, 6, 10], [1, 10, 2, 2, 8, 3]]
 
-    func assertClose(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>, _ what: String, tolerance: Float = 1e-5) {
-        XCTAssertEqual(a.count, b.count, what)
-        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-        XCTAssertLessThanOrEqual(worst, tolerance, "\(what): largest difference \(worst)")
-    }
-
     /// Every position's step log-probabilities equal the teacher-forced graph's,
     /// for a padded batch of sources of different lengths, post- and pre-norm.
     func testStepsEqualTeacherForcedGraph() throws {
@@ -29,7 +23,7 @@ final class KVCacheDecoderTests: XCTestCase {
                 XCTAssertEqual(lp.shape, [n, v])
                 for i in 0..<n {
                     let start = (i * t + p) * v
-                    assertClose(lp.data[(i * v)..<((i + 1) * v)], full.data[start..<(start + v)],
+                    assertRowsClose(lp.data[(i * v)..<((i + 1) * v)], full.data[start..<(start + v)],
                                 "norm_first \(normFirst), source \(i), position \(p)")
                 }
                 state = next
@@ -48,7 +42,7 @@ final class KVCacheDecoderTests: XCTestCase {
         let v = Seq2Seq.vocab
         for p in 0..<4 {
             let (lp, next) = try decoder.step(state, keeping: [0], lastTokens: [tgt[0][p]])
-            if p != 2 { assertClose(lp.data[...], full.data[(p * v)..<((p + 1) * v)], "position \(p)") }
+            if p != 2 { assertRowsClose(lp.data[...], full.data[(p * v)..<((p + 1) * v)], "position \(p)") }
             state = next
         }
     }
@@ -63,19 +57,7 @@ final class KVCacheDecoderTests: XCTestCase {
         XCTAssertEqual(picked.rowCount, 3)
         XCTAssertEqual(picked.length, 2)
         // Fork row 0 into two tokens, keep row 2, drop row 1 (through `keeping`).
-        let tokens = [8, 5, 9]
-        let (lp, next) = try decoder.step(state, keeping: [2, 0, 0], lastTokens: tokens)
-        XCTAssertEqual(next.rowCount, 3)
-        let v = Seq2Seq.vocab
-        for (i, parent) in [2, 0, 0].enumerated() {
-            let prefix = Array(targets[parent].prefix(2)) + [tokens[i]]
-            let alone = Seq2Seq.teacherForced(model, sources: [sources[parent]], targets: [prefix])
-            assertClose(lp.data[(i * v)..<((i + 1) * v)], alone.data.suffix(v), "new row \(i) (parent \(parent))")
-        }
-        // Selecting nothing, then stepping no rows.
-        let (empty, none) = try decoder.step(next, keeping: [], lastTokens: [])
-        XCTAssertEqual(empty.shape, [0, v])
-        XCTAssertEqual(none.rowCount, 0)
+        try Seq2Seq.checkForkedRows(decoder, model: model, sources: sources, targets: targets, "transformer")
     }
 
     /// A step computes one position per row and attends over the cache plus

@@ -10,12 +10,6 @@ final class RecurrentStepperTests: XCTestCase {
     let targets = [[1, 3, 4, 9, 2, 5], [1, 7, 7, 3, 6, 10], [1, 10, 2, 2, 8, 3]]
     let cells = ["gru", "lstm"]
 
-    func assertClose(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>, _ what: String, tolerance: Float = 1e-5) {
-        XCTAssertEqual(a.count, b.count, what)
-        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-        XCTAssertLessThanOrEqual(worst, tolerance, "\(what): largest difference \(worst)")
-    }
-
     /// Every position's step log-probabilities equal the teacher-forced
     /// graph's, for a padded batch of sources of different lengths; a
     /// padding token fed mid-target (row 2) leaves the state as the target
@@ -35,7 +29,7 @@ final class RecurrentStepperTests: XCTestCase {
                 XCTAssertFalse(lp.requiresGrad, "a step records no autodiff graph")
                 for i in 0..<n {
                     let start = (i * t + p) * v
-                    assertClose(lp.data[(i * v)..<((i + 1) * v)], full.data[start..<(start + v)], "\(cell), source \(i), position \(p)")
+                    assertRowsClose(lp.data[(i * v)..<((i + 1) * v)], full.data[start..<(start + v)], "\(cell), source \(i), position \(p)")
                 }
                 state = next
                 XCTAssertEqual(state.length, p + 1)
@@ -48,20 +42,7 @@ final class RecurrentStepperTests: XCTestCase {
         for cell in cells {
             let model = try Seq2Seq.recurrentModel(cell: cell)
             let decoder = try RecurrentStepper(model: model)
-            var state = try decoder.start(sources)
-            for p in 0..<2 { state = try decoder.step(state, keeping: [0, 1, 2], lastTokens: targets.map { $0[p] }).state }
-            let tokens = [8, 5, 9]
-            let (lp, next) = try decoder.step(state, keeping: [2, 0, 0], lastTokens: tokens)
-            XCTAssertEqual(next.rowCount, 3)
-            let v = Seq2Seq.vocab
-            for (i, parent) in [2, 0, 0].enumerated() {
-                let prefix = Array(targets[parent].prefix(2)) + [tokens[i]]
-                let alone = Seq2Seq.teacherForced(model, sources: [sources[parent]], targets: [prefix])
-                assertClose(lp.data[(i * v)..<((i + 1) * v)], alone.data.suffix(v), "\(cell) new row \(i) (parent \(parent))")
-            }
-            let (empty, none) = try decoder.step(next, keeping: [], lastTokens: [])
-            XCTAssertEqual(empty.shape, [0, v])
-            XCTAssertEqual(none.rowCount, 0)
+            try Seq2Seq.checkForkedRows(decoder, model: model, sources: sources, targets: targets, cell)
         }
     }
 

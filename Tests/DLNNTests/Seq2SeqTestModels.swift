@@ -1,6 +1,7 @@
 import DLNN
 import DLTensor
 import Foundation
+import XCTest
 
 /// Small random-weight encoder-decoder model.json graphs for the key/value
 /// cache tests, and a decoder that recomputes the whole prefix at every step
@@ -88,5 +89,39 @@ struct RecomputingDecoder: IncrementalDecoder {
             out += lp.data.suffix(vocabularySize)
         }
         return (Tensor(shape: [rows.count, vocabularySize], data: out), next)
+    }
+}
+
+/// Two value rows agree: same length, largest absolute difference within `tolerance`.
+func assertRowsClose(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>, _ what: String, tolerance: Float = 1e-5,
+                     file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, what, file: file, line: line)
+    let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+    XCTAssertLessThanOrEqual(worst, tolerance, "\(what): largest difference \(worst)", file: file, line: line)
+}
+
+extension Seq2Seq {
+    /// Steps `decoder` two positions on rows 0, 1, 2 with `targets`, then
+    /// forks: new rows continue parents [2, 0, 0] with tokens [8, 5, 9], and
+    /// each new row's log-probabilities equal teacher forcing of its parent's
+    /// prefix plus its token (rows repeated and dropped keep their parent's
+    /// state); then stepping no rows gives [0, V] and an empty state.
+    static func checkForkedRows<D: IncrementalDecoder>(_ decoder: D, model: GraphModel, sources: [[Int]], targets: [[Int]],
+                                                       _ label: String, file: StaticString = #filePath, line: UInt = #line) throws
+        where D.Source == [Int] {
+        var state = try decoder.start(sources)
+        for p in 0..<2 { state = try decoder.step(state, keeping: [0, 1, 2], lastTokens: targets.map { $0[p] }).state }
+        let tokens = [8, 5, 9]
+        let (lp, next) = try decoder.step(state, keeping: [2, 0, 0], lastTokens: tokens)
+        XCTAssertEqual(next.rowCount, 3, file: file, line: line)
+        for (i, parent) in [2, 0, 0].enumerated() {
+            let prefix = Array(targets[parent].prefix(2)) + [tokens[i]]
+            let alone = teacherForced(model, sources: [sources[parent]], targets: [prefix])
+            assertRowsClose(lp.data[(i * vocab)..<((i + 1) * vocab)], alone.data.suffix(vocab), "\(label) new row \(i) (parent \(parent))",
+                            file: file, line: line)
+        }
+        let (empty, none) = try decoder.step(next, keeping: [], lastTokens: [])
+        XCTAssertEqual(empty.shape, [0, vocab], file: file, line: line)
+        XCTAssertEqual(none.rowCount, 0, file: file, line: line)
     }
 }
