@@ -75,14 +75,15 @@ public struct ObjectDetection: ServingTask {
             keep = Set(names.compactMap { labels.firstIndex(of: $0) })
         }
         let image = try model.image(for: request.input)
-        let letterbox = Letterbox(width: grid.inputWidth, height: grid.inputHeight, allowUpscale: true)
-        let (chw, sx, sy) = letterbox.apply(image)
+        let (chw, sx, sy) = grid.letterbox.apply(image)
         let r = try await model.infer(Tensor(shape: [1, 3, grid.inputHeight, grid.inputWidth], data: chw.map { $0 / 255 }))
         let filter = DetectionFilter(scoreThreshold: request.options.scoreThreshold, iouThreshold: request.options.iouThreshold,
                                      maxDetections: request.options.maxDetections, classes: keep)
-        let found = r.output.data.withUnsafeBufferPointer { filter.apply(grid.decode($0, image: 0, minScore: filter.scoreThreshold)) }
+        let found = r.output.data.withUnsafeBufferPointer {
+            grid.detections($0, image: 0, filter: filter, scaleX: sx, scaleY: sy, imageWidth: image.width, imageHeight: image.height)
+        }
         let detections = found.map { d -> Found in
-            let b = letterbox.toImage(d.box, scaleX: sx, scaleY: sy, imageWidth: image.width, imageHeight: image.height)
+            let b = d.box
             func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }
             return Found(label: d.label < labels.count ? labels[d.label] : String(d.label), index: d.label, score: (d.score * 10_000).rounded() / 10_000,
                          box: .init(x1: round2(b.x1), y1: round2(b.y1), x2: round2(b.x2), y2: round2(b.y2)))

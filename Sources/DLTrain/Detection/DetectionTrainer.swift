@@ -61,7 +61,7 @@ public final class DetectionTrainer {
         precondition(!train.isEmpty && options.batchSize > 0 && options.epochs >= 0, "DetectionTrainer: no scenes or a bad batch size")
         self.model = model
         self.grid = grid
-        self.letterbox = Letterbox(width: grid.inputWidth, height: grid.inputHeight, allowUpscale: true)
+        self.letterbox = grid.letterbox
         self.train = train
         self.options = options
         optimizer = Optimizer(rule: Adam(), learningRate: options.learningRate, clipNorm: options.clipNorm)
@@ -135,12 +135,8 @@ public final class DetectionTrainer {
             let head = GradMode.withoutGrad { model(inputs: [model.spec.inputs[0].name: x], ForwardContext(training: false))[model.spec.output]! }
             head.data.withUnsafeBufferPointer { out in
                 for (i, image) in chunk.enumerated() {
-                    let found = filter.apply(grid.decode(out, image: i, minScore: filter.scoreThreshold))
-                    result.append(found.map {
-                        Detection(box: letterbox.toImage($0.box, scaleX: prepared[i].scaleX, scaleY: prepared[i].scaleY,
-                                                         imageWidth: image.width, imageHeight: image.height),
-                                  label: $0.label, score: $0.score)
-                    })
+                    result.append(grid.detections(out, image: i, filter: filter, scaleX: prepared[i].scaleX, scaleY: prepared[i].scaleY,
+                                                  imageWidth: image.width, imageHeight: image.height))
                 }
             }
         }

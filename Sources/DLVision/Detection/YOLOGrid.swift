@@ -96,4 +96,19 @@ public struct YOLOGrid: Sendable, Equatable, Codable {
         }
         return result
     }
+
+    /// How an image becomes this head's input: letterboxed to the input size
+    /// (top-left, scaled up or down).
+    public var letterbox: Letterbox { Letterbox(width: inputWidth, height: inputHeight, allowUpscale: true) }
+
+    /// Image `image` of a head output as detections in the original image's
+    /// pixels: `decode`, `filter` (threshold, per-class NMS, cap, classes),
+    /// then the boxes mapped back through the letterbox's scales.
+    public func detections(_ output: UnsafeBufferPointer<Float>, image: Int, filter: DetectionFilter,
+                           scaleX: Double, scaleY: Double, imageWidth: Int, imageHeight: Int) -> [Detection] {
+        filter.apply(decode(output, image: image, minScore: filter.scoreThreshold)).map {
+            Detection(box: letterbox.toImage($0.box, scaleX: scaleX, scaleY: scaleY, imageWidth: imageWidth, imageHeight: imageHeight),
+                      label: $0.label, score: $0.score)
+        }
+    }
 }
