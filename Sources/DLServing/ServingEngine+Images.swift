@@ -47,13 +47,7 @@ extension ServingEngine {
             case .encoded(let data, let mediaType): return try decoder.decode(data, mediaType: mediaType)
             case .image(let image): return image
             case .pixels(let values, let shape):
-                let (c, h, w) = shape.count == 2 ? (1, shape[0], shape[1]) : shape.count == 3 ? (shape[0], shape[1], shape[2]) : (0, 0, 0)
-                guard c == 1 || c == 3 else { throw ServingError.invalidInput("pixels must be [H, W] or [C, H, W] with C = 1 or 3, got \(shape)") }
-                guard h > 0, w > 0 else { throw ServingError.invalidInput("pixels: the image is empty (\(shape))") }
-                guard h <= options.maxImagePixels / w else { throw ServingError.imageTooLarge(width: w, height: h, maxPixels: options.maxImagePixels) }
-                guard values.count == c * h * w else {
-                    throw ServingError.invalidInput("pixels: shape \(shape) needs \(c * h * w) values, got \(values.count)")
-                }
+                let (c, h, w) = try ImagePreprocessing.pixelShape(shape, count: values.count, maxPixels: options.maxImagePixels)
                 // [C, H, W] planes -> interleaved HWC.
                 var hwc = [Double](repeating: 0, count: values.count)
                 for ch in 0..<c { for i in 0..<(h * w) { hwc[i * c + ch] = Double(values[ch * h * w + i]) } }

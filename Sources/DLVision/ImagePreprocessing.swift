@@ -67,18 +67,7 @@ public struct ImagePreprocessing: Sendable, Equatable {
     /// uses the float luma weights 0.299, 0.587, 0.114. Throws
     /// `ImageError.invalidPixels` or `.tooLarge` (never traps).
     public func tensor(fromPixels values: [Float], shape: [Int], maxPixels: Int = 4096 * 4096) throws -> Tensor {
-        let (c, h, w): (Int, Int, Int)
-        switch shape.count {
-        case 2: (c, h, w) = (1, shape[0], shape[1])
-        case 3: (c, h, w) = (shape[0], shape[1], shape[2])
-        default: throw ImageError.invalidPixels("shape \(shape) must be [height, width] or [channels, height, width]")
-        }
-        guard c == 1 || c == 3 else { throw ImageError.invalidPixels("\(c) channels (expected 1 or 3)") }
-        guard h > 0, w > 0 else { throw ImageError.invalidPixels("size \(h)x\(w) must be positive") }
-        guard h <= maxPixels / w else { throw ImageError.tooLarge(width: w, height: h, maxPixels: maxPixels) }
-        guard values.count == c * h * w else {
-            throw ImageError.invalidPixels("shape \(shape) needs \(c * h * w) values, got \(values.count)")
-        }
+        let (c, h, w) = try Self.pixelShape(shape, count: values.count, maxPixels: maxPixels)
         if let i = values.firstIndex(where: { !($0 >= 0 && $0 <= 255) }) {
             throw ImageError.invalidPixels("value \(values[i]) at index \(i) is not in 0...255")
         }
@@ -94,6 +83,25 @@ public struct ImagePreprocessing: Sendable, Equatable {
             }
         }
         return finish(hwc, width: w, height: h)
+    }
+
+    /// A client pixel array's (channels, height, width) from its `shape`
+    /// ([H, W] or [C, H, W], C = 1 or 3), checked against the number of
+    /// values and `maxPixels`; throws `ImageError.invalidPixels` or `.tooLarge`.
+    public static func pixelShape(_ shape: [Int], count: Int, maxPixels: Int) throws -> (channels: Int, height: Int, width: Int) {
+        let (c, h, w): (Int, Int, Int)
+        switch shape.count {
+        case 2: (c, h, w) = (1, shape[0], shape[1])
+        case 3: (c, h, w) = (shape[0], shape[1], shape[2])
+        default: throw ImageError.invalidPixels("shape \(shape) must be [height, width] or [channels, height, width]")
+        }
+        guard c == 1 || c == 3 else { throw ImageError.invalidPixels("\(c) channels (expected 1 or 3)") }
+        guard h > 0, w > 0 else { throw ImageError.invalidPixels("size \(h)x\(w) must be positive") }
+        guard h <= maxPixels / w else { throw ImageError.tooLarge(width: w, height: h, maxPixels: maxPixels) }
+        guard count == c * h * w else {
+            throw ImageError.invalidPixels("shape \(shape) needs \(c * h * w) values, got \(count)")
+        }
+        return (c, h, w)
     }
 
     /// Interleaved float pixels with `channels` channels -> resized, inverted,
