@@ -4,7 +4,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean cv-sentiment \
+.PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean cv-sentiment train-detection eval-detection \
 	data-sentiment glove glove-debiased train-sentiment train-skipgram train-translation train-translation-rnn baseline-sentiment \
 	data-translation baseline-translation fixtures-translation eval-translation data-detection fixtures-detection
 
@@ -24,6 +24,11 @@ test:
 	python3 scripts/data/prepare_sentiment_rt.py
 	./scripts/install-deps.sh --glove
 	python3 scripts/data/prepare_glove.py
+	# The detection test splits the shipped detectors are checked on (Fashion-MNIST
+	# test scenes, seeded; the deepforest wheel's two test photos).
+	./scripts/install-deps.sh --detection
+	python3 scripts/data/prepare_detection_fashion.py --splits test
+	python3 scripts/data/prepare_detection_trees.py
 	# Debug build; the engine targets are optimized even in debug (Package.swift),
 	# so the numeric tests that train and evaluate real networks run at full speed.
 	$(SWIFT) build --build-tests
@@ -48,6 +53,9 @@ bench:
 	# The shipped translation model against its PyTorch twin (same weights, KV caches, same search rules).
 	$(MAKE) data-translation
 	python3 scripts/bench/translation.py .build/release/dlserve-bench
+	# The shipped detector against onnxruntime running the same graph (same letterbox, NumPy decode + NMS).
+	$(MAKE) data-detection
+	python3 scripts/bench/detection.py .build/release/dlserve-bench
 
 bench-http: release
 	./scripts/install-deps.sh --bench
@@ -113,10 +121,24 @@ data-translation:
 	./scripts/install-deps.sh --translation
 	python3 scripts/data/prepare_translation.py
 
-# Fashion-MNIST items on real photographs, with exact boxes -> data/detect-fashion (seeded).
+# Fashion-MNIST items on real photographs, with exact boxes -> data/detect-fashion (seeded);
+# tree crowns in NEON aerial photos (deepforest wheel, VOC boxes) -> data/detect-trees.
 data-detection:
 	./scripts/install-deps.sh --detection
 	python3 scripts/data/prepare_detection_fashion.py
+	python3 scripts/data/prepare_detection_trees.py
+
+# The two detectors (docs/detection.md); resumable from var/*.ckpt.safetensors.
+train-detection: release data-detection
+	mkdir -p var
+	.build/release/dlserve train recipes/detect-fashion.json --models ./models --checkpoint var/detect-fashion.ckpt.safetensors
+	.build/release/dlserve train recipes/detect-trees.json --models ./models --checkpoint var/detect-trees.ckpt.safetensors
+
+# Each shipped detector on its test split, beside onnxruntime + pycocotools on the same graph (EVAL_ARGS=--write-metrics records it).
+eval-detection: release data-detection
+	./scripts/install-deps.sh --bench
+	python3 scripts/eval/detection.py --model models/detect-fashion $(EVAL_ARGS)
+	python3 scripts/eval/detection.py --model models/detect-trees $(EVAL_ARGS)
 
 # torchvision's NMS rules, pycocotools' COCOeval and the VOC devkit's AP -> Tests/DLVisionTests/Fixtures.
 fixtures-detection:

@@ -104,7 +104,7 @@ let package = Package(
             swiftSettings: cpuFlags
         ),
         // `make bench`: engine figures for the reference networks and the shipped sentiment model.
-        .executableTarget(name: "dlserve-bench", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLKernels", "DLText"], swiftSettings: engineSettings),
+        .executableTarget(name: "dlserve-bench", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLKernels", "DLText", "DLVision", "DLServing"], swiftSettings: engineSettings),
         // Test support.
         .target(name: "DLTesting", dependencies: ["DLTensor"], path: "Sources/DLTesting"),
         .testTarget(name: "DLTensorTests", dependencies: ["DLTensor", "DLKernels", "DLTesting"]),
@@ -122,8 +122,8 @@ let package = Package(
         .testTarget(name: "DLTasksTests", dependencies: ["DLTasks", "DLServing", "DLServeTesting", "DLNN", "DLText", "DLTensor"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLKernels", "DLVision", "DLTesting"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLServeTesting", "DLTrain", "DLNN", "DLTensor", "DLText"]),
-        .target(name: "DLJobsTesting", dependencies: ["DLJobs", "DLTrain", "DLNN"], path: "Sources/DLJobsTesting"),
+        .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLServeTesting", "DLJobsTesting", "DLTrain", "DLNN", "DLTensor", "DLText", "DLVision"]),
+        .target(name: "DLJobsTesting", dependencies: ["DLJobs", "DLTrain", "DLNN", "DLVision", "DLTensor"], path: "Sources/DLJobsTesting"),
         .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLJobsTesting", "DLTrain", "DLNN", "DLTensor", "DLTesting", "DLText"]),
         .target(
             name: "DLServeTesting",

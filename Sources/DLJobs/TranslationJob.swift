@@ -74,26 +74,8 @@ enum TranslationJob {
 
     /// The recipe's training and dev files under the data roots.
     static func files(_ recipe: TranslationRecipe, datasets: DatasetRegistry) throws -> (train: URL, dev: URL) {
-        func plain(_ component: Substring) -> Bool {
-            !component.isEmpty && !component.hasPrefix(".")
-                && component.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
-        }
-        var parts = (recipe.data.dir ?? "").split(separator: "/", omittingEmptySubsequences: false)
-        if parts.first == "data" { parts.removeFirst() }
-        guard !parts.isEmpty, parts.allSatisfy(plain) else {
-            throw TrainingError.invalidRecipe("data.dir: '\(recipe.data.dir ?? "")' must name a directory under the data root with plain names (no '..', no leading '.', no absolute path)")
-        }
-        for (field, file) in [("data.train", recipe.data.train), ("data.dev", recipe.data.dev)] where !plain(Substring(file)) {
-            throw TrainingError.invalidRecipe("\(field): '\(file)' must be a file name in data.dir")
-        }
-        let relative = parts.joined(separator: "/")
-        for root in [datasets.directoryRoot, datasets.textRoot].compactMap({ $0 }) {
-            let dir = root.appendingPathComponent(relative, isDirectory: true)
-            let train = dir.appendingPathComponent(recipe.data.train)
-            if FileManager.default.fileExists(atPath: train.path) {
-                return (train, dir.appendingPathComponent(recipe.data.dev))
-            }
-        }
-        throw TrainingError.invalidRecipe("data.dir: no \(relative)/\(recipe.data.train) under the data root \(datasets.textRoot.path)")
+        let dir = try JobDataDirectory.resolve(recipe.data.dir, files: [("data.train", recipe.data.train), ("data.dev", recipe.data.dev)],
+                                               datasets: datasets)
+        return (dir.appendingPathComponent(recipe.data.train), dir.appendingPathComponent(recipe.data.dev))
     }
 }

@@ -54,7 +54,9 @@ struct TaskResponse<Value: Encodable & Sendable>: ResponseGenerator, Sendable {
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         guard let rendered else { return try context.responseEncoder.encode(value, from: request, context: context) }
-        return Response(status: .ok, headers: [.contentType: rendered.mediaType + "; charset=utf-8"],
+        // Text formats (SVG) say their charset; binary ones (PNG) must not.
+        let textual = rendered.mediaType.hasPrefix("text/") || rendered.mediaType.hasSuffix("+xml")
+        return Response(status: .ok, headers: [.contentType: rendered.mediaType + (textual ? "; charset=utf-8" : "")],
                         body: .init(byteBuffer: ByteBuffer(bytes: rendered.bytes)))
     }
 }

@@ -17,7 +17,9 @@ import Foundation
 /// sentence alone at beam 1 and 4 (COUNT latencies), MTSet1 and MTSet4 the
 /// 600 bench sentences (COUNT times, one line of seconds each), MTTrain
 /// runs COUNT training steps (milliseconds each, then the tokens they held).
-/// EOF ends the process.
+/// The shipped detector (`DetectionBench`): Detect1 detects in one test
+/// scene at a time (COUNT latencies, ms), Detect16 in batches of 16 (COUNT
+/// batch times, ms). EOF ends the process.
 func runPipeMode() {
     var rng = SeededGenerator(seed: 7)
     var plans: [String: InferencePlan] = [:]
@@ -27,8 +29,17 @@ func runPipeMode() {
     let x1 = Tensor.uniform([1, 1, 28, 28], low: 0, high: 1, rng: &rng)
     let sentiment = try? SentimentBench.load().get()
     let translation = try? TranslationBench.load().get()
+    let detection = try? DetectionBench.load().get()
     while let line = readLine() {
         let parts = line.split(separator: " ")
+        if parts.count == 3, parts[0].hasPrefix("Detect"), let detection, let threads = Int(parts[1]),
+           let count = Int(parts[2]), (1...64).contains(threads), (1...100_000).contains(count) {
+            Kernels.setBLASThreads(threads)
+            let ms = parts[0] == "Detect16" ? detection.batchTimes(count) : detection.latencies(count)
+            print(ms.map { String(format: "%.4f", $0) }.joined(separator: " "))
+            fflush(stdout)
+            continue
+        }
         if parts.count == 3, parts[0].hasPrefix("MT"), let translation, let threads = Int(parts[1]),
            let count = Int(parts[2]), (1...64).contains(threads), (1...100_000).contains(count) {
             Kernels.setBLASThreads(threads)

@@ -32,6 +32,14 @@ if CommandLine.arguments.contains("--translation-inputs") {
     exit(0)
 }
 
+if CommandLine.arguments.contains("--detection-outputs") {
+    switch DetectionBench.load() {
+    case .success(let bench): print(bench.detectionsJSON())
+    case .failure(let error): fputs("dlserve-bench: detection model: \(error)\n", stderr); exit(1)
+    }
+    exit(0)
+}
+
 if CommandLine.arguments.contains("--pipe") {
     Kernels.keepFreedMemoryForReuse()
     runPipeMode()

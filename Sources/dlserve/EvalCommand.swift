@@ -15,7 +15,9 @@ struct EvalCommand: ParsableCommand {
         discussion: """
             Prints accuracy, loss (softmax cross-entropy) and per-class accuracy; with --confusion also the confusion matrix. \
             For a translation model, --dataset names parallel text (DATA/NAME/SPLIT.tsv, EN<TAB>ES lines; or --data FILE) \
-            and it prints corpus BLEU and chrF (sacrebleu 13a, mixed case) of beam-search translations.
+            and it prints corpus BLEU and chrF (sacrebleu 13a, mixed case) of beam-search translations. \
+            For a detection model, --dataset names a detection split (DATA/NAME/SPLIT.json, e.g. detect-fashion:test; \
+            or --data FILE) and it prints VOC mAP@0.5, COCO mAP@[.5:.95], AP50, AP75 and per-class AP@0.5.
             """)
 
     @OptionGroup var model: ModelOptions
@@ -46,6 +48,10 @@ struct EvalCommand: ParsableCommand {
         if loaded.config.task == .translation {
             Kernels.setBLASThreads(compute.threadCount)
             return try translation.run(loaded, dataset: ref, limit: limit, textRoot: compute.registry.textRoot)
+        }
+        if loaded.config.task == .detection {
+            Kernels.setBLASThreads(compute.threadCount)
+            return try DetectionEval.run(loaded, dataset: ref, file: translation.data, limit: limit, dataRoot: compute.registry.textRoot)
         }
         var data: Dataset
         if let text = loaded.config.input.text {

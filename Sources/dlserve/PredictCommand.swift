@@ -22,7 +22,9 @@ struct PredictCommand: ParsableCommand {
             with the version's vocabulary: `dlserve predict --model models/sentiment-rt "a gorgeous film"`; \
             each line also counts the words the vocabulary does not know. With a translation model the \
             arguments are English texts: `dlserve predict --model models/translate-en-es "Open the file."`; \
-            each line has the translation and its score (log P / length^alpha), and with --n-best the list.
+            each line has the translation and its score (log P / length^alpha), and with --n-best the list. \
+            With a detection model each line lists the boxes found (label, score, [x1, y1, x2, y2] in the image's \
+            pixels); `--output boxes.png` writes the image with the boxes drawn.
             """)
 
     @OptionGroup var model: ModelOptions
@@ -31,6 +33,8 @@ struct PredictCommand: ParsableCommand {
     var topK: Int = 3
 
     @OptionGroup var translation: TranslationPredictOptions
+
+    @OptionGroup var detection: DetectionPredictOptions
 
     @Argument(help: ArgumentHelp("Image files (texts for a text model).", valueName: "file"))
     var files: [String]
@@ -49,6 +53,9 @@ struct PredictCommand: ParsableCommand {
         let loaded = try model.load()
         if loaded.config.task == .translation {
             return try translation.run(loaded, texts: files)
+        }
+        if loaded.config.task == .detection {
+            return try detection.run(loaded, files: files)
         }
         if let text = loaded.config.input.text {
             return try predictTexts(loaded, text)

@@ -18,14 +18,21 @@ extension TrainCommand {
             return
         }
         let quiet = self.quiet
-        let (version, trained) = try recipe.run(base: base, repository: repository.repository) { trainer in
+        let (version, trained) = try recipe.run(base: base, repository: repository.repository,
+                                                checkpoint: checkpoint.map { URL(fileURLWithPath: $0) }) { trainer in
             guard !quiet else { return }
             printError("\(recipe.name): \(trainer.model.parameterCount) parameters; \(trainer.train.count) training images, "
                        + "anchors \(trainer.grid.anchors.map { String(format: "%.0fx%.0f", $0.width, $0.height) }); "
-                       + "\(compute.threadCount) threads")
+                       + "\(compute.threadCount) threads"
+                       + (trainer.epochsCompleted > 0 ? "; resuming after epoch \(trainer.epochsCompleted)" : ""))
+            trainer.onProgress = { p in
+                guard p.batch % 50 == 0 || p.batch == p.batches else { return }
+                printError(String(format: "epoch %d batch %d/%d: loss %.3f, lr %.2e, %.1f images/s",
+                                  p.epoch, p.batch, p.batches, p.loss, p.learningRate, p.imagesPerSecond))
+            }
             trainer.onEpoch = { e in
-                printError(String(format: "epoch %d: loss %.3f (box %.3f, objectness %.3f, classes %.3f), %.0f s, %.1f images/s",
-                                  e.epoch, e.loss, e.boxLoss, e.objectLoss, e.classLoss, e.seconds, e.imagesPerSecond))
+                printError(String(format: "epoch %d: loss %.3f (box %.3f, objectness %.3f, classes %.3f), dev mAP@0.5 %.4f, %.0f s, %.1f images/s",
+                                  e.epoch, e.loss, e.boxLoss, e.objectLoss, e.classLoss, e.devMAP50 ?? .nan, e.seconds, e.imagesPerSecond))
             }
         }
         struct Summary: Encodable {

@@ -74,4 +74,43 @@ final class DetectionRecipeTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("model 'other' exists and is not a detection model"), "\($0)")
         }
     }
+
+    /// A run killed after its first epoch resumes from the checkpoint and ends
+    /// with the weights, history and optimizer steps of an uninterrupted run.
+    func testACheckpointedRunResumesToTheUninterruptedResult() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("detckpt-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try DetectionRecipe.parse(Data(recipe().replacingOccurrences(of: #""epochs": 2"#, with: #""epochs": 3"#).utf8))
+        let whole = try r.train(base: dir)
+
+        struct Killed: Error {}
+        let file = dir.appendingPathComponent("det.ckpt.safetensors")
+        XCTAssertThrowsError(try r.train(base: dir, checkpoint: file, configure: { trainer in
+            let save = trainer.epochFinished!
+            trainer.epochFinished = { c in try save(c); if c.epochsCompleted == 1 { throw Killed() } }
+        })) { XCTAssertTrue($0 is Killed, "\($0)") }
+        let saved = try DetectionCheckpoint.load(from: file)
+        XCTAssertEqual(saved.epochsCompleted, 1)
+        XCTAssertEqual(saved.history.count, 1)
+        XCTAssertEqual(saved.anchors, whole.grid.anchors)
+
+        var resumedAfter = -1
+        let resumed = try r.train(base: dir, checkpoint: file, configure: { resumedAfter = $0.epochsCompleted })
+        XCTAssertEqual(resumedAfter, 1)
+        XCTAssertEqual(resumed.history.map(\.loss), whole.history.map(\.loss))
+        XCTAssertEqual(resumed.history.map(\.devMAP50), whole.history.map(\.devMAP50))
+        for (a, b) in zip(resumed.model.stateDict, whole.model.stateDict) {
+            XCTAssertEqual(a.name, b.name)
+            XCTAssertEqual(a.tensor.data, b.tensor.data, a.name)
+        }
+        XCTAssertEqual(try DetectionCheckpoint.load(from: file).epochsCompleted, 3)
+
+        // Another seed, or a file that is not a detection checkpoint, is refused by name.
+        var other = r
+        other.seed = 99
+        XCTAssertThrowsError(try other.train(base: dir, checkpoint: file)) { XCTAssertTrue("\($0)".contains("seed"), "\($0)") }
+        try Data("not a checkpoint".utf8).write(to: file)
+        XCTAssertThrowsError(try r.train(base: dir, checkpoint: file)) { XCTAssertTrue("\($0)".contains("checkpoint"), "\($0)") }
+    }
 }

@@ -23,8 +23,9 @@ Scenes
     with an earlier box is redrawn (up to 50 tries; then the scene has fewer
     items). Later items cover earlier ones.
     Training scenes draw items from the 60,000 training images only, test
-    scenes from the 10,000 test images only. One numpy Generator seeded with
-    SEED drives everything: the same files every run.
+    scenes from the 10,000 test images only. A numpy Generator per split,
+    seeded with SEED (train) and [SEED, 1] (test), drives everything: the
+    same files every run, and either split can be made alone (--splits).
 
 Outputs (in --out, default data/detect-fashion)
     train/NNNNN.png (TRAIN_SCENES), test/NNNNN.png (TEST_SCENES), RGB PNG
@@ -35,7 +36,8 @@ Outputs (in --out, default data/detect-fashion)
     Annotation files are written to a temp file and renamed into place.
 
 Usage
-    python3 scripts/data/prepare_detection_fashion.py [--out DIR] [--cache DIR]
+    python3 scripts/data/prepare_detection_fashion.py [--out DIR] [--cache DIR] [--splits train,test] [--force]
+    (a split whose JSON exists is kept; the JSON is written last, after its images)
 """
 import argparse
 import gzip
@@ -164,8 +166,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.join(REPO_ROOT, "data", "detect-fashion"))
     ap.add_argument("--cache", default=os.path.join(REPO_ROOT, "data", "wheels"))
+    ap.add_argument("--splits", default="train,test", help="comma-separated: train, test")
+    ap.add_argument("--force", action="store_true", help="remake splits whose JSON already exists")
     args = ap.parse_args()
-    rng = np.random.default_rng(SEED)
+    wanted = set(args.splits.split(","))
+    if not wanted <= {"train", "test"}:
+        sys.exit(f"error: --splits takes train and/or test, got {args.splits}")
+    if not args.force:
+        wanted = {s for s in wanted if not os.path.exists(os.path.join(args.out, f"{s}.json"))}
+        if not wanted:
+            print(f"{args.out}: up to date (--force remakes it)", file=sys.stderr)
+            return
     backgrounds = photos(args.cache)
     splits = {"train": (read_idx(f"{FASHION}/train-images-idx3-ubyte.gz"), read_idx(f"{FASHION}/train-labels-idx1-ubyte.gz"),
                         TRAIN_SCENES),
@@ -173,6 +184,9 @@ def main():
                        TEST_SCENES)}
     counts = {}
     for split, (images, labels, n) in splits.items():
+        if split not in wanted:
+            continue
+        rng = np.random.default_rng(SEED if split == "train" else [SEED, 1])
         os.makedirs(os.path.join(args.out, split), exist_ok=True)
         entries = []
         for i in range(n):
@@ -185,6 +199,8 @@ def main():
         print(f"{split}: {n} scenes, {counts[split][1]} objects", file=sys.stderr)
     with open(os.path.join(args.out, "classes.txt"), "w") as fh:
         fh.write("\n".join(CLASSES) + "\n")
+    if wanted != {"train", "test"}:
+        return
     with open(os.path.join(args.out, "SOURCE.txt"), "w") as fh:
         fh.write(__doc__.split("Usage")[0].strip() + "\n\nBackgrounds: " + ", ".join(n for n, _ in backgrounds) + "\n"
                  + "".join(f"{s}: {c[0]} scenes, {c[1]} objects\n" for s, c in counts.items()))

@@ -44,6 +44,12 @@ int dls_png_info(const uint8_t *data, size_t size, dls_image_info *info, char *m
 /// stored, as Pillow and torchvision do).
 int dls_png_decode(const uint8_t *data, size_t size, uint8_t *out, size_t out_len, char *msg, size_t msg_len);
 
+/// Encodes 8-bit gray (1 channel) or interleaved RGB (3) pixels as a PNG
+/// (zlib `level` 0-9, -1 for 6). On success `*out` is a malloc'd buffer of
+/// `*out_size` bytes the caller frees.
+int dls_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height, uint32_t channels, int level,
+                   uint8_t **out, size_t *out_size, char *msg, size_t msg_len);
+
 /// Parses a JPEG header.
 int dls_jpeg_info(const uint8_t *data, size_t size, dls_image_info *info, char *msg, size_t msg_len);
 

@@ -9,9 +9,10 @@ import Foundation
 enum DetectBody {
     static func request(from body: TaskBody) throws -> ObjectDetection.Request {
         var options = try ObjectDetection.Options(query: body.query)
+        let drawn = body.responseFormat == ObjectDetection.pngFormat
         switch try ClassifyBody.kind(body) {
         case .image(let mediaType):
-            return .init(input: .encoded(Data(body.bytes), mediaType: mediaType), options: options)
+            return .init(input: .encoded(Data(body.bytes), mediaType: mediaType), options: options, drawn: drawn)
         case .json:
             let json = try body.json(JSONBody.self)
             if let v = json.scoreThreshold { options.scoreThreshold = v }
@@ -20,7 +21,7 @@ enum DetectBody {
             if let v = json.classes { options.classes = v }
             try options.check()
             let image = ClassifyBody.JSONBody(image: json.image, pixels: json.pixels, inputs: nil, topK: nil)
-            return .init(input: try image.input(), options: options)
+            return .init(input: try image.input(), options: options, drawn: drawn)
         }
     }
 

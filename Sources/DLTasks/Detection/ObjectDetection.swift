@@ -27,8 +27,14 @@ public struct ObjectDetection: ServingTask {
     public struct Request: Sendable {
         public var input: ImageInput
         public var options: Options
-        public init(input: ImageInput, options: Options = Options()) { (self.input, self.options) = (input, options) }
+        /// The answer is the image with the boxes drawn (`?format=png`, `Accept: image/png`).
+        public var drawn: Bool
+        public init(input: ImageInput, options: Options = Options(), drawn: Bool = false) {
+            (self.input, self.options, self.drawn) = (input, options, drawn)
+        }
     }
+
+    public static let pngFormat = "png"
 
     public struct Found: Codable, Sendable, Equatable {
         public struct Corners: Codable, Sendable, Equatable {
@@ -54,6 +60,8 @@ public struct ObjectDetection: ServingTask {
         public var detections: [Found]
         public var timing: Classification.Timing
         public var requestID: String?
+        /// The image with the boxes drawn, when the request asked for it (not part of the JSON).
+        public var drawing: Image? = nil
 
         enum CodingKeys: String, CodingKey { case model, version, image, detections, timing, requestID = "request_id" }
     }
@@ -75,13 +83,13 @@ public struct ObjectDetection: ServingTask {
             keep = Set(names.compactMap { labels.firstIndex(of: $0) })
         }
         let image = try model.image(for: request.input)
-        let (chw, sx, sy) = grid.letterbox.apply(image)
-        let r = try await model.infer(Tensor(shape: [1, 3, grid.inputHeight, grid.inputWidth], data: chw.map { $0 / 255 }))
+        // One input, or one per tile of a large image (batched together by the scheduler).
+        let inputs = grid.inputs(for: image)
+        let r = try await model.infer(Tensor(shape: [inputs.count, 3, grid.inputHeight, grid.inputWidth],
+                                             data: inputs.flatMap { $0.chw.map { $0 / 255 } }))
         let filter = DetectionFilter(scoreThreshold: request.options.scoreThreshold, iouThreshold: request.options.iouThreshold,
                                      maxDetections: request.options.maxDetections, classes: keep)
-        let found = r.output.data.withUnsafeBufferPointer {
-            grid.detections($0, image: 0, filter: filter, scaleX: sx, scaleY: sy, imageWidth: image.width, imageHeight: image.height)
-        }
+        let found = r.output.data.withUnsafeBufferPointer { grid.detections($0, inputs: inputs, filter: filter) }
         let detections = found.map { d -> Found in
             let b = d.box
             func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }
@@ -92,6 +100,21 @@ public struct ObjectDetection: ServingTask {
                         detections: detections,
                         timing: Classification.Timing(queueMs: r.queueTime.milliseconds, inferenceMs: r.computeTime.milliseconds,
                                                       totalMs: (ContinuousClock.now - start).milliseconds),
-                        requestID: model.requestID)
+                        requestID: model.requestID,
+                        drawing: request.drawn ? BoxPainter().draw(found, on: image, names: labels) : nil)
+    }
+}
+
+extension ObjectDetection.Response: AlternativeRepresentable {
+    public static let alternativeFormats = [ObjectDetection.pngFormat: "image/png"]
+
+    /// The sent image with every detection's box and label drawn, as PNG.
+    public func rendered(as format: String) throws -> [UInt8] {
+        guard format == ObjectDetection.pngFormat, let drawing else {
+            throw ServingError.badRequest("format '\(format)' is not available for this answer")
+        }
+        do { return Array(try ImageEncoder.png(drawing)) } catch {
+            throw ServingError.internal("PNG encoding failed: \(error)")
+        }
     }
 }

@@ -29,6 +29,13 @@ public struct DetectionSplit: Sendable {
         var images: [Entry]
     }
 
+    /// How many images the split lists (the JSON only; no image is decoded).
+    public static func count(_ url: URL) throws -> Int {
+        do { return try JSONDecoder().decode(File.self, from: Data(contentsOf: url)).images.count } catch {
+            throw TrainingError.dataset("\(url.path): \(error is DecodingError ? "not a detection split (\(error))" : "\(error.localizedDescription)")")
+        }
+    }
+
     /// Reads `url`; `limit` keeps the first entries.
     public static func load(_ url: URL, limit: Int? = nil, decoder: ImageDecoder = ImageDecoder()) throws -> DetectionSplit {
         guard FileManager.default.fileExists(atPath: url.path) else {

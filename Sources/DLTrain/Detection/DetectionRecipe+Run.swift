@@ -21,6 +21,7 @@ extension DetectionRecipe {
             throw fail("head.stride must divide input.width and input.height (got \(head.stride) for \(input.width)x\(input.height))")
         }
         guard (1...16).contains(head.anchors) else { throw fail("head.anchors must be in 1...16 (got \(head.anchors))") }
+        if let problem = tiling?.problem { throw fail(problem) }
         let a = augmentation
         guard (0...1).contains(a.flip) else { throw fail("augmentation.flip must be in [0, 1] (got \(a.flip))") }
         guard a.scaleLow > 0, a.scaleLow <= a.scaleHigh, a.scaleHigh <= 4 else {
@@ -81,6 +82,12 @@ extension DetectionRecipe {
         public var cocoMAP: Double
         public var cocoAP50: Double
         public var perClassAP50: [String: Double]
+        /// Box precision and recall at IoU 0.4 of the detections scoring at
+        /// least 0.25 (the daemon's default threshold), as DeepForest reports trees.
+        public var precision40: Double
+        public var recall40: Double
+
+        public static let operatingIoU = 0.4, operatingScore = 0.25
 
         public init(_ bench: DetectionBenchmark, classes: [String]) {
             images = bench.groundTruth.count
@@ -89,15 +96,21 @@ extension DetectionRecipe {
             let coco = bench.coco()
             (cocoMAP, cocoAP50) = (coco.map, coco.ap50)
             perClassAP50 = Dictionary(uniqueKeysWithValues: voc.perClass.map { (classes[$0.key], $0.value) })
+            let point = bench.operatingPoint(iouThreshold: Self.operatingIoU, scoreThreshold: Self.operatingScore)
+            (precision40, recall40) = (point.precision, point.recall)
         }
 
         enum CodingKeys: String, CodingKey {
             case images, vocMAP50 = "map50", cocoMAP = "coco_map", cocoAP50 = "coco_ap50", perClassAP50 = "per_class_ap50"
+            case precision40 = "precision_iou40", recall40 = "recall_iou40"
         }
     }
 
-    /// Reads the data, finds the anchors and trains.
-    public func train(base: URL, configure: ((DetectionTrainer) throws -> Void)? = nil) throws -> Trained {
+    /// Reads the data, finds the anchors and trains. With `checkpoint`, a
+    /// checkpoint is saved after every epoch (`configure` may replace that
+    /// hook) and a run resumes from it when the file exists.
+    public func train(base: URL, checkpoint: URL? = nil, configure: ((DetectionTrainer) throws -> Void)? = nil,
+                      isCancelled: @escaping () -> Bool = { false }) throws -> Trained {
         try validate()
         func resolve(_ p: String, _ b: URL) -> URL { p.hasPrefix("/") ? URL(fileURLWithPath: p) : b.appendingPathComponent(p) }
         let url = resolve(data.train, data.dir.map { resolve($0, base) } ?? base)
@@ -116,11 +129,17 @@ extension DetectionRecipe {
         }
         let anchors = AnchorKMeans(sizes: sizes, k: head.anchors).anchors
         let grid = YOLOGrid(inputWidth: input.width, inputHeight: input.height, stride: head.stride, anchors: anchors,
-                            classes: split.classes.count)
+                            classes: split.classes.count, tiling: tiling)
         let model = try buildModel(classes: split.classes.count, seed: SeedStream.derive(seed, .initialization))
         let trainer = DetectionTrainer(model: model, grid: grid, train: train, options: .init(
             epochs: epochs, batchSize: batchSize, learningRate: optimizer.lr, warmupSteps: optimizer.warmupSteps,
             clipNorm: optimizer.clipNorm, seed: seed, augmentation: augmentation, lossWeights: loss))
+        trainer.dev = dev
+        trainer.isCancelled = isCancelled
+        if let checkpoint {
+            if FileManager.default.fileExists(atPath: checkpoint.path) { try trainer.resume(from: DetectionCheckpoint.load(from: checkpoint)) }
+            trainer.epochFinished = { try $0.save(to: checkpoint) }
+        }
         try configure?(trainer)
         let history = try trainer.fit()
         return Trained(model: model, grid: grid, classes: split.classes, history: history,
@@ -134,19 +153,30 @@ extension DetectionRecipe {
                     input: .init(shape: [3, input.height, input.width], color: .rgb, preprocessing: .init(scale: 1.0 / 255)))
     }
 
-    /// `train`, then publishes the next version: model.json, weights,
-    /// detection.json, recipe.json and metrics.json (per-epoch losses, dev mAP).
+    /// Writes a trained model's version files into `dir`: model.json,
+    /// weights.safetensors, detection.json and recipe.json (not metrics.json).
+    public func save(_ trained: Trained, to dir: URL) throws {
+        try trained.model.save(to: dir)
+        try JSONFile.write(trained.grid, to: dir.appendingPathComponent(Self.geometryFileName))
+        try JSONFile.write(self, to: dir.appendingPathComponent(ModelRepository.recipeFileName))
+    }
+
+    /// metrics.json: parameters, anchors, per-epoch losses and dev mAP, the final dev scores.
+    public func metrics(_ trained: Trained) throws -> Data {
+        try JSONFile.encode(Metrics(task: Self.task, parameters: trained.model.parameterCount, trainImages: trained.trainImages,
+                                    dev: trained.dev, anchors: trained.grid.anchors, epochs: trained.history))
+    }
+
+    /// `train`, then publishes the next version: the files of `save` and metrics.json.
     @discardableResult
-    public func run(base: URL, repository: ModelRepository, configure: ((DetectionTrainer) throws -> Void)? = nil) throws -> (version: Int, trained: Trained) {
-        let trained = try train(base: base, configure: configure)
+    public func run(base: URL, repository: ModelRepository, checkpoint: URL? = nil,
+                    configure: ((DetectionTrainer) throws -> Void)? = nil) throws -> (version: Int, trained: Trained) {
+        let trained = try train(base: base, checkpoint: checkpoint, configure: configure)
         try repository.prepareConfig(config(classes: trained.classes), taskName: "detection")
-        let metrics = Metrics(task: Self.task, parameters: trained.model.parameterCount, trainImages: trained.trainImages,
-                              dev: trained.dev, anchors: trained.grid.anchors, epochs: trained.history)
+        let metrics = try metrics(trained)
         let version = try repository.publish(name: name) { dir in
-            try trained.model.save(to: dir)
-            try JSONFile.write(trained.grid, to: dir.appendingPathComponent(Self.geometryFileName))
-            try JSONFile.write(self, to: dir.appendingPathComponent(ModelRepository.recipeFileName))
-            try JSONFile.write(metrics, to: dir.appendingPathComponent(ModelRepository.metricsFileName))
+            try save(trained, to: dir)
+            try AtomicFile.write(metrics, to: dir.appendingPathComponent(ModelRepository.metricsFileName))
         }
         return (version, trained)
     }

@@ -12,6 +12,7 @@ import Foundation
 ///       "data": {"dir": "data/detect-fashion", "train": "train.json", "dev_images": 500, "limit": null},
 ///       "input": {"width": 160, "height": 160},
 ///       "head": {"stride": 16, "anchors": 3},
+///       "tiling": {"tile": 400, "overlap": 0.25},   (optional: how large photos are served)
 ///       "model": { model.json: input "image" [3, H, W], one output [-1, "$head_channels", H / stride, W / stride] },
 ///       "augmentation": {"flip": 0.5, "scale_low": 0.75, "scale_high": 1.25, "translate": true,
 ///                        "color": 0.3, "min_visible": 0.4},
@@ -98,6 +99,8 @@ public struct DetectionRecipe: TaskRecipe, Codable, Equatable, Sendable {
     public var data: DataSection
     public var input: InputSection
     public var head: HeadSection
+    /// Published in detection.json: the daemon cuts larger images into these tiles.
+    public var tiling: Tiling?
     public var model: ModelSpec
     public var augmentation: DetectionAugmentation
     public var optimizer: OptimizerSection
@@ -108,7 +111,7 @@ public struct DetectionRecipe: TaskRecipe, Codable, Equatable, Sendable {
     public var promote: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, task, data, input, head, model, augmentation, optimizer, loss, epochs, seed, promote
+        case name, task, data, input, head, tiling, model, augmentation, optimizer, loss, epochs, seed, promote
         case batchSize = "batch_size"
     }
 
@@ -121,6 +124,7 @@ public struct DetectionRecipe: TaskRecipe, Codable, Equatable, Sendable {
         data = try c.decodeIfPresent(DataSection.self, forKey: .data) ?? DataSection()
         input = try c.decodeIfPresent(InputSection.self, forKey: .input) ?? InputSection()
         head = try c.decodeIfPresent(HeadSection.self, forKey: .head) ?? HeadSection()
+        tiling = try c.decodeIfPresent(Tiling.self, forKey: .tiling)
         model = try c.decode(ModelSpec.self, forKey: .model)
         augmentation = try c.decodeIfPresent(AugmentationKeys.self, forKey: .augmentation)?.value ?? DetectionAugmentation()
         optimizer = try c.decodeIfPresent(OptimizerSection.self, forKey: .optimizer) ?? OptimizerSection()
@@ -138,6 +142,7 @@ public struct DetectionRecipe: TaskRecipe, Codable, Equatable, Sendable {
         try c.encode(data, forKey: .data)
         try c.encode(input, forKey: .input)
         try c.encode(head, forKey: .head)
+        try c.encodeIfPresent(tiling, forKey: .tiling)
         try c.encode(model, forKey: .model)
         try c.encode(AugmentationKeys(value: augmentation), forKey: .augmentation)
         try c.encode(optimizer, forKey: .optimizer)

@@ -46,6 +46,16 @@ public final class DetectionTrainer {
         public var classLoss: Double
         public var seconds: Double
         public var imagesPerSecond: Double
+        /// VOC mAP@0.5 on the held-out dev images after the epoch (nil without them).
+        public var devMAP50: Double?
+        /// The learning rate of the epoch's last update.
+        public var learningRate: Float?
+
+        enum CodingKeys: String, CodingKey {
+            case epoch, loss, seconds
+            case boxLoss = "box_loss", objectLoss = "object_loss", classLoss = "class_loss", imagesPerSecond = "images_per_second"
+            case devMAP50 = "dev_map50", learningRate = "learning_rate"
+        }
     }
 
     public let model: GraphModel
@@ -54,8 +64,26 @@ public final class DetectionTrainer {
     public let options: Options
     public let optimizer: Optimizer
     public let train: [DetectionScene]
+    /// Held-out images scored (mAP@0.5) after every epoch.
+    public var dev: [DetectionScene] = []
     public private(set) var history: [Epoch] = []
+    public var epochsCompleted: Int { history.count }
     public var onEpoch: ((Epoch) -> Void)?
+    /// Called after every finished batch (1-based batch, of `batches`).
+    public var onProgress: ((Progress) -> Void)?
+    /// Called with a checkpoint after every epoch (after `onEpoch`).
+    public var epochFinished: ((DetectionCheckpoint) throws -> Void)?
+    public var isCancelled: () -> Bool = { false }
+
+    /// One finished batch.
+    public struct Progress: Sendable {
+        public var epoch: Int
+        public var batch: Int
+        public var batches: Int
+        public var loss: Double
+        public var learningRate: Float
+        public var imagesPerSecond: Double
+    }
 
     public init(model: GraphModel, grid: YOLOGrid, train: [DetectionScene], options: Options) {
         precondition(!train.isEmpty && options.batchSize > 0 && options.epochs >= 0, "DetectionTrainer: no scenes or a bad batch size")
@@ -91,9 +119,32 @@ public final class DetectionTrainer {
         return (Tensor(shape: [scenes.count, 3, grid.inputHeight, grid.inputWidth], data: data), targets)
     }
 
+    public func checkpoint() -> DetectionCheckpoint {
+        DetectionCheckpoint(epochsCompleted: epochsCompleted, seed: options.seed, anchors: grid.anchors,
+                            weights: Dictionary(uniqueKeysWithValues: model.stateDict.map { ($0.name, Tensor(shape: $0.tensor.shape, data: $0.tensor.data)) }),
+                            optimizer: optimizer.state, history: history)
+    }
+
+    /// Continues after the checkpoint's epoch (same seed and anchors).
+    public func resume(from c: DetectionCheckpoint) throws {
+        guard c.seed == options.seed else { throw TrainingError.checkpoint("seed \(c.seed) differs from the recipe's \(options.seed)") }
+        guard c.anchors == grid.anchors else { throw TrainingError.checkpoint("anchors \(c.anchors) differ from this run's \(grid.anchors)") }
+        guard c.epochsCompleted == c.history.count, c.epochsCompleted <= options.epochs else {
+            throw TrainingError.checkpoint("\(c.epochsCompleted) epochs completed, \(c.history.count) in the history, \(options.epochs) planned")
+        }
+        do { try model.loadStateDict(c.weights) } catch let e as ModelError { throw TrainingError.checkpoint("\(e)") }
+        try optimizer.load(c.optimizer)
+        history = c.history
+    }
+
+    /// Trains the remaining epochs; returns the whole history.
     @discardableResult
     public func fit() throws -> [Epoch] {
-        while history.count < options.epochs { history.append(try trainEpoch(history.count)); onEpoch?(history.last!) }
+        while history.count < options.epochs {
+            history.append(try trainEpoch(history.count))
+            onEpoch?(history.last!)
+            try epochFinished?(checkpoint())
+        }
         return history
     }
 
@@ -101,8 +152,10 @@ public final class DetectionTrainer {
         let start = Date()
         var rng = SeededGenerator(seed: SeedStream.derive(options.seed, .shuffle, epoch: epoch, batch: 0))
         let order = train.indices.shuffled(using: &rng)
-        var sums = YOLOLossTerms(), batches = 0
+        var sums = YOLOLossTerms(), batches = 0, seen = 0
+        let total = (order.count + options.batchSize - 1) / options.batchSize
         for (b, first) in stride(from: 0, to: order.count, by: options.batchSize).enumerated() {
+            if isCancelled() { throw TrainingError.cancelled }
             let scenes = order[first..<min(first + options.batchSize, order.count)].map { train[$0] }
             let (x, targets) = batch(scenes, augmentation: options.augmentation, rng: &rng)
             optimizer.learningRate = learningRate(step: optimizer.state.parameters.values.map(\.step).max().map { $0 + 1 } ?? 1)
@@ -114,38 +167,26 @@ public final class DetectionTrainer {
             optimizer.step(model.namedParameters)
             sums.box += terms.box; sums.object += terms.object + terms.noObject; sums.classes += terms.classes
             batches += 1
+            seen += scenes.count
+            onProgress?(Progress(epoch: epoch + 1, batch: b + 1, batches: total, loss: Double(loss.scalar),
+                                 learningRate: optimizer.learningRate,
+                                 imagesPerSecond: Double(seen) / max(Date().timeIntervalSince(start), 1e-9)))
         }
         let seconds = Date().timeIntervalSince(start), n = Double(max(batches, 1))
         return Epoch(epoch: epoch + 1, loss: (sums.box + sums.object + sums.classes) / n, boxLoss: sums.box / n,
                      objectLoss: sums.object / n, classLoss: sums.classes / n, seconds: seconds,
-                     imagesPerSecond: Double(train.count) / max(seconds, 1e-9))
+                     imagesPerSecond: Double(train.count) / max(seconds, 1e-9),
+                     devMAP50: dev.isEmpty ? nil : benchmark(dev).vocMeanAveragePrecision().mean, learningRate: optimizer.learningRate)
     }
 
-    /// Detections in each image's own pixels: letterbox, forward (inference
-    /// mode), decode, `filter` (threshold, per-class NMS, cap), boxes mapped back.
+    /// The model as a `Detector` (inference mode).
+    public var detector: Detector { Detector(grid: grid, model: model) }
+
     public func detect(_ images: [Image], filter: DetectionFilter, batchSize: Int = 16) -> [[Detection]] {
-        var result: [[Detection]] = []
-        for first in stride(from: 0, to: images.count, by: batchSize) {
-            let chunk = Array(images[first..<min(first + batchSize, images.count)])
-            let prepared = chunk.map { letterbox.apply($0) }
-            let plane = 3 * grid.inputWidth * grid.inputHeight
-            var data = [Float](repeating: 0, count: chunk.count * plane)
-            for (i, p) in prepared.enumerated() { for j in 0..<plane { data[i * plane + j] = p.chw[j] / 255 } }
-            let x = Tensor(shape: [chunk.count, 3, grid.inputHeight, grid.inputWidth], data: data)
-            let head = GradMode.withoutGrad { model(inputs: [model.spec.inputs[0].name: x], ForwardContext(training: false))[model.spec.output]! }
-            head.data.withUnsafeBufferPointer { out in
-                for (i, image) in chunk.enumerated() {
-                    result.append(grid.detections(out, image: i, filter: filter, scaleX: prepared[i].scaleX, scaleY: prepared[i].scaleY,
-                                                  imageWidth: image.width, imageHeight: image.height))
-                }
-            }
-        }
-        return result
+        detector.detect(images, filter: filter, batchSize: batchSize)
     }
 
-    /// The model's detections on `scenes` beside their ground truth, for mAP
-    /// (a low score threshold, as mAP ranks everything the model finds).
     public func benchmark(_ scenes: [DetectionScene], filter: DetectionFilter = .init(scoreThreshold: 0.01, iouThreshold: 0.5)) -> DetectionBenchmark {
-        DetectionBenchmark(groundTruth: scenes.map(\.objects), detections: detect(scenes.map(\.image), filter: filter))
+        detector.benchmark(scenes, filter: filter)
     }
 }

@@ -66,7 +66,7 @@ public struct TrainingCheckpoint: Sendable {
     }
 
     /// The JSON part (everything but the tensors).
-    struct Meta: Codable {
+    struct Meta: CheckpointMetadata {
         var format: String
         var epochsCompleted: Int
         var seed: String  // UInt64 as a decimal string: JSON numbers lose precision above 2^53
@@ -87,18 +87,14 @@ public struct TrainingCheckpoint: Sendable {
     // MARK: file
 
     public func encoded() throws -> Data {
-        var tensors: [(name: String, tensor: Tensor)] = []
-        for (k, t) in weights { tensors.append(("model/\(k)", t)) }
-        if let b = best { for (k, t) in b.weights { tensors.append(("best/\(k)", t)) } }
-        tensors += optimizer.checkpointTensors
         let meta = Meta(
             format: Self.format, epochsCompleted: epochsCompleted, seed: String(seed), batchSize: batchSize,
             trainCount: trainCount, history: history, bestEpoch: best?.epoch, bestDevLoss: best?.devLoss,
             bestHasWeights: !(best?.weights.isEmpty ?? true), epochsWithoutImprovement: epochsWithoutImprovement,
             stoppedEarly: stoppedEarly, optimizerRule: optimizer.rule,
             optimizerSteps: optimizer.steps, optimizerBuffers: optimizer.bufferNames)
-        let json = String(decoding: try JSONEncoder().encode(meta), as: UTF8.self)
-        return try Safetensors.encode(tensors, metadata: ["dlserve.training": json])
+        return try CheckpointFile.encode(weights: weights, extra: best.map { ["best": $0.weights] } ?? [:], optimizer: optimizer,
+                                         key: "dlserve.training", metadata: meta)
     }
 
     /// Writes the checkpoint atomically to `url` (the directory must exist).
@@ -116,33 +112,16 @@ public struct TrainingCheckpoint: Sendable {
     }
 
     public static func decode(_ file: SafetensorsFile, what: String = "training checkpoint") throws -> TrainingCheckpoint {
-        guard let json = file.metadata["dlserve.training"] else {
-            throw TrainingError.checkpoint("\(what): not a training checkpoint (no dlserve.training metadata)")
-        }
-        let meta: Meta
-        do { meta = try JSONDecoder().decode(Meta.self, from: Data(json.utf8)) } catch {
-            throw TrainingError.checkpoint("\(what): malformed metadata (\(error))")
-        }
-        guard meta.format == format else { throw TrainingError.checkpoint("\(what): format '\(meta.format)', expected '\(format)'") }
-        guard let seed = UInt64(meta.seed) else { throw TrainingError.checkpoint("\(what): bad seed '\(meta.seed)'") }
-        var weights: [String: Tensor] = [:], bestWeights: [String: Tensor] = [:]
-        var optimizer = OptimizerStateReader(steps: meta.optimizerSteps, bufferNames: meta.optimizerBuffers, what: what)
-        for (name, t) in file.tensors {
-            if name.hasPrefix("model/") {
-                weights[String(name.dropFirst(6))] = t
-            } else if name.hasPrefix("best/") {
-                bestWeights[String(name.dropFirst(5))] = t
-            } else if try !optimizer.take(name, t) {
-                throw TrainingError.checkpoint("\(what): unexpected tensor '\(name)'")
-            }
-        }
+        let c: CheckpointFile.Contents<Meta> = try CheckpointFile.decode(file, key: "dlserve.training", kind: "training", format: format,
+                                                                         extraPrefixes: ["best"], what: what)
+        let meta = c.meta, bestWeights = c.extra["best"] ?? [:]
         guard meta.bestHasWeights == !bestWeights.isEmpty else {
             throw TrainingError.checkpoint("\(what): best-so-far weights are \(bestWeights.isEmpty ? "missing" : "unexpected")")
         }
         let best = meta.bestEpoch.map { Best(epoch: $0, devLoss: meta.bestDevLoss ?? .infinity, weights: bestWeights) }
         return TrainingCheckpoint(
-            epochsCompleted: meta.epochsCompleted, seed: seed, batchSize: meta.batchSize, trainCount: meta.trainCount,
-            weights: weights, optimizer: try optimizer.state(rule: meta.optimizerRule),
+            epochsCompleted: meta.epochsCompleted, seed: try CheckpointFile.seed(meta.seed, what: what), batchSize: meta.batchSize,
+            trainCount: meta.trainCount, weights: c.weights, optimizer: c.optimizer,
             history: meta.history, best: best, epochsWithoutImprovement: meta.epochsWithoutImprovement,
             stoppedEarly: meta.stoppedEarly)
     }

@@ -21,6 +21,8 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     /// Sequence models: source plus target tokens per second of training
     /// (`imagesPerSecond` then counts sentence pairs).
     public var tokensPerSecond: Double?
+    /// Detection models: VOC mAP@0.5 on the held-out dev images.
+    public var devMAP50: Double?
 
     public init(epoch: Int, learningRate: Float, trainLoss: Float, trainAccuracy: Float, devLoss: Float? = nil,
                 devAccuracy: Float? = nil, seconds: Double, imagesPerSecond: Double, cpuSeconds: Double? = nil,
@@ -40,7 +42,7 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case epoch, seconds
-        case cpuSeconds = "cpu_seconds", devBLEU = "dev_bleu", tokensPerSecond = "tokens_per_second"
+        case cpuSeconds = "cpu_seconds", devBLEU = "dev_bleu", tokensPerSecond = "tokens_per_second", devMAP50 = "dev_map50"
         case learningRate = "learning_rate", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
         case devLoss = "dev_loss", devAccuracy = "dev_accuracy", imagesPerSecond = "images_per_second"
     }

@@ -58,7 +58,7 @@ public struct TranslationCheckpoint: Sendable {
         self.history = history
     }
 
-    struct Meta: Codable {
+    struct Meta: CheckpointMetadata {
         var format: String
         var epochsCompleted: Int
         var seed: String
@@ -70,38 +70,18 @@ public struct TranslationCheckpoint: Sendable {
     }
 
     public func save(to url: URL) throws {
-        let tensors: [(name: String, tensor: Tensor)] = weights.map { ("model/\($0.key)", $0.value) } + optimizer.checkpointTensors
         let meta = Meta(format: Self.format, epochsCompleted: epochsCompleted, seed: String(seed),
                         subwordsDirectory: subwordsDirectory, history: history, optimizerRule: optimizer.rule,
                         optimizerSteps: optimizer.steps, optimizerBuffers: optimizer.bufferNames)
-        let json = String(decoding: try JSONEncoder().encode(meta), as: UTF8.self)
-        try AtomicFile.write(try Safetensors.encode(tensors, metadata: ["dlserve.translation": json]), to: url)
+        try AtomicFile.write(try CheckpointFile.encode(weights: weights, optimizer: optimizer, key: "dlserve.translation", metadata: meta),
+                             to: url)
     }
 
     public static func load(from url: URL) throws -> TranslationCheckpoint {
-        let what = url.path
-        let file: SafetensorsFile
-        do { file = try Safetensors.read(contentsOf: url) } catch let e as ModelError { throw TrainingError.checkpoint("\(e)") }
-        guard let json = file.metadata["dlserve.translation"] else {
-            throw TrainingError.checkpoint("\(what): not a translation training checkpoint")
-        }
-        let meta: Meta
-        do { meta = try JSONDecoder().decode(Meta.self, from: Data(json.utf8)) } catch {
-            throw TrainingError.checkpoint("\(what): malformed metadata (\(error))")
-        }
-        guard meta.format == format else { throw TrainingError.checkpoint("\(what): format '\(meta.format)', expected '\(format)'") }
-        guard let seed = UInt64(meta.seed) else { throw TrainingError.checkpoint("\(what): bad seed '\(meta.seed)'") }
-        var weights: [String: Tensor] = [:]
-        var optimizer = OptimizerStateReader(steps: meta.optimizerSteps, bufferNames: meta.optimizerBuffers, what: what)
-        for (name, t) in file.tensors {
-            if name.hasPrefix("model/") {
-                weights[String(name.dropFirst(6))] = t
-            } else if try !optimizer.take(name, t) {
-                throw TrainingError.checkpoint("\(what): unexpected tensor '\(name)'")
-            }
-        }
-        return TranslationCheckpoint(epochsCompleted: meta.epochsCompleted, seed: seed, subwordsDirectory: meta.subwordsDirectory,
-                                     weights: weights, optimizer: try optimizer.state(rule: meta.optimizerRule),
-                                     history: meta.history)
+        let c: CheckpointFile.Contents<Meta> = try CheckpointFile.read(url, key: "dlserve.translation", kind: "translation training",
+                                                                       format: format)
+        return TranslationCheckpoint(epochsCompleted: c.meta.epochsCompleted, seed: try CheckpointFile.seed(c.meta.seed, what: url.path),
+                                     subwordsDirectory: c.meta.subwordsDirectory, weights: c.weights, optimizer: c.optimizer,
+                                     history: c.meta.history)
     }
 }

@@ -79,3 +79,40 @@ extension DetectionBenchmark {
         return ap
     }
 }
+
+// MARK: - Precision and recall at one operating point
+
+extension DetectionBenchmark {
+    /// Counts at one score threshold.
+    public struct OperatingPoint: Sendable, Equatable, Codable {
+        public var truePositives: Int
+        public var detections: Int
+        public var objects: Int
+        public var precision: Double { detections == 0 ? 0 : Double(truePositives) / Double(detections) }
+        public var recall: Double { objects == 0 ? 0 : Double(truePositives) / Double(objects) }
+    }
+
+    /// Box precision and recall of the detections scoring at least
+    /// `scoreThreshold`: in each image, by decreasing score, a detection is
+    /// a true positive when an unmatched ground-truth object of its class
+    /// overlaps it with IoU >= `iouThreshold` (the best such object is taken).
+    /// DeepForest reports its tree benchmark this way at IoU 0.4.
+    public func operatingPoint(iouThreshold: Double = 0.4, scoreThreshold: Double) -> OperatingPoint {
+        var tp = 0, n = 0
+        for i in detections.indices {
+            var matched = [Bool](repeating: false, count: groundTruth[i].count)
+            let kept = detections[i].enumerated().filter { $0.element.score >= scoreThreshold }
+                .sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }
+            n += kept.count
+            for (_, d) in kept {
+                var best = -1.0, j = -1
+                for (g, gt) in groundTruth[i].enumerated() where gt.label == d.label && !matched[g] {
+                    let o = d.box.iou(gt.box)
+                    if o > best { best = o; j = g }
+                }
+                if j >= 0, best >= iouThreshold { matched[j] = true; tp += 1 }
+            }
+        }
+        return OperatingPoint(truePositives: tp, detections: n, objects: groundTruth.reduce(0) { $0 + $1.count })
+    }
+}

@@ -13,15 +13,18 @@ public struct YOLOGrid: Sendable, Equatable, Codable {
     public var stride: Int
     public var anchors: [AnchorKMeans.Size]
     public var classes: Int
+    /// Large images are cut into tiles (nil: every image is letterboxed whole).
+    public var tiling: Tiling?
 
-    public init(inputWidth: Int, inputHeight: Int, stride: Int, anchors: [AnchorKMeans.Size], classes: Int) {
+    public init(inputWidth: Int, inputHeight: Int, stride: Int, anchors: [AnchorKMeans.Size], classes: Int, tiling: Tiling? = nil) {
         precondition(stride > 0 && inputWidth % stride == 0 && inputHeight % stride == 0,
                      "YOLOGrid: input \(inputWidth)x\(inputHeight) is not a multiple of the stride \(stride)")
         precondition(!anchors.isEmpty && classes > 0, "YOLOGrid: needs anchors and classes")
         (self.inputWidth, self.inputHeight, self.stride, self.anchors, self.classes) = (inputWidth, inputHeight, stride, anchors, classes)
+        self.tiling = tiling
     }
 
-    enum CodingKeys: String, CodingKey { case stride, anchors, classes, inputWidth = "input_width", inputHeight = "input_height" }
+    enum CodingKeys: String, CodingKey { case stride, anchors, classes, tiling, inputWidth = "input_width", inputHeight = "input_height" }
 
     public var gridWidth: Int { inputWidth / stride }
     public var gridHeight: Int { inputHeight / stride }

@@ -1,0 +1,77 @@
+import DLNN
+import DLTrain
+import Foundation
+
+/// Detection recipes (`"task": "detection"`) in the job queue: the format of
+/// `dlserve train recipes/detect-fashion.json`, trained by
+/// `DetectionRecipe.train` with a `DetectionCheckpoint` after every epoch,
+/// reported as batch progress (loss, images per second) and epoch metrics
+/// (train loss, dev mAP@0.5). `data.dir` names a directory under the data
+/// roots (`JobDataDirectory`), `data.train` a file name in it.
+enum DetectionJob {
+    static func plan(_ data: Data, datasets: DatasetRegistry, repository: ModelRepository, limits: JobLimits) throws -> JobPlan {
+        let recipe = try parse(data)
+        try RecipeTrainer.recipeErrors {
+            let config = try repository.directory(of: recipe.name).appendingPathComponent(ModelRepository.configFileName)
+            if FileManager.default.fileExists(atPath: config.path), try repository.config(of: recipe.name).task != .detection {
+                throw TrainingError.invalidRecipe("name: model '\(recipe.name)' exists and is not a detection model")
+            }
+            guard recipe.epochs <= limits.maxEpochs else {
+                throw TrainingError.invalidRecipe("epochs: \(recipe.epochs) is more than the maximum of \(limits.maxEpochs)")
+            }
+            let images = try DetectionSplit.count(try file(recipe, datasets: datasets))
+            let used = min(images, recipe.data.limit ?? images)
+            guard used > recipe.data.devImages else {
+                throw TrainingError.invalidRecipe("data: \(used) images leave none for training after data.dev_images \(recipe.data.devImages)")
+            }
+            guard used <= limits.maxTrainImages else {
+                throw TrainingError.invalidRecipe("data: \(used) images, more than the maximum of \(limits.maxTrainImages) (set data.limit)")
+            }
+        }
+        return JobPlan(model: recipe.name, epochs: recipe.epochs, promote: recipe.promote ?? false)
+    }
+
+    static func train(_ run: JobRun, datasets: DatasetRegistry) throws -> TrainedModel {
+        let recipe = try parse(run.recipe)
+        let url = try RecipeTrainer.recipeErrors { try file(recipe, datasets: datasets) }
+        var resolved = recipe
+        resolved.data.dir = url.deletingLastPathComponent().path
+        if run.resumeFromEpoch == 0 {
+            // A checkpoint left by an attempt that never finished an epoch's record: start over.
+            try? FileManager.default.removeItem(at: run.checkpointURL)
+        }
+        let epochs = recipe.epochs
+        let trained = try resolved.train(base: URL(fileURLWithPath: "/"), checkpoint: run.checkpointURL, configure: { trainer in
+            if run.resumeFromEpoch > 0 { try run.restored(history: trainer.history.map(metrics)) }
+            trainer.onProgress = { p in
+                run.batchFinished(BatchProgress(epoch: p.epoch, epochs: epochs, batch: p.batch, batches: p.batches, loss: Float(p.loss),
+                                                accuracy: 0, imagesPerSecond: p.imagesPerSecond, learningRate: p.learningRate))
+            }
+            trainer.epochFinished = { checkpoint in
+                // The checkpoint first (atomically), then the record that points to it.
+                try checkpoint.save(to: run.checkpointURL)
+                if let m = checkpoint.history.last.map(metrics) { try run.epochFinished(m) }
+            }
+        }, isCancelled: { run.shouldStop() })
+        return TrainedModel(save: { dir in try recipe.save(trained, to: dir) }, metrics: try recipe.metrics(trained),
+                            config: recipe.config(classes: trained.classes))
+    }
+
+    static func parse(_ data: Data) throws -> DetectionRecipe {
+        try RecipeTrainer.recipeErrors { try DetectionRecipe.parse(data) }
+    }
+
+    static func file(_ recipe: DetectionRecipe, datasets: DatasetRegistry) throws -> URL {
+        try JobDataDirectory.resolve(recipe.data.dir, files: [("data.train", recipe.data.train)], datasets: datasets)
+            .appendingPathComponent(recipe.data.train)
+    }
+
+    /// A detection epoch as the queue stores and streams it: the training
+    /// loss, and the dev mAP@0.5 in `dev_map50`.
+    static func metrics(_ e: DetectionTrainer.Epoch) -> EpochMetrics {
+        var m = EpochMetrics(epoch: e.epoch, learningRate: e.learningRate ?? 0, trainLoss: Float(e.loss), trainAccuracy: 0,
+                             seconds: e.seconds, imagesPerSecond: e.imagesPerSecond)
+        m.devMAP50 = e.devMAP50
+        return m
+    }
+}
