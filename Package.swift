@@ -121,7 +121,7 @@ let package = Package(
         .testTarget(name: "DLTextTests", dependencies: ["DLText"], exclude: ["Fixtures"]),
         .testTarget(name: "DLTasksTests", dependencies: ["DLTasks", "DLServing", "DLServeTesting", "DLNN", "DLText", "DLTensor"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLKernels", "DLVision", "DLTesting"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLKernels", "DLVision", "DLServing", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLServeTesting", "DLJobsTesting", "DLTrain", "DLNN", "DLTensor", "DLText", "DLVision"]),
         .target(name: "DLJobsTesting", dependencies: ["DLJobs", "DLTrain", "DLNN", "DLVision", "DLTensor"], path: "Sources/DLJobsTesting"),
         .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLJobsTesting", "DLTrain", "DLNN", "DLTensor", "DLTesting", "DLText"]),

@@ -7,18 +7,12 @@ import Foundation
 /// `DetectionRecipe.train` with a `DetectionCheckpoint` after every epoch,
 /// reported as batch progress (loss, images per second) and epoch metrics
 /// (train loss, dev mAP@0.5). `data.dir` names a directory under the data
-/// roots (`JobDataDirectory`), `data.train` a file name in it.
+/// roots (`TaskRecipeJob`), `data.train` a file name in it.
 enum DetectionJob {
     static func plan(_ data: Data, datasets: DatasetRegistry, repository: ModelRepository, limits: JobLimits) throws -> JobPlan {
         let recipe = try parse(data)
         try RecipeTrainer.recipeErrors {
-            let config = try repository.directory(of: recipe.name).appendingPathComponent(ModelRepository.configFileName)
-            if FileManager.default.fileExists(atPath: config.path), try repository.config(of: recipe.name).task != .detection {
-                throw TrainingError.invalidRecipe("name: model '\(recipe.name)' exists and is not a detection model")
-            }
-            guard recipe.epochs <= limits.maxEpochs else {
-                throw TrainingError.invalidRecipe("epochs: \(recipe.epochs) is more than the maximum of \(limits.maxEpochs)")
-            }
+            try TaskRecipeJob.checkTaskRecipe(name: recipe.name, task: .detection, epochs: recipe.epochs, repository: repository, limits: limits)
             let images = try DetectionSplit.count(try file(recipe, datasets: datasets))
             let used = min(images, recipe.data.limit ?? images)
             guard used > recipe.data.devImages else {
@@ -62,7 +56,7 @@ enum DetectionJob {
     }
 
     static func file(_ recipe: DetectionRecipe, datasets: DatasetRegistry) throws -> URL {
-        try JobDataDirectory.resolve(recipe.data.dir, files: [("data.train", recipe.data.train)], datasets: datasets)
+        try TaskRecipeJob.resolve(recipe.data.dir, files: [("data.train", recipe.data.train)], datasets: datasets)
             .appendingPathComponent(recipe.data.train)
     }
 

@@ -18,13 +18,7 @@ enum TranslationJob {
     static func plan(_ data: Data, datasets: DatasetRegistry, repository: ModelRepository, limits: JobLimits) throws -> JobPlan {
         let recipe = try parse(data)
         try RecipeTrainer.recipeErrors {
-            let config = try repository.directory(of: recipe.name).appendingPathComponent(ModelRepository.configFileName)
-            if FileManager.default.fileExists(atPath: config.path), try repository.config(of: recipe.name).task != .translation {
-                throw TrainingError.invalidRecipe("name: model '\(recipe.name)' exists and is not a translation model")
-            }
-            guard recipe.epochs <= limits.maxEpochs else {
-                throw TrainingError.invalidRecipe("epochs: \(recipe.epochs) is more than the maximum of \(limits.maxEpochs)")
-            }
+            try TaskRecipeJob.checkTaskRecipe(name: recipe.name, task: .translation, epochs: recipe.epochs, repository: repository, limits: limits)
             let urls = try files(recipe, datasets: datasets)
             let train = try TranslationPairs.read(urls.train, limit: recipe.data.limit)
             _ = try TranslationPairs.read(urls.dev, limit: recipe.data.devLimit)
@@ -74,7 +68,7 @@ enum TranslationJob {
 
     /// The recipe's training and dev files under the data roots.
     static func files(_ recipe: TranslationRecipe, datasets: DatasetRegistry) throws -> (train: URL, dev: URL) {
-        let dir = try JobDataDirectory.resolve(recipe.data.dir, files: [("data.train", recipe.data.train), ("data.dev", recipe.data.dev)],
+        let dir = try TaskRecipeJob.resolve(recipe.data.dir, files: [("data.train", recipe.data.train), ("data.dev", recipe.data.dev)],
                                                datasets: datasets)
         return (dir.appendingPathComponent(recipe.data.train), dir.appendingPathComponent(recipe.data.dev))
     }

@@ -57,7 +57,7 @@ public enum ToyDetectionData {
         let r: [String: Any] = [
             "name": name, "task": "detection", "data": data, "input": ["width": 32, "height": 32], "head": ["stride": 8, "anchors": 2],
             "model": ["inputs": [["name": "image", "shape": [3, 32, 32]]], "outputs": ["head"], "layers": layers],
-            "optimizer": ["lr": 0.003, "warmup_steps": 5], "batch_size": 4, "epochs": epochs, "seed": seed,
+            "optimizer": ["lr": 0.005, "warmup_steps": 2], "batch_size": 4, "epochs": epochs, "seed": seed,
         ]
         return try! JSONSerialization.data(withJSONObject: r, options: [.sortedKeys])
     }

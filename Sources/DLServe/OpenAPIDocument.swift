@@ -470,7 +470,10 @@ paths:
         shapes, the daemon's limits); a bad one answers 400 with a message naming
         the field ("optimizer.lr must be > 0", "unknown field 'optimizer.learning_rate'",
         "dataset.name: unknown dataset 'x'"). Datasets are `fashion-mnist` and the
-        directories of IDX files under STATE/datasets/. A full queue answers 429.
+        directories of IDX files under STATE/datasets/. Task recipes (`"task": "translation"`,
+        `"task": "detection"`, as in recipes/) name a directory under the data root in
+        `data.dir`; a detection job reports its loss per batch and the dev mAP@0.5 per epoch
+        (`dev_map50`) and publishes the version with its detection.json. A full queue answers 429.
       security:
         - bearer: []
         - {}

@@ -131,9 +131,14 @@ extension ServableVersion {
             preprocessing.image = .init(color: p.channels == 1 ? "grayscale" : "rgb", height: p.height, width: p.width,
                                         resize: p.resize.rawValue, scale: p.scale, mean: p.mean, std: p.std, invert: p.invert)
         }
+        // A detector's output is its raw head, decoded by the client (or by the detect route).
+        let head = resources.detection.map {
+            "the raw YOLO head [N, \($0.anchors.count) anchors x (5 + \($0.classes) classes), H / \($0.stride), W / \($0.stride)]: "
+                + "per anchor t_x, t_y, t_w, t_h, objectness logit, class logits (detection.json holds the anchors)"
+        }
         var outputs = [TensorMetadata(name: ModelSignature.modelOutput, datatype: "FP32", shape: output,
-                                      description: config.labels.isEmpty ? "the model's output" : "logits, one per label")]
-        if !config.labels.isEmpty {
+                                      description: head ?? (config.labels.isEmpty ? "the model's output" : "logits, one per label"))]
+        if !config.labels.isEmpty, head == nil {
             outputs.append(TensorMetadata(name: ModelSignature.probabilitiesOutput, datatype: "FP32", shape: output,
                                           description: "softmax of output over its last axis, one per label"))
         }

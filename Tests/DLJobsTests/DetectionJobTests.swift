@@ -27,7 +27,7 @@ final class DetectionJobTests: XCTestCase {
                       repository: ModelRepository(root: models))
     }
 
-    static func recipe(name: String = "toy-det", epochs: Int = 3, data: [String: Any]? = nil) -> Data {
+    static func recipe(name: String = "toy-det", epochs: Int = 6, data: [String: Any]? = nil) -> Data {
         ToyDetectionData.recipe(name: name, data: data ?? ["dir": "data/toy-det", "train": "split.json", "dev_images": 4], epochs: epochs)
     }
 
@@ -39,7 +39,7 @@ final class DetectionJobTests: XCTestCase {
     }
 
     func testPlanAcceptsTheRecipeAndRefusesBadOnes() throws {
-        XCTAssertEqual(try trainer.plan(recipe: Self.recipe(), limits: JobLimits()), JobPlan(model: "toy-det", epochs: 3, promote: false))
+        XCTAssertEqual(try trainer.plan(recipe: Self.recipe(), limits: JobLimits()), JobPlan(model: "toy-det", epochs: 6, promote: false))
         for dir in ["../toy-det", "/etc", ".hidden"] {
             assertRefused(Self.recipe(data: ["dir": dir, "train": "split.json"]), "data.dir")
         }
@@ -57,14 +57,15 @@ final class DetectionJobTests: XCTestCase {
         let resumed = try await runJobToEnd(Self.recipe(name: "resumed"), trainer: trainer, state: state, models: models, interruptAfterEpoch: 1)
         for r in [straight, resumed] { XCTAssertEqual(r.job.state, .succeeded, r.job.error ?? "") }
         XCTAssertEqual(resumed.job.attempts, 2)
-        XCTAssertEqual(resumed.job.metrics.map(\.epoch), [1, 2, 3])
+        XCTAssertEqual(resumed.job.metrics.map(\.epoch), [1, 2, 3, 4, 5, 6])
         XCTAssertEqual(resumed.job.metrics.map(\.trainLoss), straight.job.metrics.map(\.trainLoss))
         XCTAssertEqual(resumed.job.metrics.map(\.devMAP50), straight.job.metrics.map(\.devMAP50))
         let m = try XCTUnwrap(straight.job.metrics.last)
         XCTAssertLessThan(m.trainLoss, straight.job.metrics[0].trainLoss)
         XCTAssertTrue((0...1).contains(try XCTUnwrap(m.devMAP50)))
         XCTAssertGreaterThan(m.imagesPerSecond, 0)
-        XCTAssertGreaterThan(m.learningRate, 0)
+        XCTAssertGreaterThan(straight.job.metrics[0].learningRate, 0)
+        XCTAssertEqual(m.learningRate, 0, accuracy: 1e-9, "cosine decay ends at 0")
         XCTAssertTrue(straight.progress.contains { $0.totalBatches == 2 && ($0.imagesPerSecond ?? 0) > 0 }, "\(straight.progress)")
 
         let repo = ModelRepository(root: models)

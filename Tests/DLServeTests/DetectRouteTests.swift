@@ -128,9 +128,9 @@ final class DetectRouteTests: XCTestCase {
                 XCTAssertEqual([image.width, image.height, image.channels], [64, 48, 3])
                 // The red block's box [16, 32) is outlined in class 0's colour; the block itself is unchanged.
                 let c = BoxPainter.color(of: 0)
-                XCTAssertEqual((0..<3).map { image[y: 24, x: 16, c: $0] }, [c.0, c.1, c.2])
-                XCTAssertEqual((0..<3).map { image[y: 24, x: 24, c: $0] }, [255, 0, 0])
-                XCTAssertEqual((0..<3).map { image[y: 40, x: 50, c: $0] }, [0, 0, 0])
+                XCTAssertEqual((0..<3).map { image[24, 16, $0] }, [c.0, c.1, c.2])
+                XCTAssertEqual((0..<3).map { image[24, 24, $0] }, [255, 0, 0])
+                XCTAssertEqual((0..<3).map { image[40, 50, $0] }, [0, 0, 0])
             }
             // JSON stays the default; an unknown format is a 400 naming the choices.
             let (json, _) = try await self.post(client, body, query: "?format=json")
@@ -142,22 +142,28 @@ final class DetectRouteTests: XCTestCase {
     }
 
     /// V2 infer serves the raw head for clients that decode themselves:
-    /// [1, 7, 4, 4] with the hand-set weights' values at the red block's cell.
+    /// [1, 7, 4, 4] with the hand-set weights' values at the red block's cell,
+    /// as "output" only (no softmax "probabilities" of a head).
     func testV2InferServesTheRawHead() async throws {
         try await withApp { client in
             var x = [Float](repeating: 0, count: 3 * 32 * 32)
             for y in 16..<24 { for xx in 8..<16 { x[y * 32 + xx] = 1 } }   // red block, values / 255 already
-            let body = TestJSON.body(["inputs": [["name": "image", "shape": [1, 3, 32, 32], "datatype": "FP32", "data": x.map(Double.init)] as [String: Any]]] as [String: Any])
+            let body = TestJSON.body(["inputs": [["name": "input", "shape": [1, 3, 32, 32], "datatype": "FP32", "data": x.map(Double.init)] as [String: Any]]] as [String: Any])
             try await client.execute(uri: "/v2/models/det/infer", method: .post, headers: TestJSON.headers, body: body) { response in
                 XCTAssertEqual(response.status, .ok, String(buffer: response.body))
                 let outputs = try XCTUnwrap(try TestJSON.object(response.body)["outputs"] as? [[String: Any]])
-                XCTAssertEqual(outputs.map { $0["name"] as? String }, ["head"])
+                XCTAssertEqual(outputs.map { $0["name"] as? String }, ["output"])
                 XCTAssertEqual(outputs[0]["shape"] as? [Int], [1, 7, 4, 4])
                 let head = try XCTUnwrap(outputs[0]["data"] as? [Double])
                 let cell = 2 * 4 + 1, other = 0
                 XCTAssertEqual(head[4 * 16 + cell], 10, accuracy: 1e-4, "objectness logit 20 * red - 10")
                 XCTAssertEqual(head[5 * 16 + cell], 10, accuracy: 1e-4, "class 0 logit 10 * red")
                 XCTAssertEqual(head[4 * 16 + other], -10, accuracy: 1e-4)
+            }
+            try await client.execute(uri: "/v2/models/det", method: .get) { response in
+                let metadata = try TestJSON.object(response.body)
+                let outputs = try XCTUnwrap(metadata["outputs"] as? [[String: Any]])
+                XCTAssertEqual(outputs.map { $0["name"] as? String }, ["output"])
             }
         }
     }

@@ -81,7 +81,7 @@ final class DetectionRecipeTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("detckpt-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try DetectionRecipe.parse(Data(recipe().replacingOccurrences(of: #""epochs": 2"#, with: #""epochs": 3"#).utf8))
+        let r = try DetectionRecipe.parse(Data(recipe(anchors: 1).replacingOccurrences(of: #""epochs": 2"#, with: #""epochs": 3"#).utf8))
         let whole = try r.train(base: dir)
 
         struct Killed: Error {}

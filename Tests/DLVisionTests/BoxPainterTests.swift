@@ -25,7 +25,7 @@ final class BoxPainterTests: XCTestCase {
         XCTAssertEqual(out.channels, 3)
         XCTAssertEqual([out.width, out.height], [60, 50])
         let c = BoxPainter.color(of: 1)
-        func px(_ x: Int, _ y: Int) -> [UInt8] { (0..<3).map { out[y: y, x: x, c: $0] } }
+        func px(_ x: Int, _ y: Int) -> [UInt8] { (0..<3).map { out[y, x, $0] } }
         // Outline: 2 pixels wide on every side, pixels [x1, x2 - 1] x [y1, y2 - 1].
         for (x, y) in [(10, 30), (11, 30), (39, 30), (38, 30), (25, 44), (25, 43), (25, 20), (25, 21)] {
             XCTAssertEqual(px(x, y), [c.0, c.1, c.2], "(\(x), \(y))")
@@ -50,6 +50,6 @@ final class BoxPainterTests: XCTestCase {
         let out = BoxPainter().draw(ds, on: image, names: [])
         XCTAssertEqual(out.pixels.count, 192)
         let c = BoxPainter.color(of: 12)
-        XCTAssertEqual((0..<3).map { out[y: 3, x: 4, c: $0] }, [c.0, c.1, c.2])
+        XCTAssertEqual((0..<3).map { out[3, 4, $0] }, [c.0, c.1, c.2])
     }
 }

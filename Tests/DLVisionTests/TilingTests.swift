@@ -1,3 +1,4 @@
+import DLKernels
 import DLTensor
 import DLVision
 import XCTest
@@ -26,7 +27,7 @@ final class TilingTests: XCTestCase {
         let image = Image(width: 5, height: 4, channels: 3, pixels: (0..<60).map { UInt8($0) })
         let c = image.cropped(x: 1, y: 2, width: 3, height: 2)
         XCTAssertEqual([c.width, c.height], [3, 2])
-        XCTAssertEqual((0..<3).map { c[y: 1, x: 2, c: $0] }, (0..<3).map { image[y: 3, x: 3, c: $0] })
+        XCTAssertEqual((0..<3).map { c[1, 2, $0] }, (0..<3).map { image[3, 3, $0] })
         XCTAssertEqual(image.cropped(x: 0, y: 0, width: 5, height: 4), image)
     }
 
@@ -94,5 +95,31 @@ final class OperatingPointTests: XCTestCase {
         XCTAssertEqual(bench.operatingPoint(iouThreshold: 0.3, scoreThreshold: 0.5).truePositives, 2)
         XCTAssertEqual(bench.operatingPoint(iouThreshold: 0.4, scoreThreshold: 0.05).truePositives, 2, "the 0.1 box takes the second object")
         XCTAssertEqual(DetectionBenchmark(groundTruth: [[]], detections: [[]]).operatingPoint(scoreThreshold: 0.5).precision, 0)
+    }
+}
+
+final class IgnoreRuleTests: XCTestCase {
+    /// A background slot whose predicted box already overlaps an object with
+    /// IoU > 0.5 is ignored; one that does not stays background; the
+    /// responsible slot keeps its role.
+    func testPredictionsOverlappingAnObjectAreIgnoredNotPunished() {
+        let grid = YOLOGrid(inputWidth: 32, inputHeight: 32, stride: 8, anchors: [.init(width: 8, height: 8)], classes: 1)
+        let object = Detection(box: Box(x1: 4, y1: 8, x2: 20, y2: 16), label: 0)   // centre (12, 12): cell (1, 1)
+        var targets = grid.emptyTargets(batch: 1)
+        grid.assign([object], image: 0, into: &targets)
+        var out = [Float](repeating: 0, count: 6 * 16)
+        let cell = 1 * 4 + 2                      // cell x 2, y 1
+        out[0 * 16 + cell] = -20                  // centre x -> 16
+        out[2 * 16 + cell] = Float(log(2.0))      // width 16: box [8, 8, 24, 16], IoU 0.6 with the object
+        out.withUnsafeBufferPointer { grid.ignoreOverlapping($0, image: 0, objects: [object], into: &targets, threshold: 0.5) }
+        XCTAssertEqual(targets.roles[targets.slot(image: 0, anchor: 0, y: 1, x: 1)], 1)
+        XCTAssertEqual(targets.roles[targets.slot(image: 0, anchor: 0, y: 1, x: 2)], -1)
+        XCTAssertEqual(targets.roles[targets.slot(image: 0, anchor: 0, y: 1, x: 3)], 0)
+        XCTAssertEqual(targets.roles.filter { $0 == -1 }.count, 1)
+        // At a threshold of 0.7 the same prediction stays background.
+        var strict = grid.emptyTargets(batch: 1)
+        grid.assign([object], image: 0, into: &strict)
+        out.withUnsafeBufferPointer { grid.ignoreOverlapping($0, image: 0, objects: [object], into: &strict, threshold: 0.7) }
+        XCTAssertEqual(strict.roles.filter { $0 == -1 }.count, 0)
     }
 }

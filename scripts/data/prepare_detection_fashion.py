@@ -20,8 +20,9 @@ Scenes
     pasted with alpha = min(1, 1.6 * v / 255) where v >= 10 after resizing and
     0 elsewhere. The item's box is the bounding box of its pasted pixels
     (alpha > 0), exact by construction. A placement whose box has IoU > 0.3
-    with an earlier box is redrawn (up to 50 tries; then the scene has fewer
-    items). Later items cover earlier ones.
+    with an earlier box, or that would hide more than 25% of an earlier
+    item's pixels (alpha-weighted; MIN_VISIBLE), is redrawn (up to 50 tries;
+    then the scene has fewer items). Later items cover earlier ones.
     Training scenes draw items from the 60,000 training images only, test
     scenes from the 10,000 test images only. A numpy Generator per split,
     seeded with SEED (train) and [SEED, 1] (test), drives everything: the
@@ -66,6 +67,7 @@ PHOTOS = {
     "deepforest": ["2019_YELL_2_541000_4977000_image_crop.png", "AWPE Pigeon Lake 2020 DJI_0005.JPG", "SOAP_031.png"],
 }
 MAX_IOU = 0.3
+MIN_VISIBLE = 0.75
 LUMA = np.array([0.299, 0.587, 0.114])
 MIN_CONTRAST = 50
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -127,7 +129,7 @@ def background(rng, photo, w, h, train):
 def scene(rng, backgrounds, images, labels, train):
     w, h = int(rng.integers(96, 161)), int(rng.integers(96, 161))
     canvas = background(rng, backgrounds[int(rng.integers(len(backgrounds)))][1], w, h, train)
-    objects = []
+    objects, visible, mass = [], [], []  # per placed item: its visible alpha on the canvas, its full alpha mass
     for _ in range(int(rng.integers(1, 9))):
         for _try in range(50):
             k = int(rng.integers(len(images)))
@@ -141,6 +143,12 @@ def scene(rng, backgrounds, images, labels, train):
             box = [px + int(xs.min()), py + int(ys.min()), px + int(xs.max()) + 1, py + int(ys.max()) + 1]
             if any(iou(box, o["box"]) > MAX_IOU for o in objects):
                 continue
+            # No earlier item may lose more than 1 - MIN_VISIBLE of its pixels under this one.
+            cover = np.zeros((h, w))
+            cover[py:py + s, px:px + s] = alpha
+            after = [vis * (1 - cover) for vis in visible]
+            if any(a.sum() < MIN_VISIBLE * m for a, m in zip(after, mass)):
+                continue
             region = canvas[py:py + s, px:px + s]
             under = float(np.mean(region[alpha > 0] @ LUMA))
             for _ in range(20):  # a tint that stands out from what it covers
@@ -150,6 +158,8 @@ def scene(rng, backgrounds, images, labels, train):
             colour = tint[None, None, :] * (0.4 + 0.6 * v / 255)[:, :, None]
             canvas[py:py + s, px:px + s] = region * (1 - alpha[:, :, None]) + colour * alpha[:, :, None]
             objects.append({"label": int(labels[k]), "box": box})
+            visible = after + [cover]
+            mass.append(float(alpha.sum()))
             break
     return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), objects
 

@@ -107,16 +107,18 @@ public final class DetectionTrainer {
 
     /// Network input [n, 3, H, W] (values / 255) and the loss targets of scenes.
     public func batch(_ scenes: [DetectionScene], augmentation: DetectionAugmentation,
-                      rng: inout SeededGenerator) -> (input: Tensor, targets: YOLOTargets) {
+                      rng: inout SeededGenerator) -> (input: Tensor, targets: YOLOTargets, objects: [[Detection]]) {
         let plane = 3 * grid.inputWidth * grid.inputHeight
         var data = [Float](repeating: 0, count: scenes.count * plane)
         var targets = grid.emptyTargets(batch: scenes.count)
+        var moved: [[Detection]] = []
         for (i, s) in scenes.enumerated() {
             let (chw, objects) = augmentation.apply(s.image, objects: s.objects, letterbox: letterbox, rng: &rng)
             for j in 0..<plane { data[i * plane + j] = chw[j] / 255 }
             grid.assign(objects, image: i, into: &targets, ignoreIoU: options.ignoreIoU)
+            moved.append(objects)
         }
-        return (Tensor(shape: [scenes.count, 3, grid.inputHeight, grid.inputWidth], data: data), targets)
+        return (Tensor(shape: [scenes.count, 3, grid.inputHeight, grid.inputWidth], data: data), targets, moved)
     }
 
     public func checkpoint() -> DetectionCheckpoint {
@@ -157,10 +159,18 @@ public final class DetectionTrainer {
         for (b, first) in stride(from: 0, to: order.count, by: options.batchSize).enumerated() {
             if isCancelled() { throw TrainingError.cancelled }
             let scenes = order[first..<min(first + options.batchSize, order.count)].map { train[$0] }
-            let (x, targets) = batch(scenes, augmentation: options.augmentation, rng: &rng)
+            let (x, assigned, objects) = batch(scenes, augmentation: options.augmentation, rng: &rng)
+            var targets = assigned
             optimizer.learningRate = learningRate(step: optimizer.state.parameters.values.map(\.step).max().map { $0 + 1 } ?? 1)
             let ctx = ForwardContext(training: true, seed: SeedStream.derive(options.seed, .dropout, epoch: epoch, batch: b))
             let head = model(inputs: [model.spec.inputs[0].name: x], ctx)[model.spec.output]!
+            if options.ignoreIoU < 1 {
+                head.data.withUnsafeBufferPointer { out in
+                    for i in objects.indices {
+                        grid.ignoreOverlapping(out, image: i, objects: objects[i], into: &targets, threshold: options.ignoreIoU)
+                    }
+                }
+            }
             let (loss, terms) = yoloLoss(head, targets: targets, classes: grid.classes, weights: options.lossWeights)
             guard loss.scalar.isFinite else { throw TrainingError.diverged(epoch: epoch, batch: b, loss: loss.scalar) }
             loss.backward()

@@ -66,6 +66,34 @@ public struct YOLOGrid: Sendable, Equatable, Codable {
         }
     }
 
+    /// YOLOv2/v3's ignore rule on the predictions: a background slot of image
+    /// `image` whose decoded box (from `output`, the head before this step)
+    /// already overlaps one of the image's objects with IoU > `threshold` is
+    /// ignored (role -1) instead of being pushed to "no object", so that the
+    /// cells next to an object are not punished for seeing it.
+    public func ignoreOverlapping(_ output: UnsafeBufferPointer<Float>, image: Int, objects: [Detection],
+                                  into targets: inout YOLOTargets, threshold: Double) {
+        guard !objects.isEmpty else { return }
+        let per = 5 + classes, plane = gridWidth * gridHeight
+        func sigmoid(_ z: Float) -> Double { 1 / (1 + Foundation.exp(-Double(z))) }
+        let s = Double(stride)
+        for a in anchors.indices {
+            let base = (image * anchors.count + a) * per * plane
+            for y in 0..<gridHeight {
+                for x in 0..<gridWidth {
+                    let slot = targets.slot(image: image, anchor: a, y: y, x: x)
+                    guard targets.roles[slot] == 0 else { continue }
+                    let cell = y * gridWidth + x
+                    let box = Box(centerX: (Double(x) + sigmoid(output[base + cell])) * s,
+                                  centerY: (Double(y) + sigmoid(output[base + plane + cell])) * s,
+                                  width: anchors[a].width * Foundation.exp(min(Double(output[base + 2 * plane + cell]), 10)),
+                                  height: anchors[a].height * Foundation.exp(min(Double(output[base + 3 * plane + cell]), 10)))
+                    if objects.contains(where: { $0.box.iou(box) > threshold }) { targets.roles[slot] = -1 }
+                }
+            }
+        }
+    }
+
     /// Every anchor slot of image `image` of a head output [n, channels, gridH, gridW]
     /// as a detection: box (cx = (x + sigmoid(t_x)) * stride, w = anchor w * e^t_w, ...),
     /// its most likely class, score = sigmoid(t_o) * that class's softmax

@@ -1,12 +1,14 @@
+import DLNN
 import DLTrain
 import Foundation
 
-/// Where a task recipe's `data.dir` points in a job: a directory under the
+/// What the jobs of task recipes (translation, detection) share: their
+/// name and epoch checks, and where `data.dir` points: a directory under the
 /// daemon's data roots (the registry's directory root, then its text root).
 /// A leading "data/" is dropped so the recipes in recipes/ post as they are;
 /// every path component and file name must be a plain name (no "..", no
 /// leading ".", no "/"), so a job never reads outside those roots.
-enum JobDataDirectory {
+enum TaskRecipeJob {
     static func plain(_ component: Substring) -> Bool {
         !component.isEmpty && !component.hasPrefix(".")
             && component.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
@@ -30,5 +32,17 @@ enum JobDataDirectory {
             }
         }
         throw TrainingError.invalidRecipe("data.dir: no \(relative)/\(files.first?.name ?? "") under the data root \(datasets.textRoot.path)")
+    }
+
+    /// A task recipe's name and epochs: an existing model of that name must
+    /// be of the same task, and the epochs within the daemon's limit.
+    static func checkTaskRecipe(name: String, task: ModelConfig.Task, epochs: Int, repository: ModelRepository, limits: JobLimits) throws {
+        let config = try repository.directory(of: name).appendingPathComponent(ModelRepository.configFileName)
+        if FileManager.default.fileExists(atPath: config.path), try repository.config(of: name).task != task {
+            throw TrainingError.invalidRecipe("name: model '\(name)' exists and is not a \(task.rawValue) model")
+        }
+        guard epochs <= limits.maxEpochs else {
+            throw TrainingError.invalidRecipe("epochs: \(epochs) is more than the maximum of \(limits.maxEpochs)")
+        }
     }
 }
