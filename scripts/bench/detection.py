@@ -4,9 +4,10 @@
 dlserve: `dlserve-bench --pipe` (DetectionBench): letterbox, the model's
 inference plan, decode, per-class NMS, per image (batch 1) and per 16 images.
 Peer: the same weights exported to ONNX (scripts/tools/onnx_export.py) in
-onnxruntime, with the same letterbox (Pillow), decoding and NMS in NumPy
+onnxruntime, the letterbox resized by Pillow (C), decoding and NMS in NumPy
 (scripts/tools/yolo_numpy.py), on the same 200 test scenes, images already
-decoded on both sides. Both run in short alternating rounds (this VM's speed
+decoded on both sides. The agreement check resizes exactly as DLVision does
+(so the inputs are identical); the timed peer uses Pillow's faster resize. Both run in short alternating rounds (this VM's speed
 drifts); printed: median milliseconds, the median of per-round ratios
 (dlserve / onnxruntime; below 1 is faster), detections per second, and how
 far the two engines' detections agree (matched boxes at IoU >= 0.9 with the
@@ -53,10 +54,10 @@ def main():
         im.load()
     blob = onnx_export.export(version_dir)
 
-    def pipeline(sess, batch):
+    def pipeline(sess, batch, pillow=True):
         xs, scales = [], []
         for im in batch:
-            x, sx, sy = letterbox(im, grid["input_width"], grid["input_height"])
+            x, sx, sy = letterbox(im, grid["input_width"], grid["input_height"], pillow=pillow)
             xs.append(x / 255)
             scales.append((sx, sy, im.width, im.height))
         heads = sess.run(None, {"image": np.stack(xs).astype(np.float32)})[0]
@@ -80,7 +81,7 @@ def main():
     # Agreement of the two pipelines' detections on the 200 scenes.
     ours = json.loads(subprocess.run([binary, "--detection-outputs"], capture_output=True, text=True, cwd=REPO_ROOT, check=True).stdout)
     sess1 = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
-    theirs = [pipeline(sess1, [im])[0] for im in images]
+    theirs = [pipeline(sess1, [im], pillow=False)[0] for im in images]
     matched = total = 0
     for a, b in zip(ours, theirs):
         total += max(len(a), len(b))

@@ -1,18 +1,52 @@
-"""The daemon's detection pipeline in NumPy and Pillow, for the peers: letterbox
-(top-left, fill 114, Pillow BOX when shrinking and BILINEAR when enlarging, as
-DLVision's resize), YOLO head decoding (YOLOGrid.decode) and per-class NMS
+"""The daemon's detection pipeline in NumPy, for the peers: letterbox
+(top-left, fill 114, DLVision's area / bilinear resampling as matrices), YOLO head decoding (YOLOGrid.decode) and per-class NMS
 with torchvision's rules (stable sort by score, suppress IoU > threshold)."""
 import numpy as np
 from PIL import Image
 
 
-def letterbox(img, w, h):
+def resize_matrix(n_in, n_out):
+    """DLVision's resampling of one axis as an [n_out, n_in] matrix (Resize.swift,
+    method auto): area averaging when the axis shrinks (output pixel i covers
+    [i*s, (i+1)*s), s = n_in / n_out), else bilinear with half-pixel centres
+    and edge clamping."""
+    m = np.zeros((n_out, n_in))
+    s = n_in / n_out
+    for i in range(n_out):
+        if n_out < n_in:
+            lo, hi = i * s, (i + 1) * s
+            for j in range(int(np.floor(lo)), min(n_in - 1, int(np.floor(hi - 1e-9))) + 1):
+                m[i, j] = max(0.0, min(hi, j + 1) - max(lo, j)) / s
+        else:
+            src = min(max((i + 0.5) * s - 0.5, 0), n_in - 1)
+            j0 = int(np.floor(src))
+            frac = src - j0
+            if j0 + 1 < n_in and frac > 0:
+                m[i, j0], m[i, j0 + 1] = 1 - frac, frac
+            else:
+                m[i, j0] = 1
+    return m
+
+
+def letterbox(img, w, h, pillow=False):
+    """DLVision's Letterbox: scale s = min(w / W, h / H) (up or down), the
+    resized image at the top-left of a w x h canvas filled with 114; CHW floats
+    0..255 and the scale on each axis. With `pillow`, the resize is Pillow's
+    BOX (shrinking) or BILINEAR (enlarging) in C, as a Python serving stack
+    would do it: faster, and within rounding of DLVision's."""
     s = min(w / img.width, h / img.height)
     nw, nh = max(1, min(w, round(img.width * s))), max(1, min(h, round(img.height * s)))
-    resample = Image.BOX if (nw < img.width or nh < img.height) else Image.BILINEAR
-    small = np.asarray(img.resize((nw, nh), resample), dtype=np.float32)
+    if pillow:
+        resample = Image.BOX if nw < img.width else Image.BILINEAR
+        pixels = np.asarray(img.resize((nw, nh), resample) if (nw, nh) != (img.width, img.height) else img, dtype=np.float32)
+    else:
+        pixels = np.asarray(img, dtype=np.float64)
+    if not pillow and (nw, nh) != (img.width, img.height):
+        ry, rx = resize_matrix(img.height, nh), resize_matrix(img.width, nw)
+        tall = (ry @ pixels.reshape(img.height, -1)).reshape(nh, img.width, 3)
+        pixels = np.matmul(rx, tall)  # [nh, nw, 3]: rx [nw, W] times each row's [W, 3]
     out = np.full((3, h, w), 114, dtype=np.float32)
-    out[:, :nh, :nw] = small.transpose(2, 0, 1)
+    out[:, :nh, :nw] = pixels.transpose(2, 0, 1)
     return out, nw / img.width, nh / img.height
 
 
