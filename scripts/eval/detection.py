@@ -120,8 +120,9 @@ def main():
         keys = ["images", "objects", "map50", "coco_map", "coco_ap50", "coco_ap75", "precision_iou40", "recall_iou40", "images_per_second"]
         return {k: (round(r[k], 4) if isinstance(r[k], float) else r[k]) for k in keys if k in r}
 
-    ours = rounded(dlserve_eval(0))
-    ours["per_class_ap50"] = {k: round(v, 4) for k, v in dlserve_eval(0)["per_class_ap50"].items()}
+    whole = dlserve_eval(0)
+    ours = rounded(whole)
+    ours["per_class_ap50"] = {k: round(v, 4) for k, v in whole["per_class_ap50"].items()}
     check = onnx_check(version_dir, data, 0)
     if abs(check["coco_map"] - ours["coco_map"]) > args.tolerance:
         sys.exit(f"error: dlserve's COCO mAP {ours['coco_map']} and onnxruntime + pycocotools' {check['coco_map']} "
