@@ -6,7 +6,8 @@ PORT ?= 8080
 
 .PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean cv-sentiment train-detection eval-detection \
 	data-sentiment glove glove-debiased train-sentiment train-skipgram train-translation train-translation-rnn baseline-sentiment \
-	data-translation baseline-translation fixtures-translation eval-translation data-detection fixtures-detection
+	data-translation baseline-translation fixtures-translation eval-translation data-detection fixtures-detection \
+	data-faces eval-faces
 
 deps:
 	./scripts/install-deps.sh
@@ -29,6 +30,10 @@ test:
 	./scripts/install-deps.sh --detection
 	python3 scripts/data/prepare_detection_fashion.py --splits test
 	python3 scripts/data/prepare_detection_trees.py
+	# The face-verification sets (seeded augmentations of scikit-image's LFW subset);
+	# the face tests train and evaluate on data/faces/mini.
+	./scripts/install-deps.sh --faces
+	python3 scripts/data/prepare_faces.py
 	# Debug build; the engine targets are optimized even in debug (Package.swift),
 	# so the numeric tests that train and evaluate real networks run at full speed.
 	$(SWIFT) build --build-tests
@@ -128,6 +133,19 @@ data-detection:
 	python3 scripts/data/prepare_detection_fashion.py
 	python3 scripts/data/prepare_detection_trees.py
 
+# Face verification: 100 LFW face crops from the scikit-image wheel, seeded augmentations as each
+# face's photos -> data/faces (train/ 70 identities, test/ 30 with LFW's pairs.txt, mini/ for tests).
+data-faces:
+	./scripts/install-deps.sh --faces
+	python3 scripts/data/prepare_faces.py
+
+# LFW's 10-fold verification protocol on data/faces/test: eigenfaces and raw pixels, and the
+# shipped models/face-embed through `dlserve eval` when it exists (EVAL_ARGS=--write-metrics records it).
+FACE_MODEL ?= models/face-embed
+eval-faces: data-faces
+	test ! -d $(FACE_MODEL) || $(MAKE) release
+	python3 scripts/eval/faces.py $(if $(wildcard $(FACE_MODEL)),--model $(FACE_MODEL)) $(EVAL_ARGS)
+
 # The two detectors (docs/detection.md); resumable from var/*.ckpt.safetensors.
 train-detection: release data-detection
 	mkdir -p var
@@ -163,6 +181,7 @@ fixtures:
 	python3 scripts/fixtures/conv_fixtures.py
 	python3 scripts/fixtures/dense_fixtures.py
 	python3 scripts/fixtures/optim_fixtures.py
+	python3 scripts/fixtures/face_fixtures.py
 
 clean:
 	rm -rf .build

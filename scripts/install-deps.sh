@@ -55,4 +55,6 @@ case "${1:-}" in
   --translation) pip_need sacrebleu 'sacrebleu==2.6.0' ;;
   # Scene rendering (PNG) for the detection data; COCO mAP for its fixtures.
   --detection) pip_need numpy numpy PIL pillow pycocotools pycocotools ;;
+  # The face-verification data (augmentation in NumPy, PNG through Pillow) and its peers.
+  --faces) pip_need numpy numpy PIL pillow ;;
 esac
