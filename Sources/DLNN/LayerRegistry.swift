@@ -23,6 +23,7 @@ public enum LayerRegistry {
         case "global_avg_pool": return GlobalAvgPool(spec: spec)
         case "gru": return try Recurrent(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
         case "inverted_residual": return try InvertedResidual(spec: spec, inputShapes: inputShapes, rng: rng)
+        case "l2_normalize": return try L2Normalize(spec: spec)
         case "layer_norm": return try LayerNorm(spec: spec, inputShapes: inputShapes)
         case "leaky_relu": return try Activation(spec: spec)
         case "lstm": return try Recurrent(spec: spec, inputShapes: inputShapes, rng: &rng.rng)
@@ -62,6 +63,7 @@ public enum LayerRegistry {
             "global_avg_pool",
             "gru",
             "inverted_residual",
+            "l2_normalize",
             "layer_norm",
             "leaky_relu",
             "lstm",

@@ -77,6 +77,10 @@ public struct FileModelStore: ModelStore {
         if loaded.config.task == .detection {
             return ServableVersion(model: plan, config: config, info: info, resources: try Self.detectionResources(loaded))
         }
+        if loaded.config.task == .embedding {
+            return ServableVersion(model: plan, config: config, info: info,
+                                   resources: VersionResources(verification: try Self.verificationFile(loaded)))
+        }
         return ServableVersion(model: plan, config: config, info: info)
     }
 

@@ -63,15 +63,19 @@ public struct VersionResources: Sendable {
     public var decoder: EncoderDecoderStepper?
     /// A detector's head geometry (`detection.json`).
     public var detection: YOLOGrid?
+    /// An embedding model's metric and tau (`verification.json`).
+    public var verification: VerificationFile?
 
     public init(vocabulary: Vocabulary? = nil, tokenizer: Tokenizer? = nil, maxLength: Int? = nil,
-                subwords: TranslationSubwords? = nil, decoder: EncoderDecoderStepper? = nil, detection: YOLOGrid? = nil) {
+                subwords: TranslationSubwords? = nil, decoder: EncoderDecoderStepper? = nil, detection: YOLOGrid? = nil,
+                verification: VerificationFile? = nil) {
         self.vocabulary = vocabulary
         self.tokenizer = tokenizer
         self.maxLength = maxLength
         self.subwords = subwords
         self.decoder = decoder
         self.detection = detection
+        self.verification = verification
     }
 }
 

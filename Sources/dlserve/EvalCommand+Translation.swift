@@ -6,7 +6,7 @@ import Foundation
 
 /// `dlserve eval` of a translation model: BLEU and chrF on parallel text.
 struct TranslationEvalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Parallel text to score a translation model on (SOURCE<TAB>REFERENCE lines), or a detection split's JSON for a detection model; overrides --dataset.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Parallel text to score a translation model on (SOURCE<TAB>REFERENCE lines), a detection split's JSON for a detection model, or a folder per person with pairs.txt for an embedding model; overrides --dataset.", valueName: "file"))
     var data: String?
 
     @Option(name: .long, help: "Beam width for a translation model (1 = greedy).")

@@ -17,7 +17,9 @@ struct EvalCommand: ParsableCommand {
             For a translation model, --dataset names parallel text (DATA/NAME/SPLIT.tsv, EN<TAB>ES lines; or --data FILE) \
             and it prints corpus BLEU and chrF (sacrebleu 13a, mixed case) of beam-search translations. \
             For a detection model, --dataset names a detection split (DATA/NAME/SPLIT.json, e.g. detect-fashion:test; \
-            or --data FILE) and it prints VOC mAP@0.5, COCO mAP@[.5:.95], AP50, AP75 and per-class AP@0.5.
+            or --data FILE) and it prints VOC mAP@0.5, COCO mAP@[.5:.95], AP50, AP75 and per-class AP@0.5. \
+            For an embedding (face) model, --dataset names a folder per person with LFW's pairs.txt (DATA/NAME/SPLIT, \
+            e.g. faces:test; or --data DIR) and it prints the ten-fold verification accuracy, the AUC and every pair's distance.
             """)
 
     @OptionGroup var model: ModelOptions
@@ -32,6 +34,9 @@ struct EvalCommand: ParsableCommand {
     var confusion = false
 
     @OptionGroup var translation: TranslationEvalOptions
+
+    @Option(name: .long, help: ArgumentHelp("For an embedding model: also write the ROC curve of its pairs here (SVG).", valueName: "file"))
+    var roc: String?
 
     @OptionGroup var compute: ComputeOptions
 
@@ -48,6 +53,10 @@ struct EvalCommand: ParsableCommand {
         if loaded.config.task == .translation {
             Kernels.setBLASThreads(compute.threadCount)
             return try translation.run(loaded, dataset: ref, limit: limit, textRoot: compute.registry.textRoot)
+        }
+        if loaded.config.task == .embedding {
+            Kernels.setBLASThreads(compute.threadCount)
+            return try EmbeddingEval.run(loaded, dataset: ref, dir: translation.data, roc: roc, dataRoot: compute.registry.textRoot)
         }
         if loaded.config.task == .detection {
             Kernels.setBLASThreads(compute.threadCount)

@@ -42,6 +42,7 @@ struct TrainCommand: ParsableCommand {
             if SkipGramRecipe.isRecipe(data) { return try trainWordVectors(data) }
             if TranslationRecipe.isRecipe(data) { return try trainTranslation(data) }
             if DetectionRecipe.isRecipe(data) { return try trainDetection(data) }
+            if FaceRecipe.isRecipe(data) { return try trainFaces(data) }
         }
         let recipe = try Recipe.load(url)
         let repo = repository.repository

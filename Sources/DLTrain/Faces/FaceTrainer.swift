@@ -1,0 +1,272 @@
+import DLKernels
+import DLNN
+import DLTensor
+import Foundation
+
+/// Trains an embedding on batches of P people x K photos: the triplet loss
+/// on triplets mined inside each batch (`minedTripletLoss`), or the siamese
+/// pair classifier (`pairClassifierLoss`) on every matched pair of the batch
+/// and as many mismatched ones. Photos are flipped and shifted on the fly.
+/// Adam with a linear warm-up and cosine decay per update, gradient clipping.
+/// After each epoch the held-out pairs are scored and tau chosen on them.
+public final class FaceTrainer {
+    public struct Options: Sendable {
+        public var epochs: Int
+        public var stepsPerEpoch: Int
+        public var identities: Int
+        public var images: Int
+        public var objective: FaceRecipe.Objective
+        public var augmentation: FaceRecipe.Augmentation
+        public var learningRate: Float
+        public var warmupSteps: Int
+        public var clipNorm: Float?
+        public var seed: UInt64
+
+        public init(epochs: Int, stepsPerEpoch: Int, identities: Int = 16, images: Int = 4, objective: FaceRecipe.Objective = .init(),
+                    augmentation: FaceRecipe.Augmentation = .init(), learningRate: Float = 1e-3, warmupSteps: Int = 100,
+                    clipNorm: Float? = 10, seed: UInt64 = 1) {
+            (self.epochs, self.stepsPerEpoch, self.identities, self.images) = (epochs, stepsPerEpoch, identities, images)
+            (self.objective, self.augmentation, self.learningRate) = (objective, augmentation, learningRate)
+            (self.warmupSteps, self.clipNorm, self.seed) = (warmupSteps, clipNorm, seed)
+        }
+    }
+
+    /// One epoch's figures.
+    public struct Epoch: Sendable, Codable, Equatable {
+        public var epoch: Int
+        public var loss: Double
+        /// Mean share of mined triplets (or pairs) with a non-zero loss.
+        public var active: Double
+        public var seconds: Double
+        public var imagesPerSecond: Double
+        /// Best-threshold accuracy, its tau and the AUC on the dev pairs (nil without them).
+        public var devAccuracy: Double?
+        public var devTau: Double?
+        public var devAUC: Double?
+        public var learningRate: Float?
+
+        enum CodingKeys: String, CodingKey {
+            case epoch, loss, active, seconds
+            case imagesPerSecond = "images_per_second", devAccuracy = "dev_accuracy", devTau = "dev_tau", devAUC = "dev_auc"
+            case learningRate = "learning_rate"
+        }
+    }
+
+    public let model: GraphModel
+    public let options: Options
+    public let optimizer: Optimizer
+    public let train: FaceSet
+    /// The siamese head (weight [D], bias []); nil for the triplet loss.
+    public let pairHead: (weight: Tensor, bias: Tensor)?
+    /// Held-out photos and pairs of them, scored after every epoch.
+    public var dev: (set: FaceSet, pairs: [(Int, Int)], same: [Bool])?
+    public private(set) var history: [Epoch] = []
+    public var epochsCompleted: Int { history.count }
+    public var onEpoch: ((Epoch) -> Void)?
+    public var onProgress: ((DetectionTrainer.Progress) -> Void)?
+    public var epochFinished: ((FaceCheckpoint) throws -> Void)?
+    public var isCancelled: () -> Bool = { false }
+
+    public static let pairWeightName = "pair.weight", pairBiasName = "pair.bias"
+
+    public init(model: GraphModel, train: FaceSet, options: Options) {
+        precondition(train.names.count >= 2 && options.identities >= 2 && options.images >= 1, "FaceTrainer: needs 2 people per batch")
+        self.model = model
+        self.train = train
+        self.options = options
+        if options.objective.loss == .siamese {
+            let d = model.outputShape.product
+            pairHead = (Tensor(shape: [d], data: [Float](repeating: -1 / Float(d).squareRoot(), count: d), requiresGrad: true),
+                        Tensor(shape: [1], data: [1], requiresGrad: true))
+        } else {
+            pairHead = nil
+        }
+        optimizer = Optimizer(rule: Adam(), learningRate: options.learningRate, clipNorm: options.clipNorm)
+    }
+
+    var parameters: [(name: String, tensor: Tensor)] {
+        model.namedParameters + (pairHead.map { [(Self.pairWeightName, $0.weight), (Self.pairBiasName, $0.bias)] } ?? [])
+    }
+
+    var totalSteps: Int { options.epochs * options.stepsPerEpoch }
+
+    /// Linear warm-up over `warmupSteps`, then cosine decay to 0 at the last update.
+    func learningRate(step: Int) -> Float {
+        let lr = options.learningRate
+        if step <= options.warmupSteps { return lr * Float(step) / Float(max(options.warmupSteps, 1)) }
+        let t = Double(step - options.warmupSteps) / Double(max(totalSteps - options.warmupSteps, 1))
+        return lr * Float(0.5 * (1 + cos(Double.pi * min(t, 1))))
+    }
+
+    /// P people (without replacement) x K photos each (without replacement
+    /// while the person has enough): photo indices and their labels.
+    func sample(rng: inout SeededGenerator) -> (photos: [Int], labels: [Int]) {
+        let byPerson = train.photosByIdentity
+        let people = Array(byPerson.indices.shuffled(using: &rng).prefix(options.identities))
+        var photos: [Int] = [], labels: [Int] = []
+        for p in people {
+            let own = byPerson[p]
+            let chosen = own.count >= options.images ? Array(own.shuffled(using: &rng).prefix(options.images))
+                : (0..<options.images).map { _ in own.randomElement(using: &rng)! }
+            photos += chosen
+            labels += Array(repeating: p, count: chosen.count)
+        }
+        return (photos, labels)
+    }
+
+    /// The photos as a batch, each flipped and shifted at random.
+    func augmentedBatch(_ photos: [Int], rng: inout SeededGenerator) -> Tensor {
+        let x = train.batch(photos)
+        let (c, h, w) = (train.shape[0], train.shape[1], train.shape[2])
+        var out = x.data
+        let s = options.augmentation.shift
+        for i in photos.indices {
+            let flip = Double.random(in: 0..<1, using: &rng) < options.augmentation.flip
+            let dx = s > 0 ? Int.random(in: -s...s, using: &rng) : 0, dy = s > 0 ? Int.random(in: -s...s, using: &rng) : 0
+            guard flip || dx != 0 || dy != 0 else { continue }
+            for ch in 0..<c {
+                let base = (i * c + ch) * h * w
+                for y in 0..<h {
+                    let sy = min(max(y - dy, 0), h - 1)
+                    for xx in 0..<w {
+                        let fx = flip ? w - 1 - xx : xx
+                        let sx = min(max(fx - dx, 0), w - 1)
+                        out[base + y * w + xx] = x.data[base + sy * w + sx]
+                    }
+                }
+            }
+        }
+        return Tensor(shape: x.shape, data: out)
+    }
+
+    /// The loss of one batch and the share of its triplets (pairs) that count.
+    func loss(_ embeddings: Tensor, labels: [Int], rng: inout SeededGenerator) -> (Tensor, Double) {
+        guard let head = pairHead else {
+            let (loss, t) = minedTripletLoss(embeddings: embeddings, labels: labels, alpha: options.objective.alpha,
+                                             mining: options.objective.mining)
+            return (loss, t.count == 0 ? 0 : Double(t.active(in: embeddings, alpha: options.objective.alpha)) / Double(t.count))
+        }
+        var a: [Int] = [], b: [Int] = [], same: [Float] = []
+        for i in labels.indices { for j in (i + 1)..<labels.count where labels[i] == labels[j] { a.append(i); b.append(j); same.append(1) } }
+        let matched = a.count
+        while a.count < 2 * matched {
+            let i = Int.random(in: 0..<labels.count, using: &rng), j = Int.random(in: 0..<labels.count, using: &rng)
+            if labels[i] != labels[j] { a.append(i); b.append(j); same.append(0) }
+        }
+        func rows(_ ids: [Int]) -> Tensor { Tensor.embedding(Tensor(shape: [ids.count], data: ids.map(Float.init)), weight: embeddings) }
+        let (ea, eb) = (rows(a), rows(b))
+        let logits = pairClassifierLogits(ea, eb, weight: head.weight, bias: head.bias)
+        let wrong = zip(logits.data, same).filter { ($0 > 0) != ($1 == 1) }.count
+        return (pairClassifierLoss(ea, eb, weight: head.weight, bias: head.bias, same: same), Double(wrong) / Double(max(same.count, 1)))
+    }
+
+    public func checkpoint() -> FaceCheckpoint {
+        FaceCheckpoint(epochsCompleted: epochsCompleted, seed: options.seed,
+                       weights: Dictionary(uniqueKeysWithValues: (model.stateDict + (pairHead.map {
+                           [(Self.pairWeightName, $0.weight), (Self.pairBiasName, $0.bias)] } ?? []))
+                           .map { ($0.name, Tensor(shape: $0.tensor.shape, data: $0.tensor.data)) }),
+                       optimizer: optimizer.state, history: history)
+    }
+
+    /// Continues after the checkpoint's epoch (same seed).
+    public func resume(from c: FaceCheckpoint) throws {
+        guard c.seed == options.seed else { throw TrainingError.checkpoint("seed \(c.seed) differs from the recipe's \(options.seed)") }
+        guard c.epochsCompleted == c.history.count, c.epochsCompleted <= options.epochs else {
+            throw TrainingError.checkpoint("\(c.epochsCompleted) epochs completed, \(c.history.count) in the history, \(options.epochs) planned")
+        }
+        var weights = c.weights
+        if let head = pairHead {
+            for (name, t) in [(Self.pairWeightName, head.weight), (Self.pairBiasName, head.bias)] {
+                guard let saved = weights.removeValue(forKey: name), saved.shape == t.shape else {
+                    throw TrainingError.checkpoint("the checkpoint has no siamese head '\(name)' \(t.shape)")
+                }
+                t.data = saved.data
+            }
+        }
+        do { try model.loadStateDict(weights) } catch let e as ModelError { throw TrainingError.checkpoint("\(e)") }
+        try optimizer.load(c.optimizer)
+        history = c.history
+    }
+
+    /// Trains the remaining epochs; returns the whole history.
+    @discardableResult
+    public func fit() throws -> [Epoch] {
+        while history.count < options.epochs {
+            history.append(try trainEpoch(history.count))
+            onEpoch?(history.last!)
+            try epochFinished?(checkpoint())
+        }
+        return history
+    }
+
+    func trainEpoch(_ epoch: Int) throws -> Epoch {
+        let start = Date()
+        var lossSum = 0.0, activeSum = 0.0, seen = 0
+        for step in 0..<options.stepsPerEpoch {
+            if isCancelled() { throw TrainingError.cancelled }
+            var rng = SeededGenerator(seed: SeedStream.derive(options.seed, .shuffle, epoch: epoch, batch: step))
+            let (photos, labels) = sample(rng: &rng)
+            let x = augmentedBatch(photos, rng: &rng)
+            optimizer.learningRate = learningRate(step: epoch * options.stepsPerEpoch + step + 1)
+            let ctx = ForwardContext(training: true, seed: SeedStream.derive(options.seed, .dropout, epoch: epoch, batch: step))
+            let e = model(x, ctx).flattenedBatch()
+            let (loss, active) = self.loss(e, labels: labels, rng: &rng)
+            guard loss.scalar.isFinite else { throw TrainingError.diverged(epoch: epoch, batch: step, loss: loss.scalar) }
+            loss.backward()
+            optimizer.step(parameters)
+            lossSum += Double(loss.scalar); activeSum += active; seen += photos.count
+            onProgress?(.init(epoch: epoch + 1, batch: step + 1, batches: options.stepsPerEpoch, loss: Double(loss.scalar),
+                              learningRate: optimizer.learningRate,
+                              imagesPerSecond: Double(seen) / max(Date().timeIntervalSince(start), 1e-9)))
+        }
+        let seconds = Date().timeIntervalSince(start), n = Double(max(options.stepsPerEpoch, 1))
+        var out = Epoch(epoch: epoch + 1, loss: lossSum / n, active: activeSum / n, seconds: seconds,
+                        imagesPerSecond: Double(seen) / max(seconds, 1e-9), learningRate: optimizer.learningRate)
+        if let score = devScore() {
+            (out.devAccuracy, out.devTau, out.devAUC) = (score.accuracy, score.tau, score.auc)
+        }
+        return out
+    }
+
+    /// The verification file of the model as trained so far (tau from the dev pairs when there are any).
+    public func verificationFile(tau: Double) -> VerificationFile {
+        let d = model.outputShape.product
+        guard let head = pairHead else { return VerificationFile(dim: d, metric: .squaredEuclidean, tau: tau) }
+        return VerificationFile(dim: d, metric: .pairClassifier, tau: tau, weights: head.weight.data, bias: head.bias.data[0])
+    }
+
+    /// Best-threshold accuracy, tau and AUC on the dev pairs.
+    public func devScore() -> (accuracy: Double, tau: Double, auc: Double)? {
+        guard let dev, !dev.pairs.isEmpty else { return nil }
+        let distances = FaceEmbedder(model: model, verification: verificationFile(tau: 0)).distances(dev.set, pairs: dev.pairs)
+        let best = Verification.bestThreshold(distances: distances, same: dev.same)
+        return (best.accuracy, best.tau, ROCCurve(distances: distances, same: dev.same).auc)
+    }
+}
+
+/// Embeds preprocessed photos with a model in inference mode and compares
+/// them with a verification file's metric.
+public struct FaceEmbedder {
+    public let model: GraphModel
+    public let verification: VerificationFile
+
+    public init(model: GraphModel, verification: VerificationFile) { (self.model, self.verification) = (model, verification) }
+
+    /// Embeddings of every photo of the set, [count * D] row-major.
+    public func embed(_ set: FaceSet, batchSize: Int = 128) -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(set.count * verification.dim)
+        for first in stride(from: 0, to: set.count, by: batchSize) {
+            out += model.infer(set.batch(Array(first..<min(first + batchSize, set.count)))).data
+        }
+        return out
+    }
+
+    /// The distance of each pair of photo indices.
+    public func distances(_ set: FaceSet, pairs: [(Int, Int)]) -> [Double] {
+        let e = embed(set), d = verification.dim
+        return e.withUnsafeBufferPointer { p in
+            pairs.map { Double(verification.distance(p.baseAddress! + $0.0 * d, p.baseAddress! + $0.1 * d)) }
+        }
+    }
+}
