@@ -7,7 +7,7 @@ PORT ?= 8080
 .PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean cv-sentiment train-detection eval-detection \
 	data-sentiment glove glove-debiased train-sentiment train-skipgram train-translation train-translation-rnn baseline-sentiment \
 	data-translation baseline-translation fixtures-translation eval-translation data-detection fixtures-detection \
-	data-faces eval-faces
+	data-faces eval-faces baseline-faces
 
 deps:
 	./scripts/install-deps.sh
@@ -61,6 +61,10 @@ bench:
 	# The shipped detector against onnxruntime running the same graph (same letterbox, NumPy decode + NMS).
 	$(MAKE) data-detection
 	python3 scripts/bench/detection.py .build/release/dlserve-bench
+	# The shipped face embedding against onnxruntime on the same graph (DLVision's resize in NumPy for the
+	# agreement check), and identification in galleries of 1,000 to 1,000,000 against NumPy's sgemv.
+	$(MAKE) data-faces
+	python3 scripts/bench/faces.py .build/release/dlserve-bench
 
 bench-http: release
 	./scripts/install-deps.sh --bench
@@ -145,6 +149,13 @@ FACE_MODEL ?= models/face-embed
 eval-faces: data-faces
 	test ! -d $(FACE_MODEL) || $(MAKE) release
 	python3 scripts/eval/faces.py $(if $(wildcard $(FACE_MODEL)),--model $(FACE_MODEL)) $(EVAL_ARGS)
+
+# The PyTorch peer of face-embed: the recipe's network, data, P x K semi-hard triplets, augmentation and
+# Adam schedule in PyTorch (2 threads; minutes on an idle machine), scored on data/faces/test with the same
+# 10-fold protocol; EVAL_ARGS=--write-metrics records it as peers.pytorch_same_recipe in the latest version.
+baseline-faces: data-faces
+	./scripts/install-deps.sh --bench
+	python3 scripts/baselines/faces_torch.py $(EVAL_ARGS)
 
 # The two detectors (docs/detection.md); resumable from var/*.ckpt.safetensors.
 train-detection: release data-detection

@@ -306,8 +306,9 @@ def main():
         version_dir = os.path.join(args.model, str(args.version or latest_version(args.model)))
         path = os.path.join(version_dir, "metrics.json")
         metrics = json.load(open(path)) if os.path.exists(path) else {}
-        metrics["peers"] = {"data": shown(args.data), "pairs": len(pairs), "folds": len(np.unique(folds)),
-                            "eigenfaces": rows["eigenfaces"], "pixels": rows["pixels"]}
+        # Other peers recorded there (scripts/baselines/faces_torch.py's pytorch_same_recipe) are kept.
+        metrics["peers"] = {**metrics.get("peers", {}), "data": shown(args.data), "pairs": len(pairs),
+                            "folds": len(np.unique(folds)), "eigenfaces": rows["eigenfaces"], "pixels": rows["pixels"]}
         if check:
             metrics["cross_check"] = check
         fd, tmp = tempfile.mkstemp(dir=version_dir, suffix=".tmp")
