@@ -64,7 +64,8 @@ let package = Package(
             swiftSettings: cpuFlags
         ),
         // Served tasks on the serving core, one folder each (sentiment, ...).
-        .target(name: "DLTasks", dependencies: ["DLServing", "DLText", "DLTensor", "DLNN", "DLKernels", "DLVision"], swiftSettings: cpuFlags),
+        .target(name: "DLTasks", dependencies: ["DLServing", "DLText", "DLTensor", "DLNN", "DLKernels", "DLVision",
+                                               .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: cpuFlags),
         // The durable training job queue (SQLite store, worker threads, learning curves).
         .target(
             name: "DLJobs",

@@ -63,10 +63,13 @@ public struct ServeAPI: Sendable {
     public let jobs: JobController?
     /// The served tasks with JSON routes of their own (sentiment, ...).
     public let tasks: [any ServingTask]
+    /// Units with routes of their own (a face gallery).
+    public let endpoints: [any EndpointProvider]
 
     public init(backend: any ServingBackend, settings: HTTPSettings, state: ServeLifecycleState = .init(), metrics: ServeMetrics?,
-                jobs: JobController? = nil, tasks: [any ServingTask] = []) {
+                jobs: JobController? = nil, tasks: [any ServingTask] = [], endpoints: [any EndpointProvider] = []) {
         self.tasks = tasks
+        self.endpoints = endpoints
         self.backend = backend
         self.settings = settings
         self.state = state
@@ -80,6 +83,7 @@ public struct ServeAPI: Sendable {
         router.add(middleware: RequestMiddleware(maxBodyBytes: settings.maxBodyBytes, metrics: metrics))
         addHealthRoutes(to: router)
         addTaskRoutes(to: router)
+        addEndpointRoutes(to: router)
         addV2Routes(to: router)
         addManagementRoutes(to: router)
         if let jobs { addJobRoutes(to: router, jobs: jobs) }

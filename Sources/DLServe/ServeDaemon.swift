@@ -21,10 +21,13 @@ public struct ServeDaemon: Sendable {
     public let jobs: JobQueue?
     public let state = ServeLifecycleState()
     public let tasks: [any ServingTask]
+    public let endpoints: [any EndpointProvider]
 
     public init(settings: ServeSettings, backend: any ServingBackend, metrics: ServeMetrics, logger: Logger,
-                notifier: SystemdNotifier = SystemdNotifier(), jobs: JobQueue? = nil, tasks: [any ServingTask] = []) {
+                notifier: SystemdNotifier = SystemdNotifier(), jobs: JobQueue? = nil, tasks: [any ServingTask] = [],
+                endpoints: [any EndpointProvider] = []) {
         self.tasks = tasks
+        self.endpoints = endpoints
         self.settings = settings
         self.backend = backend
         self.metrics = metrics
@@ -36,7 +39,7 @@ public struct ServeDaemon: Sendable {
     /// The HTTP application over the backend (also what the tests run).
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let api = ServeAPI(backend: backend, settings: try settings.httpSettings, state: state, metrics: metrics,
-                           jobs: jobs.map { JobController(queue: $0) }, tasks: tasks)
+                           jobs: jobs.map { JobController(queue: $0) }, tasks: tasks, endpoints: endpoints)
         let logger = self.logger
         return Application(
             router: api.makeRouter(),

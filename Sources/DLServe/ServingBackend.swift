@@ -6,7 +6,7 @@ import DLServing
 ///
 /// The daemon satisfies it with the engine of target DLServing; tests use a
 /// fake (DLServeTesting).
-public protocol ServingBackend: Sendable {
+public protocol ServingBackend: TaskPerformer {
     /// Loads, validates and warms every model of the repository. Returns when
     /// the start-up set is loaded (models that fail to load are reported in
     /// their status, not thrown).

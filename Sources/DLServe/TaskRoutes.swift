@@ -30,8 +30,9 @@ extension ServeAPI {
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
         let format = try ResponseFormat.choose(for: T.Response.self, query: query, accept: request.headers[values: .accept])
-        let decoded = try T.decode(TaskBody(bytes: Array(body.readableBytesView), mediaType: RequestDecoding.mediaType(request),
-                                            query: query, responseFormat: format?.name))
+        let contentType = TaskBody.parseContentType(request.headers[.contentType])
+        let decoded = try T.decode(TaskBody(bytes: Array(body.readableBytesView), mediaType: contentType.mediaType,
+                                            query: query, responseFormat: format?.name, mediaTypeParameters: contentType.parameters))
         let requestID = context.requestID
         let response = try await withDeadline(context) {
             try await self.backend.perform(task, model: name, version: version, request: decoded, requestID: requestID)

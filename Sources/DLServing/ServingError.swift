@@ -25,6 +25,9 @@ import DLVision
 /// | loadFailed            | load_failed             | 500  |
 /// | shuttingDown          | shutting_down           | 503  |
 /// | repositoryUnavailable | repository_unavailable  | 503  |
+/// | notFound              | not_found               | 404  |
+/// | conflict              | conflict                | 409  |
+/// | unavailable           | unavailable             | 503  |
 /// | internal              | internal                | 500  |
 public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
     /// No model of that name in the repository.
@@ -65,6 +68,12 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
     case repositoryUnavailable(String)
     /// A bug or an unexpected engine failure; details are in the logs.
     case `internal`(String)
+    /// A resource a task keeps (a gallery identity) does not exist.
+    case notFound(String)
+    /// The request clashes with a resource that exists (a duplicate name).
+    case conflict(String)
+    /// A task's own storage or state cannot serve now (retry later).
+    case unavailable(String)
 
     /// Stable machine-readable code.
     public var code: String {
@@ -87,6 +96,9 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .shuttingDown: return "shutting_down"
         case .repositoryUnavailable: return "repository_unavailable"
         case .internal: return "internal"
+        case .notFound: return "not_found"
+        case .conflict: return "conflict"
+        case .unavailable: return "unavailable"
         }
     }
 
@@ -112,6 +124,7 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .shuttingDown: return "the server is shutting down"
         case .repositoryUnavailable(let m): return "the model repository is unavailable: \(m)"
         case .internal(let m): return "internal error: \(m)"
+        case .notFound(let m), .conflict(let m), .unavailable(let m): return m
         }
     }
 
@@ -130,6 +143,9 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
         // request was understood but the version cannot be served.
         case .loadFailed: return 422
         case .internal: return 500
+        case .notFound: return 404
+        case .conflict: return 409
+        case .unavailable: return 503
         }
     }
 

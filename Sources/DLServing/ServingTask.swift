@@ -37,12 +37,30 @@ public struct TaskBody: Sendable {
     /// The format the answer will be sent in, when the client asked for one
     /// of the response's `AlternativeRepresentable` formats (`svg`); nil for JSON.
     public var responseFormat: String?
+    /// The Content-Type's parameters (`boundary` of multipart/form-data), names lowercased.
+    public var mediaTypeParameters: [String: String]
 
-    public init(bytes: [UInt8], mediaType: String? = nil, query: [String: String] = [:], responseFormat: String? = nil) {
+    public init(bytes: [UInt8], mediaType: String? = nil, query: [String: String] = [:], responseFormat: String? = nil,
+                mediaTypeParameters: [String: String] = [:]) {
         self.bytes = bytes
         self.mediaType = mediaType
         self.query = query
         self.responseFormat = responseFormat
+        self.mediaTypeParameters = mediaTypeParameters
+    }
+
+    /// A full Content-Type header value split into the media type (lowercased) and its parameters.
+    public static func parseContentType(_ value: String?) -> (mediaType: String?, parameters: [String: String]) {
+        guard let value else { return (nil, [:]) }
+        let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        var parameters: [String: String] = [:]
+        for p in parts.dropFirst() {
+            guard let eq = p.firstIndex(of: "=") else { continue }
+            var v = String(p[p.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+            if v.count >= 2, v.hasPrefix("\""), v.hasSuffix("\"") { v = String(v.dropFirst().dropLast()) }
+            parameters[p[..<eq].trimmingCharacters(in: .whitespaces).lowercased()] = v
+        }
+        return (parts.first.map { $0.lowercased() }.flatMap { $0.isEmpty ? nil : $0 }, parameters)
     }
 
     /// Decodes a JSON body, naming the field that is wrong (invalid_json).

@@ -8,6 +8,8 @@ public enum ServedTasks {
     public static let all: [any ServingTask] = [
         Classification(),
         ObjectDetection(),
+        FaceVerification(),
+        FaceEmbedding(),
         Sentiment(),
         Translation(),
         NearestWords(),

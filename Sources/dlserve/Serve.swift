@@ -1,5 +1,6 @@
 import DLTasks
 import ArgumentParser
+import DLNN
 import DLServe
 import Foundation
 import Logging
@@ -97,11 +98,21 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(metrics.factory)
         let backend = try makeBackend(settings: settings, metrics: metrics, logger: logger)
         let jobs = try makeJobQueue(settings: settings, backend: backend, logger: logger)
+        let gallery: FaceGallery
+        do {
+            gallery = try FaceGallery(stateDirectory: URL(fileURLWithPath: settings.state, isDirectory: true),
+                                      repository: ModelRepository(root: URL(fileURLWithPath: settings.models, isDirectory: true)),
+                                      performer: backend)
+        } catch {
+            throw ValidationError("cannot open the face gallery under \(settings.state): \(error)")
+        }
         let daemon = ServeDaemon(settings: settings, backend: backend, metrics: metrics, logger: logger, jobs: jobs,
-                                 tasks: ServedTasks.all)
+                                 tasks: ServedTasks.all, endpoints: [gallery])
         logger.notice(
             "starting",
             metadata: ["models": "\(settings.models)", "state": "\(settings.state)", "version": "\(DLServeVersion.current)"])
+        gallery.start()
+        defer { gallery.stop() }
         try await daemon.run()
     }
 }

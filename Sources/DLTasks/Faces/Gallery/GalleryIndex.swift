@@ -1,0 +1,89 @@
+import DLKernels
+import DLNN
+import Foundation
+
+/// One model version's gallery in memory: every identity's template as one
+/// contiguous row-major matrix [count, dim] with its squared norms, searched
+/// with one BLAS matrix-vector product (squared Euclidean) or SIMD weighted
+/// L1 (the pair classifier). Rows are appended on enrollment and swapped out
+/// on deletion. Not thread-safe: `FaceGallery` guards it.
+struct GalleryIndex {
+    let version: Int
+    let verification: VerificationFile
+    private(set) var ids: [Int64] = []
+    private(set) var names: [String] = []
+    private(set) var vectors: [Float] = []
+    private(set) var squaredNorms: [Float] = []
+    private var scratch: [Float] = []
+    private var rowOf: [Int64: Int] = [:]
+
+    var count: Int { ids.count }
+    var dim: Int { verification.dim }
+
+    init(version: Int, verification: VerificationFile) { (self.version, self.verification) = (version, verification) }
+
+    mutating func add(id: Int64, name: String, vector: [Float]) {
+        precondition(vector.count == dim, "GalleryIndex: \(vector.count) values for dim \(dim)")
+        if let row = rowOf[id] { remove(row: row) }
+        rowOf[id] = ids.count
+        ids.append(id); names.append(name); vectors += vector
+        squaredNorms.append(vector.reduce(0) { $0 + $1 * $1 })
+    }
+
+    mutating func remove(id: Int64) {
+        if let row = rowOf[id] { remove(row: row) }
+    }
+
+    /// Moves the last row into `row`'s place.
+    private mutating func remove(row: Int) {
+        let last = ids.count - 1
+        rowOf[ids[row]] = nil
+        if row != last {
+            ids[row] = ids[last]; names[row] = names[last]; squaredNorms[row] = squaredNorms[last]
+            for j in 0..<dim { vectors[row * dim + j] = vectors[last * dim + j] }
+            rowOf[ids[row]] = row
+        }
+        ids.removeLast(); names.removeLast(); squaredNorms.removeLast()
+        vectors.removeLast(dim)
+    }
+
+    /// The k identities nearest to `query`, nearest first.
+    mutating func nearest(_ query: [Float], k: Int) -> [(id: Int64, name: String, distance: Float)] {
+        precondition(query.count == dim, "GalleryIndex: query of \(query.count) values for dim \(dim)")
+        var buffer = scratch
+        scratch = []
+        if buffer.count < count { buffer = [Float](repeating: 0, count: count) }
+        defer { scratch = buffer }
+        let n = count, dim = dim, verification = verification
+        let found: [(index: Int, distance: Float)] = query.withUnsafeBufferPointer { q in
+            vectors.withUnsafeBufferPointer { g in
+                switch verification.metric {
+                case .squaredEuclidean:
+                    return squaredNorms.withUnsafeBufferPointer { norms in
+                        buffer.withUnsafeMutableBufferPointer { s in
+                            Kernels.nearestRows(query: q.baseAddress!, rows: g.baseAddress!, squaredNorms: norms.baseAddress!,
+                                                count: n, d: dim, k: k, scratch: s.baseAddress!)
+                        }
+                    }
+                case .pairClassifier:
+                    return verification.weights!.withUnsafeBufferPointer { w in
+                        Kernels.nearestRows(query: q.baseAddress!, rows: g.baseAddress!, weights: w.baseAddress!, bias: verification.bias!,
+                                            count: n, d: dim, k: k)
+                    }
+                }
+            }
+        }
+        return found.map { (ids[$0.index], names[$0.index], $0.distance) }
+    }
+
+    /// The mean of an identity's photo embeddings, scaled back to unit length
+    /// for the squared Euclidean metric (the embeddings are unit vectors).
+    static func template(_ embeddings: [[Float]], metric: VerificationFile.Metric) -> [Float] {
+        let d = embeddings[0].count
+        var mean = [Float](repeating: 0, count: d)
+        for e in embeddings { for j in 0..<d { mean[j] += e[j] / Float(embeddings.count) } }
+        guard metric == .squaredEuclidean else { return mean }
+        let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return norm > 0 ? mean.map { $0 / norm } : mean
+    }
+}
