@@ -1,4 +1,5 @@
 import protocol DLServing.ServingTask
+import protocol DLServing.EndpointProvider
 import enum DLServing.ServingError
 import class DLServing.ServingEngine
 import struct DLServing.ServingOptions
@@ -17,9 +18,11 @@ public func makeTestApplication(
     state: ServeLifecycleState = ServeLifecycleState(),
     metrics: ServeMetrics? = ServeMetrics(),
     jobs: JobController? = nil,
-    tasks: [any ServingTask] = ServedTasks.all
+    tasks: [any ServingTask] = ServedTasks.all,
+    endpoints: [any EndpointProvider] = []
 ) -> some ApplicationProtocol {
-    let api = ServeAPI(backend: backend, settings: settings, state: state, metrics: metrics, jobs: jobs, tasks: tasks)
+    let api = ServeAPI(backend: backend, settings: settings, state: state, metrics: metrics, jobs: jobs, tasks: tasks,
+                       endpoints: endpoints)
     var logger = Logger(label: "dlserve-test")
     logger.logLevel = ProcessInfo.processInfo.environment["DLSERVE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
     return Application(router: api.makeRouter(), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
@@ -27,8 +30,10 @@ public func makeTestApplication(
 
 /// Runs `body` against the daemon's router (in process) over a real engine
 /// on the model repository at `repository` (no polling), serving `tasks`;
-/// the engine is shut down afterwards, also when `body` throws.
-public func withEngineApplication(repository: URL, tasks: [any ServingTask],
+/// the engine is shut down afterwards, also when `body` throws. `endpoints`
+/// builds route providers over the backend (a face gallery).
+public func withEngineApplication(repository: URL, tasks: [any ServingTask], settings: HTTPSettings = HTTPSettings(),
+                                  endpoints: (any ServingBackend) throws -> [any EndpointProvider] = { _ in [] },
                                   _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
     var options = ServingOptions()
     options.pollInterval = nil
@@ -36,7 +41,8 @@ public func withEngineApplication(repository: URL, tasks: [any ServingTask],
     try await engine.start()
     let backend = EngineBackend(engine: engine, requestTimeout: .seconds(10), drainTimeout: .seconds(1))
     do {
-        try await makeTestApplication(backend: backend, tasks: tasks).test(.router, body)
+        try await makeTestApplication(backend: backend, settings: settings, tasks: tasks, endpoints: try endpoints(backend))
+            .test(.router, body)
     } catch {
         await engine.shutdown()
         throw error
