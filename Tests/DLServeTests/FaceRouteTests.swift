@@ -25,9 +25,7 @@ final class FaceRouteTests: XCTestCase {
     override func setUpWithError() throws {
         repo = try TestRepository()
         state = FileManager.default.temporaryDirectory.appendingPathComponent("face-state-\(UUID().uuidString)")
-        try repo.repository.writeConfig(ModelConfig(name: "faces", task: .embedding, labels: [],
-                                                    input: .init(shape: [1, 8, 8], color: .grayscale)))
-        try publish(weights: Self.identity)
+        try Self.publishToyModel(repo.repository, weights: Self.identity)
     }
 
     override func tearDownWithError() throws {
@@ -40,7 +38,14 @@ final class FaceRouteTests: XCTestCase {
     static let swapped: [Float] = [0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0]
 
     @discardableResult
-    func publish(weights: [Float]) throws -> Int {
+    func publish(weights: [Float]) throws -> Int { try Self.publishToyModel(repo.repository, weights: weights) }
+
+    /// The hand-set embedding model as the next version of "faces" (config.json written on first use).
+    @discardableResult
+    static func publishToyModel(_ repository: ModelRepository, weights: [Float]) throws -> Int {
+        if (try? repository.config(of: "faces")) == nil {
+            try repository.writeConfig(ModelConfig(name: "faces", task: .embedding, labels: [], input: .init(shape: [1, 8, 8], color: .grayscale)))
+        }
         let spec = ModelSpec(inputs: [InputSpec(name: "image", shape: [1, 8, 8])], layers: [
             LayerSpec(name: "pool", type: "avg_pool2d", inputs: ["image"], attrs: ["kernel_size": 4]),
             LayerSpec(name: "flat", type: "flatten", inputs: ["pool"]),
@@ -49,7 +54,7 @@ final class FaceRouteTests: XCTestCase {
         ], outputs: ["embedding"])
         let model = try GraphModel(spec: spec, seed: 1)
         try model.loadStateDict(["fc.weight": Tensor(shape: [4, 4], data: weights)])
-        return try repo.repository.publish(name: "faces") { dir in
+        return try repository.publish(name: "faces") { dir in
             try model.save(to: dir)
             try JSONEncoder().encode(VerificationFile(dim: 4, tau: Self.tau)).write(to: dir.appendingPathComponent(VerificationFile.fileName))
         }
