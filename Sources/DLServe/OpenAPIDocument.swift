@@ -40,6 +40,8 @@ tags:
     description: Sentiment of English text (models with task "sentiment").
   - name: translate
     description: Translation (models with task "translation", e.g. translate-en-es), with beam search, error analysis and attention.
+  - name: faces
+    description: Face verification, embeddings and a per-model gallery with identify (models with task "embedding", e.g. face-embed).
   - name: v2
     description: Open Inference Protocol (KServe V2) REST.
   - name: models
@@ -387,6 +389,194 @@ paths:
         '429': { $ref: '#/components/responses/TooManyRequests' }
         '503': { $ref: '#/components/responses/Unavailable' }
         '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/verify:
+    post:
+      tags: [faces]
+      operationId: verify
+      summary: Whether two photos show one person, with an embedding model's serving version.
+      description: |
+        Two photos, as JSON `{"a": base64, "b": base64}` (PNG or JPEG) or `multipart/form-data`
+        with two files (fields `a` and `b`, or any two in order). Each is resized and normalised
+        as the model's config.json says and embedded; the answer is the distance of the two
+        embeddings (the version's metric, squared Euclidean for unit vectors), the version's
+        threshold tau, and `same` (distance < tau). One photo, or anything that is not an image,
+        is a 4xx naming the problem.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/FacePairBody'
+      responses:
+        '200': { $ref: '#/components/responses/Verification' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '415': { $ref: '#/components/responses/UnsupportedMediaType' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/versions/{version}/verify:
+    post:
+      tags: [faces]
+      operationId: verifyVersion
+      summary: Whether two photos show one person, with a pinned version.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ModelVersion'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/FacePairBody'
+      responses:
+        '200': { $ref: '#/components/responses/Verification' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '415': { $ref: '#/components/responses/UnsupportedMediaType' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/embed:
+    post:
+      tags: [faces]
+      operationId: embed
+      summary: The embedding of one photo or several.
+      description: |
+        A raw PNG or JPEG body, JSON `{"image": base64}` or `{"images": [base64, ...]}` (1 to 64),
+        or `multipart/form-data` files. One batch through the model; the vectors in body order.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/FacePhotosBody'
+      responses:
+        '200': { $ref: '#/components/responses/Embeddings' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '415': { $ref: '#/components/responses/UnsupportedMediaType' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/versions/{version}/embed:
+    post:
+      tags: [faces]
+      operationId: embedVersion
+      summary: The embedding of one photo or several, with a pinned version.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ModelVersion'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/FacePhotosBody'
+      responses:
+        '200': { $ref: '#/components/responses/Embeddings' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '415': { $ref: '#/components/responses/UnsupportedMediaType' }
+        '429': { $ref: '#/components/responses/TooManyRequests' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/identities:
+    post:
+      tags: [faces]
+      operationId: enrollIdentity
+      summary: Enrolls a person in the model's face gallery (bearer token when configured).
+      description: |
+        A name and one or more photos (one-shot enrollment works with one): JSON
+        `{"name": "Ada", "image": base64}` or `{"name": "Ada", "images": [base64, ...]}`, or
+        `multipart/form-data` with a `name` field and files. The photos are kept (for
+        re-embedding when a new model version serves) and the person's template, the mean
+        of the photos' embeddings, is added to the gallery. The gallery is stored in SQLite
+        under --state (WAL): an enrollment answered 201 survives a crash. A name the gallery
+        has already is 409.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/EnrollBody'
+      responses:
+        '201': { $ref: '#/components/responses/Enrolled' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '401': { $ref: '#/components/responses/Unauthorized' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '409': { $ref: '#/components/responses/Conflict' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '415': { $ref: '#/components/responses/UnsupportedMediaType' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+    get:
+      tags: [faces]
+      operationId: listIdentities
+      summary: A page of the model's gallery, by ascending id.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/GalleryLimit'
+        - $ref: '#/components/parameters/GalleryAfter'
+        - $ref: '#/components/parameters/RequestID'
+      responses:
+        '200': { $ref: '#/components/responses/IdentityPage' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/identities/{id}:
+    get:
+      tags: [faces]
+      operationId: getIdentity
+      summary: One enrolled person.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/IdentityID'
+        - $ref: '#/components/parameters/RequestID'
+      responses:
+        '200': { $ref: '#/components/responses/Identity' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+    delete:
+      tags: [faces]
+      operationId: deleteIdentity
+      summary: Removes a person, their photos and templates (bearer token when configured).
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/IdentityID'
+        - $ref: '#/components/parameters/RequestID'
+      responses:
+        '200': { $ref: '#/components/responses/IdentityDeleted' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '401': { $ref: '#/components/responses/Unauthorized' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+  /v1/models/{name}/identify:
+    post:
+      tags: [faces]
+      operationId: identify
+      summary: The enrolled people nearest to a photo, or unknown.
+      description: |
+        One photo, as embed takes it. The answer lists the `top_k` nearest identities with
+        their distances; `identity` is the nearest when its distance is below tau, and
+        `unknown` is true otherwise (also for an empty gallery, which is not an error). The
+        gallery answers from the model version its templates were made by: after a new
+        version starts serving, every stored photo is re-embedded in the background and the
+        gallery switches when that is complete (`version` says which one answered).
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/IdentifyTopK'
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        $ref: '#/components/requestBodies/FacePhotosBody'
+      responses:
+        '200': { $ref: '#/components/responses/Identified' }
+        '400': { $ref: '#/components/responses/BadRequest' }
+        '404': { $ref: '#/components/responses/NotFound' }
+        '413': { $ref: '#/components/responses/PayloadTooLarge' }
+        '415': { $ref: '#/components/responses/UnsupportedMediaType' }
+        '503': { $ref: '#/components/responses/Unavailable' }
+        '504': { $ref: '#/components/responses/Timeout' }
+
   /v1/models:
     get:
       tags: [models]
@@ -967,6 +1157,59 @@ components:
       schema: { type: integer, minimum: 1 }
 
   requestBodies:
+    FacePairBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [a, b]
+            properties:
+              a: { type: string, description: A base64 PNG or JPEG (a data URL works too). }
+              b: { type: string, description: A base64 PNG or JPEG. }
+        multipart/form-data:
+          schema:
+            type: object
+            required: [a, b]
+            properties:
+              a: { type: string, format: binary }
+              b: { type: string, format: binary }
+    FacePhotosBody:
+      required: true
+      content:
+        image/png:
+          schema: { type: string, format: binary }
+        image/jpeg:
+          schema: { type: string, format: binary }
+        application/json:
+          schema:
+            type: object
+            properties:
+              image: { type: string, description: A base64 PNG or JPEG. }
+              images: { type: array, items: { type: string }, maxItems: 64, description: Base64 PNGs or JPEGs. }
+        multipart/form-data:
+          schema:
+            type: object
+            properties:
+              image: { type: string, format: binary }
+    EnrollBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [name]
+            properties:
+              name: { type: string, minLength: 1, maxLength: 200 }
+              image: { type: string, description: A base64 PNG or JPEG. }
+              images: { type: array, items: { type: string }, maxItems: 64 }
+        multipart/form-data:
+          schema:
+            type: object
+            required: [name]
+            properties:
+              name: { type: string }
+              image: { type: string, format: binary }
     SentimentBody:
       required: true
       content:
@@ -1032,6 +1275,60 @@ components:
             description: Binary tensor extension (with Inference-Header-Content-Length).
 
   responses:
+    Verification:
+      description: The distance of the two photos' embeddings, tau and the decision.
+      headers:
+        X-Request-ID: { $ref: '#/components/headers/RequestID' }
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/Verification' }
+    Embeddings:
+      description: One embedding per photo, in body order.
+      headers:
+        X-Request-ID: { $ref: '#/components/headers/RequestID' }
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/Embeddings' }
+    Enrolled:
+      description: The person was enrolled.
+      headers:
+        X-Request-ID: { $ref: '#/components/headers/RequestID' }
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/Enrolled' }
+    IdentityPage:
+      description: A page of enrolled people.
+      headers:
+        X-Request-ID: { $ref: '#/components/headers/RequestID' }
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/IdentityPage' }
+    Identity:
+      description: One enrolled person.
+      headers:
+        X-Request-ID: { $ref: '#/components/headers/RequestID' }
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/Identity' }
+    IdentityDeleted:
+      description: The person was removed.
+      headers:
+        X-Request-ID: { $ref: '#/components/headers/RequestID' }
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/IdentityDeleted' }
+    Identified:
+      description: The nearest enrolled people, or unknown.
+      headers:
+        X-Request-ID: { $ref: '#/components/headers/RequestID' }
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/Identified' }
+    Conflict:
+      description: The request clashes with what exists (a name already enrolled).
+      content:
+        application/json:
+          schema: { $ref: '#/components/schemas/Error' }
     Nearest:
       description: The nearest words, most similar first.
       content:
@@ -1189,6 +1486,75 @@ components:
           schema: { $ref: '#/components/schemas/Error' }
 
   schemas:
+    Verification:
+      type: object
+      required: [model, version, distance, tau, same, metric]
+      properties:
+        model: { type: string }
+        version: { type: integer }
+        distance: { type: number, description: "The version's metric: squared Euclidean (0 to 4 for unit vectors), or the pair classifier's negated logit." }
+        tau: { type: number }
+        same: { type: boolean, description: distance < tau }
+        metric: { type: string, enum: [squared_euclidean, pair_classifier] }
+    Embeddings:
+      type: object
+      required: [model, version, dim, metric, embeddings]
+      properties:
+        model: { type: string }
+        version: { type: integer }
+        dim: { type: integer }
+        metric: { type: string, enum: [squared_euclidean, pair_classifier] }
+        embeddings: { type: array, items: { type: array, items: { type: number } } }
+    Identity:
+      type: object
+      required: [id, name, photos, created_at]
+      properties:
+        id: { type: integer }
+        name: { type: string }
+        photos: { type: integer, description: Enrollment photos kept. }
+        created_at: { type: string, format: date-time }
+    Enrolled:
+      type: object
+      required: [model, version, identity]
+      properties:
+        model: { type: string }
+        version: { type: integer, description: The model version the template was made by. }
+        identity: { $ref: '#/components/schemas/Identity' }
+    IdentityPage:
+      type: object
+      required: [model, total, identities]
+      properties:
+        model: { type: string }
+        total: { type: integer }
+        identities: { type: array, items: { $ref: '#/components/schemas/Identity' } }
+        next_after: { type: integer, description: Pass as `after` for the next page; absent on the last. }
+    IdentityDeleted:
+      type: object
+      required: [model, id, deleted]
+      properties:
+        model: { type: string }
+        id: { type: integer }
+        deleted: { type: boolean }
+    IdentityMatch:
+      type: object
+      required: [id, name, distance, same]
+      properties:
+        id: { type: integer }
+        name: { type: string }
+        distance: { type: number }
+        same: { type: boolean, description: distance < tau }
+    Identified:
+      type: object
+      required: [model, version, tau, metric, gallery_size, unknown, matches]
+      properties:
+        model: { type: string }
+        version: { type: integer, description: The version whose templates and embedding answered. }
+        tau: { type: number }
+        metric: { type: string, enum: [squared_euclidean, pair_classifier] }
+        gallery_size: { type: integer }
+        identity: { $ref: '#/components/schemas/IdentityMatch' }
+        unknown: { type: boolean }
+        matches: { type: array, items: { $ref: '#/components/schemas/IdentityMatch' } }
     WordScore:
       type: object
       required: [word, cosine]
