@@ -5,7 +5,7 @@ import Foundation
 /// The real trainer of the job queue: a recipe in the format of
 /// `dlserve train`, resolved by `TrainingPlan`, trained by `Trainer` with a
 /// `TrainingCheckpoint` after every epoch; translation recipes go to
-/// `TranslationJob`, detection recipes to `DetectionJob`.
+/// `TranslationJob`, detection recipes to `DetectionJob`, face-embedding recipes to `FaceJob`.
 ///
 /// Datasets are "fashion-mnist", the directories of IDX files that an
 /// operator placed under STATE/datasets/, and the text datasets (train/dev/
@@ -31,6 +31,7 @@ public struct RecipeTrainer: JobTrainer {
     public func plan(recipe data: Data, limits: JobLimits) throws -> JobPlan {
         if TranslationRecipe.isRecipe(data) { return try TranslationJob.plan(data, datasets: datasets, repository: repository, limits: limits) }
         if DetectionRecipe.isRecipe(data) { return try DetectionJob.plan(data, datasets: datasets, repository: repository, limits: limits) }
+        if FaceRecipe.isRecipe(data) { return try FaceJob.plan(data, datasets: datasets, repository: repository, limits: limits) }
         let recipe = try Self.parse(data)
         // Fields, dataset, labels, architecture, shapes and limits, without
         // loading images (Fashion-MNIST's take seconds and 190 MB: too much per POST).
@@ -43,6 +44,7 @@ public struct RecipeTrainer: JobTrainer {
     public func train(_ run: JobRun) throws -> TrainedModel {
         if TranslationRecipe.isRecipe(run.recipe) { return try TranslationJob.train(run, datasets: datasets) }
         if DetectionRecipe.isRecipe(run.recipe) { return try DetectionJob.train(run, datasets: datasets) }
+        if FaceRecipe.isRecipe(run.recipe) { return try FaceJob.train(run, datasets: datasets) }
         let recipe = try Self.parse(run.recipe)
         let plan = try TrainingPlan(recipe: recipe, datasets: datasets, repository: repository, limits: run.limits)
         let trainer = plan.makeTrainer(blasThreads: run.blasThreads)

@@ -24,7 +24,9 @@ struct PredictCommand: ParsableCommand {
             arguments are English texts: `dlserve predict --model models/translate-en-es "Open the file."`; \
             each line has the translation and its score (log P / length^alpha), and with --n-best the list. \
             With a detection model each line lists the boxes found (label, score, [x1, y1, x2, y2] in the image's \
-            pixels); `--output boxes.png` writes the image with the boxes drawn.
+            pixels); `--output boxes.png` writes the image with the boxes drawn. With an embedding (face) model, \
+            two photos print their distance, the version's tau and whether they show one person \
+            (`dlserve predict --model models/face-embed a.png b.png`); other counts print each photo's embedding.
             """)
 
     @OptionGroup var model: ModelOptions
@@ -56,6 +58,9 @@ struct PredictCommand: ParsableCommand {
         }
         if loaded.config.task == .detection {
             return try detection.run(loaded, files: files)
+        }
+        if loaded.config.task == .embedding {
+            return try EmbeddingPredict.run(loaded, files: files)
         }
         if let text = loaded.config.input.text {
             return try predictTexts(loaded, text)
