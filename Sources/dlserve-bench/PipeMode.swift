@@ -19,7 +19,11 @@ import Foundation
 /// runs COUNT training steps (milliseconds each, then the tokens they held).
 /// The shipped detector (`DetectionBench`): Detect1 detects in one test
 /// scene at a time (COUNT latencies, ms), Detect16 in batches of 16 (COUNT
-/// batch times, ms). EOF ends the process.
+/// batch times, ms). The shipped face embedding (`FaceBench`): Embed1
+/// embeds one test photo at a time (COUNT latencies, ms), Embed32 batches of
+/// 32 (COUNT batch times, ms); "Identify N COUNT" times COUNT identify
+/// searches of a gallery of N random identities (one thread; the gallery is
+/// built once per N). EOF ends the process.
 func runPipeMode() {
     var rng = SeededGenerator(seed: 7)
     var plans: [String: InferencePlan] = [:]
@@ -30,8 +34,24 @@ func runPipeMode() {
     let sentiment = try? SentimentBench.load().get()
     let translation = try? TranslationBench.load().get()
     let detection = try? DetectionBench.load().get()
+    let faces = try? FaceBench.load().get()
+    let identify = IdentifyBench()
     while let line = readLine() {
         let parts = line.split(separator: " ")
+        if parts.count == 3, parts[0].hasPrefix("Embed"), let faces, let threads = Int(parts[1]),
+           let count = Int(parts[2]), (1...64).contains(threads), (1...100_000).contains(count) {
+            Kernels.setBLASThreads(threads)
+            let ms = parts[0] == "Embed32" ? faces.batchTimes(count) : faces.latencies(count)
+            print(ms.map { String(format: "%.4f", $0) }.joined(separator: " "))
+            fflush(stdout)
+            continue
+        }
+        if parts.count == 3, parts[0] == "Identify", let n = Int(parts[1]), let count = Int(parts[2]),
+           (1...10_000_000).contains(n), (1...100_000).contains(count) {
+            print(identify.latencies(n, count: count).map { String(format: "%.4f", $0) }.joined(separator: " "))
+            fflush(stdout)
+            continue
+        }
         if parts.count == 3, parts[0].hasPrefix("Detect"), let detection, let threads = Int(parts[1]),
            let count = Int(parts[2]), (1...64).contains(threads), (1...100_000).contains(count) {
             Kernels.setBLASThreads(threads)

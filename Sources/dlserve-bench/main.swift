@@ -40,6 +40,14 @@ if CommandLine.arguments.contains("--detection-outputs") {
     exit(0)
 }
 
+if CommandLine.arguments.contains("--face-embeddings") {
+    switch FaceBench.load() {
+    case .success(let bench): print(bench.embeddingsJSON())
+    case .failure(let error): fputs("dlserve-bench: face model: \(error)\n", stderr); exit(1)
+    }
+    exit(0)
+}
+
 if CommandLine.arguments.contains("--pipe") {
     Kernels.keepFreedMemoryForReuse()
     runPipeMode()
