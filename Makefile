@@ -7,7 +7,7 @@ PORT ?= 8080
 .PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean cv-sentiment train-detection eval-detection \
 	data-sentiment glove glove-debiased train-sentiment train-skipgram train-translation train-translation-rnn baseline-sentiment \
 	data-translation baseline-translation fixtures-translation eval-translation data-detection fixtures-detection \
-	data-faces eval-faces baseline-faces
+	data-faces eval-faces baseline-faces train-faces
 
 deps:
 	./scripts/install-deps.sh
@@ -156,6 +156,11 @@ eval-faces: data-faces
 baseline-faces: data-faces
 	./scripts/install-deps.sh --bench
 	python3 scripts/baselines/faces_torch.py $(EVAL_ARGS)
+
+# The face embedding (recipes/face-embed.json, docs/faces.md); resumable from var/face-embed.ckpt.safetensors.
+train-faces: release data-faces
+	mkdir -p var
+	.build/release/dlserve train recipes/face-embed.json --models ./models --checkpoint var/face-embed.ckpt.safetensors
 
 # The two detectors (docs/detection.md); resumable from var/*.ckpt.safetensors.
 train-detection: release data-detection
