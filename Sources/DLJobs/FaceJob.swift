@@ -27,18 +27,14 @@ enum FaceJob {
         let url = try RecipeTrainer.recipeErrors { try folder(recipe, datasets: datasets) }
         var resolved = recipe
         resolved.data.dir = url.deletingLastPathComponent().path
-        if run.resumeFromEpoch == 0 { try? FileManager.default.removeItem(at: run.checkpointURL) }
+        TaskRecipeJob.prepareCheckpoint(run)
         let epochs = recipe.epochs
         let trained = try resolved.train(base: URL(fileURLWithPath: "/"), checkpoint: run.checkpointURL, configure: { trainer in
-            if run.resumeFromEpoch > 0 { try run.restored(history: trainer.history.map(metrics)) }
             trainer.onProgress = { p in
                 run.batchFinished(BatchProgress(epoch: p.epoch, epochs: epochs, batch: p.batch, batches: p.batches, loss: Float(p.loss),
                                                 accuracy: 0, imagesPerSecond: p.imagesPerSecond, learningRate: p.learningRate))
             }
-            trainer.epochFinished = { checkpoint in
-                try checkpoint.save(to: run.checkpointURL)
-                if let m = checkpoint.history.last.map(metrics) { try run.epochFinished(m) }
-            }
+            trainer.epochFinished = try TaskRecipeJob.epochRecorder(run, history: trainer.history, metrics: metrics)
         }, isCancelled: { run.shouldStop() })
         return TrainedModel(save: { dir in try recipe.save(trained, to: dir) }, metrics: try recipe.metrics(trained), config: recipe.config())
     }

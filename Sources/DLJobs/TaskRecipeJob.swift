@@ -46,3 +46,34 @@ enum TaskRecipeJob {
         }
     }
 }
+
+/// A task trainer's per-epoch checkpoint as the queue keeps it.
+protocol EpochCheckpoint {
+    associatedtype Epoch
+    var history: [Epoch] { get }
+    func save(to url: URL) throws
+}
+
+extension DetectionCheckpoint: EpochCheckpoint {}
+extension TranslationCheckpoint: EpochCheckpoint {}
+extension FaceCheckpoint: EpochCheckpoint {}
+
+extension TaskRecipeJob {
+    /// Before a task recipe trains in a job: a checkpoint left by an attempt
+    /// that never finished an epoch's record is removed (the run starts over).
+    static func prepareCheckpoint(_ run: JobRun) {
+        if run.resumeFromEpoch == 0 { try? FileManager.default.removeItem(at: run.checkpointURL) }
+    }
+
+    /// Connects a task trainer to its job: on resume, the run's epoch records
+    /// are restored from the trainer's history; the returned hook saves each
+    /// epoch's checkpoint (atomically) before the record that points to it.
+    static func epochRecorder<C: EpochCheckpoint>(_ run: JobRun, history: [C.Epoch],
+                                                   metrics: @escaping (C.Epoch) -> EpochMetrics) throws -> (C) throws -> Void {
+        if run.resumeFromEpoch > 0 { try run.restored(history: history.map(metrics)) }
+        return { checkpoint in
+            try checkpoint.save(to: run.checkpointURL)
+            if let m = checkpoint.history.last.map(metrics) { try run.epochFinished(m) }
+        }
+    }
+}

@@ -34,23 +34,15 @@ enum TranslationJob {
         let urls = try RecipeTrainer.recipeErrors { try files(recipe, datasets: datasets) }
         var resolved = recipe
         resolved.data.dir = urls.train.deletingLastPathComponent().path
-        if run.resumeFromEpoch == 0 {
-            // A checkpoint left by an attempt that never finished an epoch's record: start over.
-            try? FileManager.default.removeItem(at: run.checkpointURL)
-        }
+        TaskRecipeJob.prepareCheckpoint(run)
         let epochs = recipe.epochs
         let trained = try resolved.train(base: URL(fileURLWithPath: "/"), checkpoint: run.checkpointURL, configure: { trainer in
-            if run.resumeFromEpoch > 0 { try run.restored(history: trainer.history.map(metrics)) }
             trainer.onProgress = { p in
                 run.batchFinished(BatchProgress(epoch: p.epoch + 1, epochs: epochs, batch: p.batch + 1, batches: p.batches,
                                                 loss: p.loss, accuracy: p.accuracy, imagesPerSecond: p.pairsPerSecond,
                                                 learningRate: p.learningRate, tokensPerSecond: p.tokensPerSecond))
             }
-            trainer.epochFinished = { checkpoint in
-                // The checkpoint first (atomically), then the record that points to it.
-                try checkpoint.save(to: run.checkpointURL)
-                if let m = checkpoint.history.last.map(metrics) { try run.epochFinished(m) }
-            }
+            trainer.epochFinished = try TaskRecipeJob.epochRecorder(run, history: trainer.history, metrics: metrics)
         }, isCancelled: { run.shouldStop() })
         return TrainedModel(save: { dir in try recipe.save(trained, to: dir) }, metrics: trained.metrics, config: trained.config)
     }

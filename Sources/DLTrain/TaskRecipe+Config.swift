@@ -20,3 +20,17 @@ extension ModelRepository {
         }
     }
 }
+
+extension ModelRepository {
+    /// Publishes a task recipe's trained model as the model's next version:
+    /// config.json checked (or written, `prepareConfig`), then the version's
+    /// files written by `save` and metrics.json, atomically as one version.
+    func publishTrained(name: String, config: ModelConfig, taskName: String, metrics: Data,
+                        save: (URL) throws -> Void) throws -> Int {
+        try prepareConfig(config, taskName: taskName)
+        return try publish(name: name) { dir in
+            try save(dir)
+            try AtomicFile.write(metrics, to: dir.appendingPathComponent(Self.metricsFileName))
+        }
+    }
+}

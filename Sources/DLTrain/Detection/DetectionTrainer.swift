@@ -99,10 +99,7 @@ public final class DetectionTrainer {
 
     /// Linear warm-up over `warmupSteps`, then cosine decay to 0 at the last update.
     func learningRate(step: Int) -> Float {
-        let lr = options.learningRate
-        if step <= options.warmupSteps { return lr * Float(step) / Float(max(options.warmupSteps, 1)) }
-        let t = Double(step - options.warmupSteps) / Double(max(totalSteps - options.warmupSteps, 1))
-        return lr * Float(0.5 * (1 + cos(Double.pi * min(t, 1))))
+        WarmupCosine(warmupSteps: options.warmupSteps, totalSteps: totalSteps).learningRate(options.learningRate, step: step)
     }
 
     /// Network input [n, 3, H, W] (values / 255) and the loss targets of scenes.

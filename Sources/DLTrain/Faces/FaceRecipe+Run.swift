@@ -126,12 +126,8 @@ extension FaceRecipe {
     public func run(base: URL, repository: ModelRepository, checkpoint: URL? = nil,
                     configure: ((FaceTrainer) throws -> Void)? = nil) throws -> (version: Int, trained: Trained) {
         let trained = try train(base: base, checkpoint: checkpoint, configure: configure)
-        try repository.prepareConfig(config(), taskName: "embedding")
-        let metrics = try metrics(trained)
-        let version = try repository.publish(name: name) { dir in
-            try save(trained, to: dir)
-            try AtomicFile.write(metrics, to: dir.appendingPathComponent(ModelRepository.metricsFileName))
-        }
+        let version = try repository.publishTrained(name: name, config: config(), taskName: "embedding",
+                                                    metrics: try metrics(trained)) { try save(trained, to: $0) }
         return (version, trained)
     }
 

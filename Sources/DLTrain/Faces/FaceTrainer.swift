@@ -92,10 +92,7 @@ public final class FaceTrainer {
 
     /// Linear warm-up over `warmupSteps`, then cosine decay to 0 at the last update.
     func learningRate(step: Int) -> Float {
-        let lr = options.learningRate
-        if step <= options.warmupSteps { return lr * Float(step) / Float(max(options.warmupSteps, 1)) }
-        let t = Double(step - options.warmupSteps) / Double(max(totalSteps - options.warmupSteps, 1))
-        return lr * Float(0.5 * (1 + cos(Double.pi * min(t, 1))))
+        WarmupCosine(warmupSteps: options.warmupSteps, totalSteps: totalSteps).learningRate(options.learningRate, step: step)
     }
 
     /// P people (without replacement) x K photos each (without replacement

@@ -121,11 +121,8 @@ extension TranslationRecipe {
                     configure: ((TranslationTrainer) throws -> Void)? = nil,
                     isCancelled: @escaping () -> Bool = { false }) throws -> Outcome {
         let trained = try train(base: base, checkpoint: checkpoint, configure: configure, isCancelled: isCancelled)
-        try repository.prepareConfig(trained.config, taskName: "translation")
-        let version = try repository.publish(name: name) { dir in
-            try save(trained, to: dir)
-            try AtomicFile.write(trained.metrics, to: dir.appendingPathComponent(ModelRepository.metricsFileName))
-        }
+        let version = try repository.publishTrained(name: name, config: trained.config, taskName: "translation",
+                                                    metrics: trained.metrics) { try save(trained, to: $0) }
         return Outcome(version: version, parameters: trained.model.parameterCount, trainPairs: trained.trainPairs,
                        devPairs: trained.devPairs, history: trained.history)
     }
