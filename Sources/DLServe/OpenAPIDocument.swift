@@ -1063,6 +1063,27 @@ components:
       description: The token of the daemon's `--token-file` (only when one is configured).
 
   parameters:
+    IdentityID:
+      name: id
+      in: path
+      required: true
+      description: An enrolled person's id (from enrollment or the list).
+      schema: { type: integer, minimum: 1 }
+    GalleryLimit:
+      name: limit
+      in: query
+      description: Identities per page (default 100).
+      schema: { type: integer, minimum: 1, maximum: 1000 }
+    GalleryAfter:
+      name: after
+      in: query
+      description: Start after this id (the previous page's next_after).
+      schema: { type: integer, minimum: 0 }
+    IdentifyTopK:
+      name: top_k
+      in: query
+      description: How many nearest identities to list (default 5).
+      schema: { type: integer, minimum: 1, maximum: 100 }
     JobID:
       name: id
       in: path

@@ -28,7 +28,7 @@ Photos
 Split
     A permutation of the 100 face rows (Generator(SEED)): the first 70 are
     training identities, the last 30 test identities (disjoint).
-    train/  70 identities x --train-photos (default 100)
+    train/  70 identities x --train-photos (default 300)
     test/   30 identities x --test-photos (default 40), and test/pairs.txt in
             LFW's format: "10<TAB>300", then for each of 10 folds 300 matched
             lines "name<TAB>n1<TAB>n2" and 300 mismatched lines
@@ -199,7 +199,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.join(REPO_ROOT, "data", "faces"))
     ap.add_argument("--cache", default=os.path.join(REPO_ROOT, "data", "wheels"))
-    ap.add_argument("--train-photos", type=int, default=100)
+    ap.add_argument("--train-photos", type=int, default=300)
     ap.add_argument("--test-photos", type=int, default=40)
     ap.add_argument("--force", action="store_true", help="remake the files even when they exist with the same parameters")
     args = ap.parse_args()
