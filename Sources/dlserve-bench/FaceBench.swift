@@ -9,13 +9,15 @@ import Foundation
 /// first 200 photos of data/faces/test (folders by name, then files by
 /// name; `make data-faces`), decoded beforehand: per request the daemon's
 /// preprocessing (grey, resize 25 -> 32, normalise) and the model's
-/// `InferencePlan`. Batch 1 cycles through the photos; batch 32 takes 32
+/// `InferencePlan`, with the mirror images when its verification.json has
+/// `flip_average` (twice the network's work). Batch 1 cycles through the photos; batch 32 takes 32
 /// consecutive ones from (32 j) mod 169.
 struct FaceBench {
     static let modelName = "face-embed"
     static let batch = 32
 
     let plan: InferencePlan
+    let verification: VerificationFile
     let preprocessing: ImagePreprocessing
     let images: [Image]
     let files: [String]
@@ -37,13 +39,15 @@ struct FaceBench {
             files = Array(files.prefix(200))
             let decoder = ImageDecoder()
             let images = try files.map { try decoder.decode(try Data(contentsOf: photos.appendingPathComponent($0))) }
-            return FaceBench(plan: InferencePlan(loaded.model), preprocessing: p, images: images, files: files)
+            return FaceBench(plan: InferencePlan(loaded.model), verification: try FileModelStore.verificationFile(loaded),
+                             preprocessing: p, images: images, files: files)
         }
     }
 
-    func embed(_ batch: [Image]) -> Tensor {
+    /// The photos' embeddings as the daemon makes them (with the mirror images when the version asks for it).
+    func embed(_ batch: [Image]) -> [[Float]] {
         let xs = batch.map { preprocessing.tensor(from: $0).data }
-        return plan.run(Tensor(shape: [batch.count] + preprocessing.inputShape, data: xs.flatMap { $0 }))
+        return verification.embed(Tensor(shape: [batch.count] + preprocessing.inputShape, data: xs.flatMap { $0 })) { plan.run($0) }
     }
 
     /// Milliseconds of each of `count` single-photo embeddings (after 10 warm-up runs).
@@ -73,7 +77,7 @@ struct FaceBench {
     /// The first 64 photos' embeddings (batch-1 pipeline), for the peer's check.
     func embeddingsJSON() -> String {
         let n = min(64, images.count)
-        let rows = (0..<n).map { embed([images[$0]]).data.map(Double.init) }
+        let rows = (0..<n).map { embed([images[$0]])[0].map(Double.init) }
         let object: [String: Any] = ["files": Array(files.prefix(n)), "embeddings": rows]
         return String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
     }

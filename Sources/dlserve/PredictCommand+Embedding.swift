@@ -37,9 +37,9 @@ enum EmbeddingPredict {
                 throw ValidationError("\(f): \(error)")
             }
         }
-        let out = loaded.model.infer(Tensor(shape: [files.count] + preprocessing.inputShape, data: tensors.flatMap { $0 }))
-        let d = verification.dim
-        let vectors = (0..<files.count).map { Array(out.data[($0 * d)..<(($0 + 1) * d)]) }
+        let vectors = verification.embed(Tensor(shape: [files.count] + preprocessing.inputShape, data: tensors.flatMap { $0 })) {
+            loaded.model.infer($0)
+        }
         if files.count == 2 {
             let distance = verification.distance(vectors[0], vectors[1])
             print(try jsonString(Pair(a: files[0], b: files[1], distance: distance, tau: verification.tau,

@@ -42,7 +42,7 @@ final class FaceRouteTests: XCTestCase {
 
     /// The hand-set embedding model as the next version of "faces" (config.json written on first use).
     @discardableResult
-    static func publishToyModel(_ repository: ModelRepository, weights: [Float]) throws -> Int {
+    static func publishToyModel(_ repository: ModelRepository, weights: [Float], flipAverage: Bool = false) throws -> Int {
         if (try? repository.config(of: "faces")) == nil {
             try repository.writeConfig(ModelConfig(name: "faces", task: .embedding, labels: [], input: .init(shape: [1, 8, 8], color: .grayscale)))
         }
@@ -56,7 +56,8 @@ final class FaceRouteTests: XCTestCase {
         try model.loadStateDict(["fc.weight": Tensor(shape: [4, 4], data: weights)])
         return try repository.publish(name: "faces") { dir in
             try model.save(to: dir)
-            try JSONEncoder().encode(VerificationFile(dim: 4, tau: Self.tau)).write(to: dir.appendingPathComponent(VerificationFile.fileName))
+            try JSONEncoder().encode(VerificationFile(dim: 4, tau: Self.tau, flipAverage: flipAverage))
+                .write(to: dir.appendingPathComponent(VerificationFile.fileName))
         }
     }
 
@@ -171,6 +172,26 @@ final class FaceRouteTests: XCTestCase {
             XCTAssertEqual(both[1][3], 1, accuracy: 1e-6)
             let (s3, _) = try await self.call(client, .post, "/v1/models/faces/embed", Self.json([:]))
             XCTAssertEqual(s3, .badRequest)
+        }
+    }
+
+    func testFlipAverageEmbedsEachPhotoWithItsMirrorImage() async throws {
+        // Version 2 says flip_average: a top-left photo's mirror is top-right, so its embedding
+        // is the unit mean of axes 0 and 1 (in embed, verify and the gallery alike).
+        try Self.publishToyModel(repo.repository, weights: Self.identity, flipAverage: true)
+        try await withApp { client, _ in
+            let (s, one) = try await self.call(client, .post, "/v1/models/faces/embed", ByteBuffer(bytes: Self.ada), contentType: "image/png")
+            XCTAssertEqual(s, .ok)
+            XCTAssertEqual(one["version"] as? Int, 2)
+            let e = (one["embeddings"] as! [[Double]])[0]
+            for (v, want) in zip(e, [Double(0.5).squareRoot(), Double(0.5).squareRoot(), 0, 0]) { XCTAssertEqual(v, want, accuracy: 1e-6) }
+            // Ada and Bob are mirror images of each other: one person under flip averaging.
+            let (_, v) = try await self.call(client, .post, "/v1/models/faces/verify", Self.json(["a": Self.b64(Self.ada), "b": Self.b64(Self.bob)]))
+            XCTAssertEqual(v["distance"] as! Double, 0, accuracy: 1e-6)
+            let (_, enrolled) = try await self.call(client, .post, "/v1/models/faces/identities", Self.json(["name": "Ada", "image": Self.b64(Self.ada)]))
+            XCTAssertEqual(enrolled["version"] as? Int, 2)
+            let (_, who) = try await self.call(client, .post, "/v1/models/faces/identify", ByteBuffer(bytes: Self.bob), contentType: "image/png")
+            XCTAssertEqual((who["identity"] as? [String: Any])?["name"] as? String, "Ada", "\(who)")
         }
     }
 

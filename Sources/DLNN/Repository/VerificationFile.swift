@@ -1,17 +1,22 @@
 import DLKernels
+import DLTensor
 import Foundation
 
 /// `verification.json` of an embedding model's version: how two embeddings
 /// are compared and where "same person" ends.
 ///
-///     {"dim": 128, "metric": "squared_euclidean", "tau": 0.92}
+///     {"dim": 128, "metric": "squared_euclidean", "tau": 0.92, "flip_average": true}
 ///     {"dim": 128, "metric": "pair_classifier", "tau": 0, "weights": [...], "bias": 3.1}
 ///
 /// `squared_euclidean`: |a - b|^2 (in [0, 4] for unit vectors; FaceNet's).
 /// `pair_classifier`: the course's siamese alternative, a logistic regression
 /// on |a - b| read as a distance, -(sum_k w_k |a_k - b_k| + bias), so that
 /// "same" (logit > 0) is distance < 0 and tau 0 is the classifier's own
-/// boundary. Two photos show one person when distance < tau.
+/// boundary. Two photos show one person when distance < tau. With
+/// `flip_average`, a photo's embedding is the mean of the model's outputs
+/// for the photo and its mirror image (scaled back to unit length for the
+/// squared Euclidean metric): test-time augmentation, as face verifiers
+/// commonly do; `embed` applies it wherever photos are embedded.
 public struct VerificationFile: Codable, Equatable, Sendable {
     public enum Metric: String, Codable, Sendable, CaseIterable {
         case squaredEuclidean = "squared_euclidean"
@@ -25,9 +30,58 @@ public struct VerificationFile: Codable, Equatable, Sendable {
     public var tau: Double
     public var weights: [Float]?
     public var bias: Float?
+    public var flipAverage: Bool
 
-    public init(dim: Int, metric: Metric = .squaredEuclidean, tau: Double, weights: [Float]? = nil, bias: Float? = nil) {
-        (self.dim, self.metric, self.tau, self.weights, self.bias) = (dim, metric, tau, weights, bias)
+    public init(dim: Int, metric: Metric = .squaredEuclidean, tau: Double, weights: [Float]? = nil, bias: Float? = nil,
+                flipAverage: Bool = false) {
+        (self.dim, self.metric, self.tau, self.weights, self.bias, self.flipAverage) = (dim, metric, tau, weights, bias, flipAverage)
+    }
+
+    enum CodingKeys: String, CodingKey { case dim, metric, tau, weights, bias, flipAverage = "flip_average" }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dim = try c.decode(Int.self, forKey: .dim)
+        metric = try c.decode(Metric.self, forKey: .metric)
+        tau = try c.decode(Double.self, forKey: .tau)
+        weights = try c.decodeIfPresent([Float].self, forKey: .weights)
+        bias = try c.decodeIfPresent(Float.self, forKey: .bias)
+        flipAverage = try c.decodeIfPresent(Bool.self, forKey: .flipAverage) ?? false
+    }
+
+    /// Embeddings of a batch of preprocessed photos x [N, C, H, W] through
+    /// `run` (the model), one [dim] vector per photo, with `flipAverage`
+    /// applied (one batch of 2N: the photos, then their mirror images).
+    public func embed(_ x: Tensor, run: (Tensor) throws -> Tensor) rethrows -> [[Float]] {
+        combine(try run(flipAverage ? Self.withMirrors(x) : x).data, photos: x.shape[0])
+    }
+
+    /// `embed` for a model run asynchronously (the daemon's scheduler).
+    public func embed(_ x: Tensor, run: (Tensor) async throws -> Tensor) async rethrows -> [[Float]] {
+        combine(try await run(flipAverage ? Self.withMirrors(x) : x).data, photos: x.shape[0])
+    }
+
+    /// x [N, C, H, W] followed by its N mirror images (each row reversed).
+    static func withMirrors(_ x: Tensor) -> Tensor {
+        precondition(x.rank == 4, "withMirrors: photos must be [N, C, H, W], got \(x.shape)")
+        let w = x.shape[3], rows = x.count / w
+        var out = x.data
+        out.reserveCapacity(2 * x.count)
+        for r in 0..<rows { out += x.data[(r * w)..<((r + 1) * w)].reversed() }
+        return Tensor(shape: [2 * x.shape[0]] + Array(x.shape.dropFirst()), data: out)
+    }
+
+    /// Rows of the model's output [N or 2N, dim] as vectors, each photo's mean with its mirror's when flipping.
+    func combine(_ out: [Float], photos n: Int) -> [[Float]] {
+        let d = dim
+        return (0..<n).map { i in
+            var v = Array(out[(i * d)..<((i + 1) * d)])
+            guard flipAverage else { return v }
+            for j in 0..<d { v[j] = (v[j] + out[(n + i) * d + j]) / 2 }
+            guard metric == .squaredEuclidean else { return v }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return norm > 0 ? v.map { $0 / norm } : v
+        }
     }
 
     /// What is wrong with the file, if anything.

@@ -45,9 +45,7 @@ public struct FaceEmbedding: ServingTask {
         }
         let tensors = try images.map { try model.tensor(for: $0) }
         let batch = Tensor(shape: [tensors.count] + Array(tensors[0].shape.dropFirst()), data: tensors.flatMap(\.data))
-        let out = try await model.run(batch)
-        let d = file.dim
-        return ((0..<tensors.count).map { Array(out.data[($0 * d)..<(($0 + 1) * d)]) }, file)
+        return (try await file.embed(batch) { try await model.run($0) }, file)
     }
 }
 

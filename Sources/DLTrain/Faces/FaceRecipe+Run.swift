@@ -82,7 +82,7 @@ extension FaceRecipe {
         let trainer = FaceTrainer(model: model, train: train, options: .init(
             epochs: epochs, stepsPerEpoch: stepsPerEpoch, identities: min(batch.identities, train.names.count), images: batch.images,
             objective: objective, augmentation: augmentation, learningRate: optimizer.lr, warmupSteps: optimizer.warmupSteps,
-            clipNorm: optimizer.clipNorm, seed: seed))
+            clipNorm: optimizer.clipNorm, seed: seed, flipAverage: flipAverage ?? false))
         if !devNames.isEmpty {
             let dev = keep(devNames)
             let pairs = FacePairs.sample(dev, perSide: data.devPairs, seed: SeedStream.derive(seed, .split))

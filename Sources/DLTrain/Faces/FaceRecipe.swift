@@ -21,14 +21,17 @@ import Foundation
 ///       "augmentation": {"flip": 0.5, "shift": 2},
 ///       "optimizer": {"lr": 0.001, "warmup_steps": 100, "clip_norm": 10},
 ///       "epochs": 20,
-///       "seed": 1
+///       "seed": 1,
+///       "flip_average": true
 ///     }
 ///
 /// `data.train` is a folder per person (LFW's layout); the last
 /// `dev_identities` people (sorted by name) are held out, and `dev_pairs`
 /// matched + mismatched pairs of their photos score every epoch and choose
 /// the shipped tau. `input` is config.json's: the photos are preprocessed
-/// exactly as the daemon will. Unknown fields are errors naming the field.
+/// exactly as the daemon will. `flip_average` embeds every photo as the mean
+/// with its mirror image, at dev scoring and in the published version
+/// (`VerificationFile`). Unknown fields are errors naming the field.
 public struct FaceRecipe: TaskRecipe, Codable, Equatable, Sendable {
     public struct DataSection: Codable, Equatable, Sendable {
         public var dir: String?
@@ -118,10 +121,11 @@ public struct FaceRecipe: TaskRecipe, Codable, Equatable, Sendable {
     public var epochs: Int
     public var seed: UInt64
     public var promote: Bool?
+    public var flipAverage: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, task, data, input, model, objective, batch, augmentation, optimizer, epochs, seed, promote
-        case stepsPerEpoch = "steps_per_epoch"
+        case stepsPerEpoch = "steps_per_epoch", flipAverage = "flip_average"
     }
 
     public init(from d: Decoder) throws {
@@ -141,6 +145,7 @@ public struct FaceRecipe: TaskRecipe, Codable, Equatable, Sendable {
         epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? 20
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 1
         promote = try c.decodeIfPresent(Bool.self, forKey: .promote)
+        flipAverage = try c.decodeIfPresent(Bool.self, forKey: .flipAverage)
     }
 
     public func encode(to e: Encoder) throws {
@@ -158,6 +163,7 @@ public struct FaceRecipe: TaskRecipe, Codable, Equatable, Sendable {
         try c.encode(epochs, forKey: .epochs)
         try c.encode(seed, forKey: .seed)
         try c.encodeIfPresent(promote, forKey: .promote)
+        try c.encodeIfPresent(flipAverage, forKey: .flipAverage)
     }
 }
 

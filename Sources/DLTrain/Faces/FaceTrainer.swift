@@ -21,10 +21,13 @@ public final class FaceTrainer {
         public var warmupSteps: Int
         public var clipNorm: Float?
         public var seed: UInt64
+        /// Embed dev photos as the mean with their mirror images (`VerificationFile.flipAverage`).
+        public var flipAverage: Bool
 
         public init(epochs: Int, stepsPerEpoch: Int, identities: Int = 16, images: Int = 4, objective: FaceRecipe.Objective = .init(),
                     augmentation: FaceRecipe.Augmentation = .init(), learningRate: Float = 1e-3, warmupSteps: Int = 100,
-                    clipNorm: Float? = 10, seed: UInt64 = 1) {
+                    clipNorm: Float? = 10, seed: UInt64 = 1, flipAverage: Bool = false) {
+            self.flipAverage = flipAverage
             (self.epochs, self.stepsPerEpoch, self.identities, self.images) = (epochs, stepsPerEpoch, identities, images)
             (self.objective, self.augmentation, self.learningRate) = (objective, augmentation, learningRate)
             (self.warmupSteps, self.clipNorm, self.seed) = (warmupSteps, clipNorm, seed)
@@ -228,8 +231,9 @@ public final class FaceTrainer {
     /// The verification file of the model as trained so far (tau from the dev pairs when there are any).
     public func verificationFile(tau: Double) -> VerificationFile {
         let d = model.outputShape.product
-        guard let head = pairHead else { return VerificationFile(dim: d, metric: .squaredEuclidean, tau: tau) }
-        return VerificationFile(dim: d, metric: .pairClassifier, tau: tau, weights: head.weight.data, bias: head.bias.data[0])
+        guard let head = pairHead else { return VerificationFile(dim: d, metric: .squaredEuclidean, tau: tau, flipAverage: options.flipAverage) }
+        return VerificationFile(dim: d, metric: .pairClassifier, tau: tau, weights: head.weight.data, bias: head.bias.data[0],
+                                flipAverage: options.flipAverage)
     }
 
     /// Best-threshold accuracy, tau and AUC on the dev pairs.
@@ -254,7 +258,7 @@ public struct FaceEmbedder {
         var out: [Float] = []
         out.reserveCapacity(set.count * verification.dim)
         for first in stride(from: 0, to: set.count, by: batchSize) {
-            out += model.infer(set.batch(Array(first..<min(first + batchSize, set.count)))).data
+            out += verification.embed(set.batch(Array(first..<min(first + batchSize, set.count)))) { model.infer($0) }.flatMap { $0 }
         }
         return out
     }

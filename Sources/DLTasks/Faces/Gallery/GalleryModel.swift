@@ -49,8 +49,6 @@ final class GalleryModel: @unchecked Sendable {
         }
         guard let first = tensors.first else { return [] }
         let batch = Tensor(shape: [tensors.count] + Array(first.shape.dropFirst()), data: tensors.flatMap(\.data))
-        let out = lock.withLock { plan.run(batch) }
-        let d = verification.dim
-        return (0..<tensors.count).map { Array(out.data[($0 * d)..<(($0 + 1) * d)]) }
+        return verification.embed(batch) { x in lock.withLock { plan.run(x) } }
     }
 }
