@@ -220,10 +220,16 @@ def load_set(root, names, prep):
     return np.stack(xs).astype(np.float32), np.array(labels), keys
 
 
-def embed(model, x, batch=256):
+def embed(model, x, batch=256, flip_average=False):
+    """Embeddings of x [N, C, H, W]; with flip_average (the recipe's), the normalised mean of each
+    photo's and its mirror image's, as dlserve's VerificationFile.embed does."""
     model.eval()
     with torch.no_grad():
-        return torch.cat([model(torch.from_numpy(x[i:i + batch])) for i in range(0, len(x), batch)]).numpy().astype(np.float64)
+        run = lambda v: torch.cat([model(torch.from_numpy(np.ascontiguousarray(v[i:i + batch]))) for i in range(0, len(v), batch)])  # noqa: E731
+        e = run(x)
+        if flip_average:
+            e = F.normalize((e + run(x[:, :, :, ::-1])) / 2, dim=-1, eps=1e-12)
+        return e.numpy().astype(np.float64)
 
 
 def pair_distances(e, index, pairs):
@@ -320,7 +326,7 @@ def main():
         line = f"epoch {epoch + 1}/{epochs}: loss {loss_sum / steps:.4f}, active {active_sum / steps:.3f}, lr {lr:.2e}, {time.time() - t0:.1f} s"
         if dev:
             x_dev, index, dev_pairs, dev_same = dev
-            d = pair_distances(embed(model, x_dev), index, dev_pairs)
+            d = pair_distances(embed(model, x_dev, flip_average=recipe.get("flip_average", False)), index, dev_pairs)
             dev_tau, dev_acc = best_threshold(d, dev_same)
             line += f"; dev accuracy {dev_acc:.4f} (tau {dev_tau:.4f}), AUC {roc_auc(d, dev_same):.4f}"
         print(line, file=sys.stderr)
@@ -329,7 +335,7 @@ def main():
     pairs, same, folds = read_pairs(os.path.join(args.test, "pairs.txt"))
     keys = sorted({k for p in pairs for k in p})
     x_test = np.stack([prep.exact(Image.open(photo_path(args.test, *k))) for k in keys]).astype(np.float32)
-    d = pair_distances(embed(model, x_test), {k: i for i, k in enumerate(keys)}, pairs)
+    d = pair_distances(embed(model, x_test, flip_average=recipe.get("flip_average", False)), {k: i for i, k in enumerate(keys)}, pairs)
     v = verification_accuracy(d, same, folds)
     result = {"accuracy_mean": round(v["mean"], 4), "accuracy_std": round(v["std"], 4), "auc": round(roc_auc(d, same), 4),
               "tau": round(best_threshold(d, same)[0], 6), "dev_tau": None if dev_tau is None else round(dev_tau, 6),

@@ -87,6 +87,16 @@ def main():
     for im in images:
         im.load()
     blob = onnx_export.export(version_dir)
+    # A version with flip_average embeds each photo as the normalised mean with its mirror image
+    # (verification.json): the peer does the same, one batch of 2N.
+    flip = json.load(open(os.path.join(version_dir, "verification.json"))).get("flip_average", False)
+
+    def with_flips(run, x):
+        if not flip:
+            return run(x)
+        e = run(np.concatenate([x, x[:, :, :, ::-1]]).astype(np.float32))
+        m = (e[:len(x)] + e[len(x):]) / 2
+        return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
 
     # Agreement: dlserve's embeddings of the first 64 photos against onnxruntime on DLVision's exact input.
     proc = subprocess.run([binary, "--face-embeddings"], capture_output=True, text=True, cwd=args.root, env=CHILD_ENV)
@@ -98,7 +108,8 @@ def main():
         sys.exit(f"error: dlserve-bench embedded {got_files[:3]}... ({len(got_files)} files); expected the first {AGREE} "
                  f"of the sorted test photos, {files[:3]}...")
     sess1 = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
-    theirs = sess1.run(None, {"image": np.stack([prep.exact(im) for im in images[:AGREE]]).astype(np.float32)})[0]
+    theirs = with_flips(lambda v: sess1.run(None, {"image": v})[0],
+                        np.stack([prep.exact(im) for im in images[:AGREE]]).astype(np.float32))
     a, b = np.asarray(ours["embeddings"], np.float64), theirs.astype(np.float64)
     if a.shape != b.shape:
         sys.exit(f"error: dlserve-bench's embeddings are {a.shape}, onnxruntime's {b.shape}")
@@ -143,7 +154,7 @@ def main():
         sess = ort.InferenceSession(blob, so, providers=["CPUExecutionProvider"])
 
         def embed(batch):
-            return sess.run(None, {"image": np.stack([prep.pillow(im) for im in batch])})[0]
+            return with_flips(lambda v: sess.run(None, {"image": v})[0], np.stack([prep.pillow(im) for im in batch]))
 
         for name, cmd, size, count in (("batch 1 (per photo)", "Embed1", 1, 200), ("batch 32 (per batch)", "Embed32", BATCH, 10)):
             def peer(n, size=size):
