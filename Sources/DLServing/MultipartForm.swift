@@ -47,7 +47,17 @@ public struct MultipartForm: Sendable {
                 throw ServingError.badRequest("multipart body: a part's headers never end")
             }
             let headers = String(decoding: b[i..<max(i, headerEnd)], as: UTF8.self)
-            guard let next = find(delimiter, from: headerEnd + 4) else {
+            // The delimiter ends a part only when "--" (the last) or CRLF follows it.
+            var from = headerEnd + 4, found: Int?
+            while let candidate = find(delimiter, from: from) {
+                let after = candidate + delimiter.count
+                if b.count >= after + 2, (b[after] == 45 && b[after + 1] == 45) || (b[after] == 13 && b[after + 1] == 10) {
+                    found = candidate
+                    break
+                }
+                from = candidate + 1
+            }
+            guard let next = found else {
                 throw ServingError.badRequest("multipart body: a part is not closed by the boundary")
             }
             parts.append(try part(headers: headers, bytes: Array(b[(headerEnd + 4)..<next])))
