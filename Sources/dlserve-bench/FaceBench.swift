@@ -84,22 +84,24 @@ struct FaceBench {
 }
 
 /// Identify's search on a gallery of N random unit 128-vectors (seeded):
-/// the 5 nearest of one query by `Kernels.nearestRows` (one BLAS sgemv over
-/// the contiguous matrix, then a top-k scan), single-threaded, as the
-/// daemon's `GalleryIndex` runs it.
+/// the 5 nearest of one query by `Kernels.nearestRowsHalf` (a pass over the
+/// Float16 copy, the best 21 re-scored on the Float32 rows), one thread, as
+/// the daemon's `GalleryIndex` runs it.
 final class IdentifyBench {
     static let dim = 128
     private(set) var size = 0
     private var rows: [Float] = []
+    private var half: [Float16] = []
     private var norms: [Float] = []
     private var scratch: [Float] = []
 
     func prepare(_ n: Int) {
         guard n != size else { return }
         var rng = SeededGenerator(seed: UInt64(n))
-        rows = []  // free the previous gallery first
+        rows = []; half = []  // free the previous gallery first
         rows = Self.unitVectors(n, rng: &rng)
-        norms = (0..<n).map { i in rows[(i * Self.dim)..<((i + 1) * Self.dim)].reduce(0) { $0 + $1 * $1 } }
+        half = rows.map { Float16($0) }
+        norms = (0..<n).map { i in half[(i * Self.dim)..<((i + 1) * Self.dim)].reduce(0) { $0 + Float($1) * Float($1) } }
         scratch = [Float](repeating: 0, count: n)
         size = n
     }
@@ -124,10 +126,12 @@ final class IdentifyBench {
             let t = DispatchTime.now().uptimeNanoseconds
             let found = queries.withUnsafeBufferPointer { pq in
                 rows.withUnsafeBufferPointer { pr in
-                    norms.withUnsafeBufferPointer { pn in
-                        scratch.withUnsafeMutableBufferPointer { ps in
-                            Kernels.nearestRows(query: pq.baseAddress! + q * Self.dim, rows: pr.baseAddress!, squaredNorms: pn.baseAddress!,
-                                                count: size, d: Self.dim, k: 5, scratch: ps.baseAddress!)
+                    half.withUnsafeBufferPointer { ph in
+                        norms.withUnsafeBufferPointer { pn in
+                            scratch.withUnsafeMutableBufferPointer { ps in
+                                Kernels.nearestRowsHalf(query: pq.baseAddress! + q * Self.dim, rows: pr.baseAddress!, halfRows: ph.baseAddress!,
+                                                        halfSquaredNorms: pn.baseAddress!, count: size, d: Self.dim, k: 5, scratch: ps.baseAddress!)
+                            }
                         }
                     }
                 }

@@ -62,6 +62,8 @@ final class RecipeTests: XCTestCase {
                 XCTAssertNoThrow(try TranslationRecipe.parse(data), f)
             } else if DetectionRecipe.isRecipe(data) {
                 XCTAssertNoThrow(try DetectionRecipe.parse(data), f)
+            } else if FaceRecipe.isRecipe(data) {
+                XCTAssertNoThrow(try FaceRecipe.parse(data), f)
             } else {
                 XCTAssertNoThrow(try Recipe.load(dir.appendingPathComponent(f)), f)
             }

@@ -3,9 +3,11 @@ import DLNN
 import Foundation
 
 /// One model version's gallery in memory: every identity's template as one
-/// contiguous row-major matrix [count, dim] with its squared norms, searched
-/// with one BLAS matrix-vector product (squared Euclidean) or SIMD weighted
-/// L1 (the pair classifier). Rows are appended on enrollment and swapped out
+/// contiguous row-major matrix [count, dim], and a Float16 copy with its
+/// squared norms. The squared Euclidean search reads the Float16 copy (half
+/// the bytes: the search is memory bound) and re-scores its best candidates
+/// exactly (`Kernels.nearestRowsHalf`); the pair classifier's is SIMD
+/// weighted L1 over the Float32 rows. Rows are appended on enrollment and swapped out
 /// on deletion. Not thread-safe: `FaceGallery` guards it.
 struct GalleryIndex {
     let version: Int
@@ -14,6 +16,8 @@ struct GalleryIndex {
     private(set) var names: [String] = []
     private(set) var vectors: [Float] = []
     private(set) var squaredNorms: [Float] = []
+    private var half: [Float16] = []
+    private var halfNorms: [Float] = []
     private var scratch: [Float] = []
     private var rowOf: [Int64: Int] = [:]
 
@@ -28,6 +32,9 @@ struct GalleryIndex {
         rowOf[id] = ids.count
         ids.append(id); names.append(name); vectors += vector
         squaredNorms.append(vector.reduce(0) { $0 + $1 * $1 })
+        let h = vector.map { Float16($0) }
+        half += h
+        halfNorms.append(h.reduce(0) { $0 + Float($1) * Float($1) })
     }
 
     mutating func remove(id: Int64) {
@@ -39,12 +46,12 @@ struct GalleryIndex {
         let last = ids.count - 1
         rowOf[ids[row]] = nil
         if row != last {
-            ids[row] = ids[last]; names[row] = names[last]; squaredNorms[row] = squaredNorms[last]
-            for j in 0..<dim { vectors[row * dim + j] = vectors[last * dim + j] }
+            ids[row] = ids[last]; names[row] = names[last]; squaredNorms[row] = squaredNorms[last]; halfNorms[row] = halfNorms[last]
+            for j in 0..<dim { vectors[row * dim + j] = vectors[last * dim + j]; half[row * dim + j] = half[last * dim + j] }
             rowOf[ids[row]] = row
         }
-        ids.removeLast(); names.removeLast(); squaredNorms.removeLast()
-        vectors.removeLast(dim)
+        ids.removeLast(); names.removeLast(); squaredNorms.removeLast(); halfNorms.removeLast()
+        vectors.removeLast(dim); half.removeLast(dim)
     }
 
     /// The k identities nearest to `query`, nearest first.
@@ -58,6 +65,15 @@ struct GalleryIndex {
         let found: [(index: Int, distance: Float)] = query.withUnsafeBufferPointer { q in
             vectors.withUnsafeBufferPointer { g in
                 switch verification.metric {
+                case .squaredEuclidean where dim % 16 == 0:
+                    return half.withUnsafeBufferPointer { h in
+                        halfNorms.withUnsafeBufferPointer { norms in
+                            buffer.withUnsafeMutableBufferPointer { s in
+                                Kernels.nearestRowsHalf(query: q.baseAddress!, rows: g.baseAddress!, halfRows: h.baseAddress!,
+                                                        halfSquaredNorms: norms.baseAddress!, count: n, d: dim, k: k, scratch: s.baseAddress!)
+                            }
+                        }
+                    }
                 case .squaredEuclidean:
                     return squaredNorms.withUnsafeBufferPointer { norms in
                         buffer.withUnsafeMutableBufferPointer { s in
