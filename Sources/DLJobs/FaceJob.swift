@@ -30,10 +30,7 @@ enum FaceJob {
         TaskRecipeJob.prepareCheckpoint(run)
         let epochs = recipe.epochs
         let trained = try resolved.train(base: URL(fileURLWithPath: "/"), checkpoint: run.checkpointURL, configure: { trainer in
-            trainer.onProgress = { p in
-                run.batchFinished(BatchProgress(epoch: p.epoch, epochs: epochs, batch: p.batch, batches: p.batches, loss: Float(p.loss),
-                                                accuracy: 0, imagesPerSecond: p.imagesPerSecond, learningRate: p.learningRate))
-            }
+            trainer.onProgress = TaskRecipeJob.progressReporter(run, epochs: epochs)
             trainer.epochFinished = try TaskRecipeJob.epochRecorder(run, history: trainer.history, metrics: metrics)
         }, isCancelled: { run.shouldStop() })
         return TrainedModel(save: { dir in try recipe.save(trained, to: dir) }, metrics: try recipe.metrics(trained), config: recipe.config())

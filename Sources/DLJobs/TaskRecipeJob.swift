@@ -77,3 +77,13 @@ extension TaskRecipeJob {
         }
     }
 }
+
+extension TaskRecipeJob {
+    /// Reports an image trainer's batches (detection, faces) as the job's progress.
+    static func progressReporter(_ run: JobRun, epochs: Int) -> (DetectionTrainer.Progress) -> Void {
+        { p in
+            run.batchFinished(BatchProgress(epoch: p.epoch, epochs: epochs, batch: p.batch, batches: p.batches, loss: Float(p.loss),
+                                            accuracy: 0, imagesPerSecond: p.imagesPerSecond, learningRate: p.learningRate))
+        }
+    }
+}
