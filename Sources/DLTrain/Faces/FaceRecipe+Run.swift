@@ -20,6 +20,8 @@ extension FaceRecipe {
         guard (1...1_000_000).contains(stepsPerEpoch) else { throw fail("steps_per_epoch must be in 1...1000000 (got \(stepsPerEpoch))") }
         guard (0...1).contains(augmentation.flip) else { throw fail("augmentation.flip must be in [0, 1] (got \(augmentation.flip))") }
         guard (0...64).contains(augmentation.shift) else { throw fail("augmentation.shift must be in 0...64 (got \(augmentation.shift))") }
+        guard (0...45).contains(augmentation.rotate) else { throw fail("augmentation.rotate must be in 0...45 degrees (got \(augmentation.rotate))") }
+        guard (0...1).contains(augmentation.erase) else { throw fail("augmentation.erase must be in [0, 1] (got \(augmentation.erase))") }
         let o = optimizer
         guard o.lr.isFinite, o.lr > 0, o.lr <= 1 else { throw fail("optimizer.lr must be in (0, 1] (got \(o.lr))") }
         guard o.warmupSteps >= 0 else { throw fail("optimizer.warmup_steps must be >= 0 (got \(o.warmupSteps))") }

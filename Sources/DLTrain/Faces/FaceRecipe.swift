@@ -18,7 +18,7 @@ import Foundation
 ///       "objective": {"loss": "triplet", "mining": "batch_hard", "alpha": 0.2},
 ///       "batch": {"identities": 16, "images": 4},
 ///       "steps_per_epoch": 100,
-///       "augmentation": {"flip": 0.5, "shift": 2},
+///       "augmentation": {"flip": 0.5, "shift": 2, "rotate": 10, "erase": 0.3},
 ///       "optimizer": {"lr": 0.001, "warmup_steps": 100, "clip_norm": 10},
 ///       "epochs": 20,
 ///       "seed": 1,
@@ -97,13 +97,21 @@ public struct FaceRecipe: TaskRecipe, Codable, Equatable, Sendable {
         public var flip: Double = 0.5
         /// Largest shift in pixels, each axis (edges replicated).
         public var shift: Int = 2
-        public init(flip: Double = 0.5, shift: Int = 2) { (self.flip, self.shift) = (flip, shift) }
-        enum CodingKeys: String, CodingKey, CaseIterable { case flip, shift }
+        /// Largest rotation in degrees, either way (bilinear, edges replicated); 0: none.
+        public var rotate: Double = 0
+        /// Probability of erasing a random rectangle of 10-25% of the photo (Zhong et al., 2017); 0: never.
+        public var erase: Double = 0
+        public init(flip: Double = 0.5, shift: Int = 2, rotate: Double = 0, erase: Double = 0) {
+            (self.flip, self.shift, self.rotate, self.erase) = (flip, shift, rotate, erase)
+        }
+        enum CodingKeys: String, CodingKey, CaseIterable { case flip, shift, rotate, erase }
         public init(from d: Decoder) throws {
             try SkipGramRecipe.rejectUnknown(d, CodingKeys.allCases.map(\.rawValue), in: "augmentation.")
             let c = try d.container(keyedBy: CodingKeys.self), x = Augmentation()
             flip = try c.decodeIfPresent(Double.self, forKey: .flip) ?? x.flip
             shift = try c.decodeIfPresent(Int.self, forKey: .shift) ?? x.shift
+            rotate = try c.decodeIfPresent(Double.self, forKey: .rotate) ?? x.rotate
+            erase = try c.decodeIfPresent(Double.self, forKey: .erase) ?? x.erase
         }
     }
 

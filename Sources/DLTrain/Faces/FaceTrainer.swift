@@ -114,29 +114,55 @@ public final class FaceTrainer {
         return (photos, labels)
     }
 
-    /// The photos as a batch, each flipped and shifted at random.
+    /// The photos as a batch, each flipped, shifted and (when the recipe
+    /// asks) rotated and partly erased at random. Pixels are resampled
+    /// bilinearly from the source with edges replicated; erased rectangles
+    /// take the value 0 (the normalised mid-grey).
     func augmentedBatch(_ photos: [Int], rng: inout SeededGenerator) -> Tensor {
         let x = train.batch(photos)
         let (c, h, w) = (train.shape[0], train.shape[1], train.shape[2])
         var out = x.data
-        let s = options.augmentation.shift
+        let a = options.augmentation, s = a.shift
         for i in photos.indices {
-            let flip = Double.random(in: 0..<1, using: &rng) < options.augmentation.flip
+            let flip = Double.random(in: 0..<1, using: &rng) < a.flip
             let dx = s > 0 ? Int.random(in: -s...s, using: &rng) : 0, dy = s > 0 ? Int.random(in: -s...s, using: &rng) : 0
-            guard flip || dx != 0 || dy != 0 else { continue }
-            for ch in 0..<c {
-                let base = (i * c + ch) * h * w
-                for y in 0..<h {
-                    let sy = min(max(y - dy, 0), h - 1)
-                    for xx in 0..<w {
-                        let fx = flip ? w - 1 - xx : xx
-                        let sx = min(max(fx - dx, 0), w - 1)
-                        out[base + y * w + xx] = x.data[base + sy * w + sx]
+            let angle = a.rotate > 0 ? Double.random(in: -a.rotate...a.rotate, using: &rng) * Double.pi / 180 : 0
+            let (cosA, sinA) = (Float(cos(angle)), Float(sin(angle)))
+            let (cx, cy) = (Float(w - 1) / 2, Float(h - 1) / 2)
+            if flip || dx != 0 || dy != 0 || angle != 0 {
+                for ch in 0..<c {
+                    let base = (i * c + ch) * h * w
+                    for y in 0..<h {
+                        for xx in 0..<w {
+                            // Output (xx, y) <- source: mirror the column, undo the shift, then the rotation about the centre.
+                            let fx = flip ? w - 1 - xx : xx
+                            let ux = Float(fx - dx) - cx, uy = Float(y - dy) - cy
+                            let sx = cosA * ux + sinA * uy + cx
+                            let sy = -sinA * ux + cosA * uy + cy
+                            out[base + y * w + xx] = Self.bilinear(x.data, base: base, w: w, h: h, x: sx, y: sy)
+                        }
                     }
                 }
             }
+            if a.erase > 0, Double.random(in: 0..<1, using: &rng) < a.erase {
+                let area = Double.random(in: 0.10...0.25, using: &rng) * Double(w * h)
+                let aspect = exp(Double.random(in: log(0.5)...log(2.0), using: &rng))
+                let ew = min(w, max(1, Int((area * aspect).squareRoot()))), eh = min(h, max(1, Int((area / aspect).squareRoot())))
+                let x0 = Int.random(in: 0...(w - ew), using: &rng), y0 = Int.random(in: 0...(h - eh), using: &rng)
+                for ch in 0..<c { for y in y0..<(y0 + eh) { for xx in x0..<(x0 + ew) { out[(i * c + ch) * h * w + y * w + xx] = 0 } } }
+            }
         }
         return Tensor(shape: x.shape, data: out)
+    }
+
+    /// Bilinear sample of plane `base` [h, w] at (x, y), coordinates clamped to the edges.
+    static func bilinear(_ p: [Float], base: Int, w: Int, h: Int, x: Float, y: Float) -> Float {
+        let xc = min(max(x, 0), Float(w - 1)), yc = min(max(y, 0), Float(h - 1))
+        let x0 = Int(xc), y0 = Int(yc), x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
+        let fx = xc - Float(x0), fy = yc - Float(y0)
+        let top = p[base + y0 * w + x0] * (1 - fx) + p[base + y0 * w + x1] * fx
+        let bottom = p[base + y1 * w + x0] * (1 - fx) + p[base + y1 * w + x1] * fx
+        return top * (1 - fy) + bottom * fy
     }
 
     /// The loss of one batch and the share of its triplets (pairs) that count.
