@@ -26,12 +26,7 @@ extension ServeAPI {
         let name = try RequestDecoding.name(context)
         context.modelLabel.value = name
         let parameters = Dictionary(uniqueKeysWithValues: names.compactMap { n in context.parameters.get(n).map { (n, $0) } })
-        let body = try await RequestDecoding.body(request, limit: settings.maxBodyBytes)
-        var query: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-        let contentType = TaskBody.parseContentType(request.headers[.contentType])
-        let taskBody = TaskBody(bytes: Array(body.readableBytesView), mediaType: contentType.mediaType, query: query,
-                                mediaTypeParameters: contentType.parameters)
+        let taskBody = try await taskBody(request)
         let requestID = context.requestID
         let reply = try await withDeadline(context) {
             try await endpoint.handler(EndpointRequest(model: name, parameters: parameters, body: taskBody, requestID: requestID))

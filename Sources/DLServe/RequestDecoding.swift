@@ -40,7 +40,6 @@ enum RequestDecoding {
 
     /// The media type of the body without parameters, lowercased.
     static func mediaType(_ request: Request) -> String? {
-        guard let value = request.headers[.contentType] else { return nil }
-        return value.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        TaskBody.parseContentType(request.headers[.contentType]).mediaType
     }
 }

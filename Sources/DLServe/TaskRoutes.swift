@@ -26,19 +26,29 @@ extension ServeAPI {
         let name = try RequestDecoding.name(context)
         context.modelLabel.value = name
         let version = try RequestDecoding.version(context)
-        let body = try await RequestDecoding.body(request, limit: settings.maxBodyBytes)
-        var query: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-        let format = try ResponseFormat.choose(for: T.Response.self, query: query, accept: request.headers[values: .accept])
-        let contentType = TaskBody.parseContentType(request.headers[.contentType])
-        let decoded = try T.decode(TaskBody(bytes: Array(body.readableBytesView), mediaType: contentType.mediaType,
-                                            query: query, responseFormat: format?.name, mediaTypeParameters: contentType.parameters))
+        var body = try await taskBody(request)
+        let format = try ResponseFormat.choose(for: T.Response.self, query: body.query, accept: request.headers[values: .accept])
+        body.responseFormat = format?.name
+        let decoded = try T.decode(body)
         let requestID = context.requestID
         let response = try await withDeadline(context) {
             try await self.backend.perform(task, model: name, version: version, request: decoded, requestID: requestID)
         }
         guard let format, let renderable = response as? any AlternativeRepresentable else { return TaskResponse(value: response) }
         return TaskResponse(value: response, rendered: (format.mediaType, try renderable.rendered(as: format.name)))
+    }
+}
+
+extension ServeAPI {
+    /// A request as a task sees it: the body (within the size limit), its
+    /// media type and parameters, the query.
+    func taskBody(_ request: Request) async throws -> TaskBody {
+        let body = try await RequestDecoding.body(request, limit: settings.maxBodyBytes)
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        let contentType = TaskBody.parseContentType(request.headers[.contentType])
+        return TaskBody(bytes: Array(body.readableBytesView), mediaType: contentType.mediaType, query: query,
+                        mediaTypeParameters: contentType.parameters)
     }
 }
 

@@ -21,6 +21,8 @@ enum EmbeddingEval {
         var accuracyAtTau: Double
         var metric: String
         var distances: [Double]
+        /// Whether each pair is one person (not printed; the ROC curve's labels).
+        var same: [Bool]
         var photosPerSecond: Double
         var seconds: Double
         enum CodingKeys: String, CodingKey {
@@ -47,7 +49,7 @@ enum EmbeddingEval {
             ?? dataRoot.appendingPathComponent(dataset.name, isDirectory: true).appendingPathComponent(dataset.split.rawValue, isDirectory: true)
         let out = try measure(loaded, dir: url, name: dir ?? dataset.description)
         if let roc {
-            let curve = ROCCurve(distances: out.distances, same: try FacePairs.load(url.appendingPathComponent(FacePairs.fileName)).pairs.map(\.same))
+            let curve = ROCCurve(distances: out.distances, same: out.same)
             do { try AtomicFile.write(Data(curve.svg(title: "\(loaded.name) v\(loaded.version) on \(out.dataset)").utf8), to: URL(fileURLWithPath: roc)) } catch {
                 throw ValidationError("--roc \(roc): \(error)")
             }
@@ -70,7 +72,7 @@ enum EmbeddingEval {
         return Output(model: loaded.name, version: loaded.version, dataset: name, people: set.names.count, photos: set.count,
                       score: Verification.kFold(distances: distances, same: same, folds: pairs.pairs.map(\.fold)),
                       tau: verification.tau, accuracyAtTau: Verification.accuracy(distances: distances, same: same, tau: verification.tau),
-                      metric: verification.metric.rawValue, distances: distances,
+                      metric: verification.metric.rawValue, distances: distances, same: same,
                       photosPerSecond: Double(set.count) / max(seconds, 1e-9), seconds: seconds)
     }
 }

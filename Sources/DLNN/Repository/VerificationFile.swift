@@ -75,13 +75,20 @@ public struct VerificationFile: Codable, Equatable, Sendable {
     func combine(_ out: [Float], photos n: Int) -> [[Float]] {
         let d = dim
         return (0..<n).map { i in
-            var v = Array(out[(i * d)..<((i + 1) * d)])
-            guard flipAverage else { return v }
-            for j in 0..<d { v[j] = (v[j] + out[(n + i) * d + j]) / 2 }
-            guard metric == .squaredEuclidean else { return v }
-            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            return norm > 0 ? v.map { $0 / norm } : v
+            let v = Array(out[(i * d)..<((i + 1) * d)])
+            return flipAverage ? mean([v, Array(out[((n + i) * d)..<((n + i + 1) * d)])]) : v
         }
+    }
+
+    /// The mean of embeddings, scaled back to unit length for the squared
+    /// Euclidean metric (its embeddings are unit vectors): a photo with its
+    /// mirror image, or a gallery person's template from their photos.
+    public func mean(_ embeddings: [[Float]]) -> [Float] {
+        var m = [Float](repeating: 0, count: dim)
+        for e in embeddings { for j in 0..<dim { m[j] += e[j] / Float(embeddings.count) } }
+        guard metric == .squaredEuclidean else { return m }
+        let norm = m.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return norm > 0 ? m.map { $0 / norm } : m
     }
 
     /// What is wrong with the file, if anything.

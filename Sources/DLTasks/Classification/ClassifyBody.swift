@@ -59,6 +59,24 @@ enum ClassifyBody {
         }
     }
 
+    /// A base64 PNG or JPEG (a data: URL works too) from JSON field `field`;
+    /// bad base64 is a 400, other bytes a 415, each naming the field.
+    static func encodedImage(base64 s: String, field: String) throws -> ImageInput {
+        let cleaned = s.hasPrefix("data:") ? String(s.drop(while: { $0 != "," }).dropFirst()) : s
+        guard let data = Data(base64Encoded: cleaned, options: .ignoreUnknownCharacters), !data.isEmpty else {
+            throw ServingError.badRequest("'\(field)' is not valid base64")
+        }
+        return try encodedImage(bytes: [UInt8](data), field: field)
+    }
+
+    /// PNG or JPEG bytes, recognised by their signature; anything else is a 415 naming `field`.
+    static func encodedImage(bytes: [UInt8], field: String) throws -> ImageInput {
+        guard let mediaType = signature(bytes) else {
+            throw ServingError.unsupportedMediaType("'\(field)' must be a PNG or JPEG image")
+        }
+        return .encoded(Data(bytes), mediaType: mediaType)
+    }
+
     /// "image/png" or "image/jpeg" from the first bytes, or nil.
     static func signature(_ bytes: [UInt8]) -> String? {
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return "image/png" }
@@ -83,16 +101,7 @@ enum ClassifyBody {
             guard given == 1 else {
                 throw ServingError.badRequest("give exactly one of 'image' (base64 PNG/JPEG), 'pixels' or 'inputs'")
             }
-            if let image {
-                let cleaned = image.hasPrefix("data:") ? String(image.drop(while: { $0 != "," }).dropFirst()) : image
-                guard let data = Data(base64Encoded: cleaned, options: .ignoreUnknownCharacters), !data.isEmpty else {
-                    throw ServingError.badRequest("'image' is not valid base64")
-                }
-                guard let mediaType = ClassifyBody.signature([UInt8](data)) else {
-                    throw ServingError.unsupportedMediaType("'image' must be a base64 PNG or JPEG")
-                }
-                return .encoded(data, mediaType: mediaType)
-            }
+            if let image { return try ClassifyBody.encodedImage(base64: image, field: "image") }
             let numbers = (pixels ?? inputs)!
             guard !numbers.data.isEmpty else { throw ServingError.badRequest("the pixel array is empty") }
             return .pixels(numbers.data, shape: numbers.shape)

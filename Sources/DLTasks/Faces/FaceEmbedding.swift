@@ -43,8 +43,7 @@ public struct FaceEmbedding: ServingTask {
         guard let file = model.resources.verification else {
             throw ServingError.invalidInput("model '\(model.name)' version \(model.version) has no verification.json")
         }
-        let tensors = try images.map { try model.tensor(for: $0) }
-        let batch = Tensor(shape: [tensors.count] + Array(tensors[0].shape.dropFirst()), data: tensors.flatMap(\.data))
+        let batch = Tensor.concat(try images.map { try model.tensor(for: $0) }, axis: 0)
         return (try await file.embed(batch) { try await model.run($0) }, file)
     }
 }

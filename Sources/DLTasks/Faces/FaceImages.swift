@@ -21,7 +21,7 @@ struct FaceImages {
         case "multipart/form-data":
             for part in try MultipartForm(body).parts {
                 if part.filename != nil || ClassifyBody.signature(part.bytes) != nil {
-                    photos.append((part.name, try Self.photo(part.bytes, field: part.name)))
+                    photos.append((part.name, try ClassifyBody.encodedImage(bytes: part.bytes, field: part.name)))
                 } else {
                     fields[part.name] = String(decoding: part.bytes, as: UTF8.self)
                 }
@@ -44,9 +44,9 @@ struct FaceImages {
         let object = try body.json([String: JSONField].self)
         for key in object.keys.sorted() {
             switch object[key]! {
-            case .string(let s) where photoFields.contains(key): photos.append((key, try Self.photo(base64: s, field: key)))
+            case .string(let s) where photoFields.contains(key): photos.append((key, try ClassifyBody.encodedImage(base64: s, field: key)))
             case .strings(let list) where photoFields.contains(key):
-                for (i, s) in list.enumerated() { photos.append((key, try Self.photo(base64: s, field: "\(key)[\(i)]"))) }
+                for (i, s) in list.enumerated() { photos.append((key, try ClassifyBody.encodedImage(base64: s, field: "\(key)[\(i)]"))) }
             case .string(let s): fields[key] = s
             case .other(let description): fields[key] = description
             case .strings: throw ServingError.badRequest("'\(key)' must be a string")
@@ -54,21 +54,6 @@ struct FaceImages {
         }
         // "a" before "b" whatever the key order of the JSON text.
         photos.sort { $0.field < $1.field }
-    }
-
-    static func photo(base64 s: String, field: String) throws -> ImageInput {
-        let cleaned = s.hasPrefix("data:") ? String(s.drop(while: { $0 != "," }).dropFirst()) : s
-        guard let data = Data(base64Encoded: cleaned, options: .ignoreUnknownCharacters), !data.isEmpty else {
-            throw ServingError.badRequest("'\(field)' is not valid base64")
-        }
-        return try photo([UInt8](data), field: field)
-    }
-
-    static func photo(_ bytes: [UInt8], field: String) throws -> ImageInput {
-        guard let mediaType = ClassifyBody.signature(bytes) else {
-            throw ServingError.unsupportedMediaType("'\(field)' is not a PNG or JPEG image")
-        }
-        return .encoded(Data(bytes), mediaType: mediaType)
     }
 
     /// One photo per field of `names`, in that order; a missing one is a 400 naming it.

@@ -29,10 +29,7 @@ extension DetectionRecipe {
         }
         guard (0...1).contains(a.color) else { throw fail("augmentation.color must be in [0, 1] (got \(a.color))") }
         guard (0...1).contains(a.minVisible) else { throw fail("augmentation.min_visible must be in [0, 1] (got \(a.minVisible))") }
-        let o = optimizer
-        guard o.lr.isFinite, o.lr > 0, o.lr <= 1 else { throw fail("optimizer.lr must be in (0, 1] (got \(o.lr))") }
-        guard o.warmupSteps >= 0 else { throw fail("optimizer.warmup_steps must be >= 0 (got \(o.warmupSteps))") }
-        if let c = o.clipNorm, !(c.isFinite && c > 0) { throw fail("optimizer.clip_norm must be > 0 (got \(c))") }
+        try optimizer.validate()
         for (k, v) in [("box", loss.box), ("object", loss.object), ("no_object", loss.noObject), ("classes", loss.classes)]
             where !(v.isFinite && v >= 0) {
             throw fail("loss.\(k) must be >= 0 (got \(v))")

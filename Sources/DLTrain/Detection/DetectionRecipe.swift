@@ -83,6 +83,14 @@ public struct DetectionRecipe: TaskRecipe, Codable, Equatable, Sendable {
             (self.lr, self.warmupSteps, self.clipNorm) = (lr, warmupSteps, clipNorm)
         }
         enum CodingKeys: String, CodingKey, CaseIterable { case lr, warmupSteps = "warmup_steps", clipNorm = "clip_norm" }
+
+        /// Checks the fields; the message names the one that is wrong.
+        public func validate() throws {
+            func fail(_ m: String) -> TrainingError { .invalidRecipe(m) }
+            guard lr.isFinite, lr > 0, lr <= 1 else { throw fail("optimizer.lr must be in (0, 1] (got \(lr))") }
+            guard warmupSteps >= 0 else { throw fail("optimizer.warmup_steps must be >= 0 (got \(warmupSteps))") }
+            if let c = clipNorm, !(c.isFinite && c > 0) { throw fail("optimizer.clip_norm must be > 0 (got \(c))") }
+        }
         public init(from d: Decoder) throws {
             try SkipGramRecipe.rejectUnknown(d, CodingKeys.allCases.map(\.rawValue), in: "optimizer.")
             let c = try d.container(keyedBy: CodingKeys.self), x = OptimizerSection()

@@ -22,10 +22,7 @@ extension FaceRecipe {
         guard (0...64).contains(augmentation.shift) else { throw fail("augmentation.shift must be in 0...64 (got \(augmentation.shift))") }
         guard (0...45).contains(augmentation.rotate) else { throw fail("augmentation.rotate must be in 0...45 degrees (got \(augmentation.rotate))") }
         guard (0...1).contains(augmentation.erase) else { throw fail("augmentation.erase must be in [0, 1] (got \(augmentation.erase))") }
-        let o = optimizer
-        guard o.lr.isFinite, o.lr > 0, o.lr <= 1 else { throw fail("optimizer.lr must be in (0, 1] (got \(o.lr))") }
-        guard o.warmupSteps >= 0 else { throw fail("optimizer.warmup_steps must be >= 0 (got \(o.warmupSteps))") }
-        if let c = o.clipNorm, !(c.isFinite && c > 0) { throw fail("optimizer.clip_norm must be > 0 (got \(c))") }
+        try optimizer.validate()
         guard (1...10_000).contains(epochs) else { throw fail("epochs must be in 1...10000 (got \(epochs))") }
         _ = try buildModel()
     }
@@ -66,27 +63,14 @@ extension FaceRecipe {
             throw TrainingError.dataset("\(dir.path): \(all.names.count) people leave fewer than 2 for training after data.dev_identities \(data.devIdentities)")
         }
         let devNames = Set(all.names.suffix(data.devIdentities))
-        let keep = { (names: Set<String>) -> FaceSet in
-            var s = FaceSet(names: [], labels: [], numbers: [], pixels: [], shape: all.shape)
-            let photos = all.photosByIdentity
-            for (p, name) in all.names.enumerated() where names.contains(name) {
-                let label = s.names.count
-                s.names.append(name)
-                for i in photos[p] {
-                    s.labels.append(label); s.numbers.append(all.numbers[i])
-                    s.pixels += all.pixels[(i * all.plane)..<((i + 1) * all.plane)]
-                }
-            }
-            return s
-        }
-        let train = keep(Set(all.names).subtracting(devNames))
+        let train = all.subset(Set(all.names).subtracting(devNames))
         let model = try buildModel(seed: SeedStream.derive(seed, .initialization))
         let trainer = FaceTrainer(model: model, train: train, options: .init(
             epochs: epochs, stepsPerEpoch: stepsPerEpoch, identities: min(batch.identities, train.names.count), images: batch.images,
             objective: objective, augmentation: augmentation, learningRate: optimizer.lr, warmupSteps: optimizer.warmupSteps,
             clipNorm: optimizer.clipNorm, seed: seed, flipAverage: flipAverage ?? false))
         if !devNames.isEmpty {
-            let dev = keep(devNames)
+            let dev = all.subset(devNames)
             let pairs = FacePairs.sample(dev, perSide: data.devPairs, seed: SeedStream.derive(seed, .split))
             trainer.dev = (dev, try pairs.indices(in: dev), pairs.pairs.map(\.same))
         }

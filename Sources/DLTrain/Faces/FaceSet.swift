@@ -67,13 +67,22 @@ public struct FaceSet: Sendable {
 
     /// Photos `indices` as a batch [n, C, H, W].
     public func batch(_ indices: [Int]) -> Tensor {
-        var out = [Float](repeating: 0, count: indices.count * plane)
-        pixels.withUnsafeBufferPointer { src in
-            for (k, i) in indices.enumerated() {
-                for j in 0..<plane { out[k * plane + j] = src[i * plane + j] }
+        Tensor(shape: [count] + shape, data: pixels).gatherBatch(indices)
+    }
+
+    /// The people named in `keep`, with their photos, in this set's order.
+    public func subset(_ keep: Set<String>) -> FaceSet {
+        var s = FaceSet(names: [], labels: [], numbers: [], pixels: [], shape: shape)
+        for (p, photos) in photosByIdentity.enumerated() where keep.contains(names[p]) {
+            let label = s.names.count
+            s.names.append(names[p])
+            for i in photos {
+                s.labels.append(label)
+                s.numbers.append(numbers[i])
+                s.pixels += pixels[(i * plane)..<((i + 1) * plane)]
             }
         }
-        return Tensor(shape: [indices.count] + shape, data: out)
+        return s
     }
 
     /// Indices of each identity's photos.
@@ -83,12 +92,8 @@ public struct FaceSet: Sendable {
         return out
     }
 
-    /// The photo index of (person, number), for reading pairs files.
-    public func index(of person: String, number: Int) -> Int? {
-        lookup[Key(person: person, number: number)]
-    }
-
     struct Key: Hashable { var person: String; var number: Int }
+    /// The photo index of each (person, number), for reading pairs files.
     var lookup: [Key: Int] {
         Dictionary(labels.indices.map { (Key(person: names[labels[$0]], number: numbers[$0]), $0) }, uniquingKeysWith: { a, _ in a })
     }

@@ -59,6 +59,8 @@ public final class FaceTrainer {
     public let options: Options
     public let optimizer: Optimizer
     public let train: FaceSet
+    /// The training photos of each person (indices into `train`).
+    let photosByIdentity: [[Int]]
     /// The siamese head (weight [D], bias []); nil for the triplet loss.
     public let pairHead: (weight: Tensor, bias: Tensor)?
     /// Held-out photos and pairs of them, scored after every epoch.
@@ -76,6 +78,7 @@ public final class FaceTrainer {
         precondition(train.names.count >= 2 && options.identities >= 2 && options.images >= 1, "FaceTrainer: needs 2 people per batch")
         self.model = model
         self.train = train
+        photosByIdentity = train.photosByIdentity
         self.options = options
         if options.objective.loss == .siamese {
             let d = model.outputShape.product
@@ -101,7 +104,7 @@ public final class FaceTrainer {
     /// P people (without replacement) x K photos each (without replacement
     /// while the person has enough): photo indices and their labels.
     func sample(rng: inout SeededGenerator) -> (photos: [Int], labels: [Int]) {
-        let byPerson = train.photosByIdentity
+        let byPerson = photosByIdentity
         let people = Array(byPerson.indices.shuffled(using: &rng).prefix(options.identities))
         var photos: [Int] = [], labels: [Int] = []
         for p in people {

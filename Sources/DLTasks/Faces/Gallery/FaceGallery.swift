@@ -82,18 +82,21 @@ public final class FaceGallery: EndpointProvider, @unchecked Sendable {
     /// Puts every identity's template for the index's version into it,
     /// embedding (and storing) those that have none yet.
     private func fill(_ index: inout GalleryIndex, model: String, with loaded: GalleryModel) throws {
-        var missing: [(Int64, [Float])] = []
+        try storeMissingTemplates(model: model, with: loaded)
         for t in try store.templates(model: model, version: index.version) {
-            let vector: [Float]
-            if let v = t.vector, v.count == index.dim { vector = v } else {
-                let photos = try store.photos(of: t.id).map { ($0.0, Optional($0.1)) }
-                guard !photos.isEmpty else { continue }
-                vector = GalleryIndex.template(try loaded.embed(photos), metric: index.verification.metric)
-                missing.append((t.id, vector))
-            }
-            index.add(id: t.id, name: t.name, vector: vector)
+            if let v = t.vector, v.count == index.dim { index.add(id: t.id, name: t.name, vector: v) }
         }
-        if !missing.isEmpty { try store.storeTemplates(missing, version: index.version) }
+    }
+
+    /// Embeds and stores the template, for `loaded`'s version, of every identity that has none.
+    private func storeMissingTemplates(model: String, with loaded: GalleryModel) throws {
+        var missing: [(Int64, [Float])] = []
+        for t in try store.templates(model: model, version: loaded.version) where t.vector?.count != loaded.verification.dim {
+            let photos = try store.photos(of: t.id).map { ($0.0, Optional($0.1)) }
+            guard !photos.isEmpty else { continue }
+            missing.append((t.id, loaded.verification.mean(try loaded.embed(photos))))
+        }
+        if !missing.isEmpty { try store.storeTemplates(missing, version: loaded.version) }
     }
 
     /// One look at the serving versions: a gallery whose model now serves
@@ -119,10 +122,9 @@ public final class FaceGallery: EndpointProvider, @unchecked Sendable {
     /// Embeds every identity's photos with `version`, then switches the gallery to it.
     func reembed(_ model: String, into version: Int) throws {
         let loaded = try GalleryModel(repository: repository, name: model, version: version, decoder: decoder)
-        var index = GalleryIndex(version: version, verification: loaded.verification)
-        try fill(&index, model: model, with: loaded)
+        try storeMissingTemplates(model: model, with: loaded)
         try lock.withLock {
-            // Enrollments and deletions made meanwhile went to the old version's templates: catch up.
+            // Enrollments made meanwhile went to the old version's templates: `fill` embeds those too.
             var fresh = GalleryIndex(version: version, verification: loaded.verification)
             try fill(&fresh, model: model, with: loaded)
             try store.activate(model: model, version: version)
@@ -145,7 +147,7 @@ public final class FaceGallery: EndpointProvider, @unchecked Sendable {
         guard !photos.isEmpty else { throw ServingError.badRequest("enrollment needs at least one photo ('image', 'images' or multipart files)") }
         while true {
             let g = try await gallery(model)
-            let template = GalleryIndex.template(try g.model.embed(photos.map { ($0.0, Optional($0.1)) }), metric: g.index.verification.metric)
+            let template = g.index.verification.mean(try g.model.embed(photos.map { ($0.0, Optional($0.1)) }))
             let done: GalleryReply.Enrolled? = try lock.withLock {
                 // The gallery switched versions while embedding: embed again with the new one.
                 guard galleries[model]?.model.version == g.model.version else { return nil }
@@ -159,11 +161,9 @@ public final class FaceGallery: EndpointProvider, @unchecked Sendable {
 
     func list(model: String, after: Int64?, limit: Int) async throws -> GalleryReply.Page {
         _ = try await servingVersion(model)
-        let (identities, total) = try store.list(model: model, after: after, limit: limit)
-        let last = identities.count == limit ? identities.last?.id : nil
-        let more = try last.map { try !store.list(model: model, after: $0, limit: 1).identities.isEmpty } ?? false
+        let (identities, total, more) = try store.list(model: model, after: after, limit: limit)
         return GalleryReply.Page(model: model, total: total, identities: identities.map(GalleryReply.Identity.init),
-                                 nextAfter: more ? last : nil)
+                                 nextAfter: more ? identities.last?.id : nil)
     }
 
     func show(model: String, id: Int64) async throws -> GalleryReply.Identity {

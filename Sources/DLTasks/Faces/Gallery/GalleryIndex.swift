@@ -91,15 +91,4 @@ struct GalleryIndex {
         }
         return found.map { (ids[$0.index], names[$0.index], $0.distance) }
     }
-
-    /// The mean of an identity's photo embeddings, scaled back to unit length
-    /// for the squared Euclidean metric (the embeddings are unit vectors).
-    static func template(_ embeddings: [[Float]], metric: VerificationFile.Metric) -> [Float] {
-        let d = embeddings[0].count
-        var mean = [Float](repeating: 0, count: d)
-        for e in embeddings { for j in 0..<d { mean[j] += e[j] / Float(embeddings.count) } }
-        guard metric == .squaredEuclidean else { return mean }
-        let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        return norm > 0 ? mean.map { $0 / norm } : mean
-    }
 }

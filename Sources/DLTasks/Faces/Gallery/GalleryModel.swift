@@ -47,8 +47,7 @@ final class GalleryModel: @unchecked Sendable {
                 throw mapped
             }
         }
-        guard let first = tensors.first else { return [] }
-        let batch = Tensor(shape: [tensors.count] + Array(first.shape.dropFirst()), data: tensors.flatMap(\.data))
-        return verification.embed(batch) { x in lock.withLock { plan.run(x) } }
+        guard !tensors.isEmpty else { return [] }
+        return verification.embed(Tensor.concat(tensors, axis: 0)) { x in lock.withLock { plan.run(x) } }
     }
 }

@@ -76,8 +76,8 @@ final class GalleryStore: @unchecked Sendable {
     /// Adds an identity with its photos and its template for `version`, in one transaction.
     /// A name the model's gallery has already is `ServingError.conflict`.
     func enroll(model: String, name: String, photos: [(Data, String)], version: Int, template: [Float], now: Date = Date()) throws -> Identity {
-        do {
-            return try pool.write { db in
+        try wrap {
+            try pool.write { db in
                 if try Int64.fetchOne(db, sql: "SELECT id FROM identities WHERE model = ? AND name = ?", arguments: [model, name]) != nil {
                     throw ServingError.conflict("identity '\(name)' is already enrolled in model '\(model)'s gallery")
                 }
@@ -93,8 +93,6 @@ final class GalleryStore: @unchecked Sendable {
                 try db.execute(sql: "INSERT OR IGNORE INTO versions (model, version) VALUES (?, ?)", arguments: [model, version])
                 return Identity(id: id, name: name, photos: photos.count, createdAt: now)
             }
-        } catch let e as ServingError { throw e } catch {
-            throw ServingError.unavailable("face gallery storage: \(error)")
         }
     }
 
@@ -180,16 +178,17 @@ final class GalleryStore: @unchecked Sendable {
         }
     }
 
-    /// A page of the model's identities by ascending id, after `after`; and the total.
-    func list(model: String, after: Int64?, limit: Int) throws -> (identities: [Identity], total: Int) {
+    /// A page of the model's identities by ascending id, after `after`, the
+    /// total, and whether another page follows (one row more is read to know).
+    func list(model: String, after: Int64?, limit: Int) throws -> (identities: [Identity], total: Int, more: Bool) {
         try wrap {
             try pool.read { db in
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT i.id, i.name, i.created_at, (SELECT COUNT(*) FROM photos p WHERE p.identity_id = i.id) AS photos
                     FROM identities i WHERE i.model = ? AND i.id > ? ORDER BY i.id LIMIT ?
-                    """, arguments: [model, after ?? 0, limit])
+                    """, arguments: [model, after ?? 0, limit + 1])
                 let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM identities WHERE model = ?", arguments: [model]) ?? 0
-                return (rows.map(Self.identity), total)
+                return (rows.prefix(limit).map(Self.identity), total, rows.count > limit)
             }
         }
     }
