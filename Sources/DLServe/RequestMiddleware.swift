@@ -62,11 +62,20 @@ public struct RequestMiddleware: RouterMiddleware {
                 "path": .string(request.uri.path),
                 "route": .string(route),
                 "status": .stringConvertible(response.status.code),
-                "duration_ms": .string(String(format: "%.3f", seconds * 1000)),
+                "duration_ms": .string(Self.milliseconds(seconds)),
                 "model": model.map { .string($0) } ?? "-",
             ])
         metrics?.recordRequest(route: route, method: request.method.rawValue, status: response.status.code, model: model, seconds: seconds)
         return response
+    }
+
+    /// Seconds as milliseconds with three decimals ("12.345"), without
+    /// Foundation's printf-style formatting.
+    static func milliseconds(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0, seconds < 1e9 else { return String(seconds * 1000) }
+        let micros = Int((seconds * 1e6).rounded())
+        let fraction = String(micros % 1000)
+        return "\(micros / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
 
     /// A client's X-Request-ID if it is printable and short, else a new one.
@@ -76,7 +85,7 @@ public struct RequestMiddleware: RouterMiddleware {
         {
             return given
         }
-        return UUID().uuidString.lowercased()
+        return RequestID.make()
     }
 }
 

@@ -1,5 +1,6 @@
 import DLServing
 import Foundation
+import NIOConcurrencyHelpers
 import Prometheus
 
 /// The daemon's Prometheus registry and the metrics the HTTP layer owns:
@@ -17,6 +18,8 @@ public final class ServeMetrics: Sendable {
 
     private let residentMemory: Gauge
     private let virtualMemory: Gauge
+    private let cpuSeconds: Counter
+    private let cpuReported = NIOLockedValueBox(0.0)
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -24,30 +27,65 @@ public final class ServeMetrics: Sendable {
             name: "dlserve_process_resident_memory_bytes", help: "Resident memory size of the daemon in bytes.")
         virtualMemory = registry.makeGauge(
             name: "dlserve_process_virtual_memory_bytes", help: "Virtual memory size of the daemon in bytes.")
+        cpuSeconds = registry.makeCounter(
+            name: "dlserve_process_cpu_seconds_total",
+            help: "CPU time (user + system) the daemon has used since it started, in seconds.")
     }
+
+    /// The series of one (route, method, status, model): looked up once,
+    /// then kept, so a request costs a dictionary lookup instead of the
+    /// registry's name and label checks.
+    private struct SeriesKey: Hashable {
+        var route: String
+        var method: String
+        var status: Int
+        var model: String?
+    }
+
+    private struct Series {
+        let requests: Counter
+        let duration: ValueHistogram
+        let modelRequests: Counter?
+        let modelDuration: ValueHistogram?
+    }
+
+    private let series = NIOLockedValueBox<[SeriesKey: Series]>([:])
 
     /// One finished HTTP request.
     public func recordRequest(route: String, method: String, status: Int, model: String?, seconds: Double) {
-        let statusLabel = String(status)
-        registry.makeCounter(
-            name: "dlserve_http_requests_total",
-            labels: [("route", route), ("method", method), ("status", statusLabel)],
-            help: "HTTP requests by route, method and status."
-        ).increment()
-        registry.makeValueHistogram(
-            name: "dlserve_http_request_duration_seconds", labels: [("route", route)],
-            buckets: Self.latencyBuckets, help: "HTTP request latency by route, in seconds."
-        ).record(seconds)
-        if let model {
-            registry.makeCounter(
-                name: "dlserve_model_requests_total", labels: [("model", model), ("status", statusLabel)],
-                help: "Model requests (classify, infer) by model and status."
-            ).increment()
-            registry.makeValueHistogram(
-                name: "dlserve_model_request_duration_seconds", labels: [("model", model)],
-                buckets: Self.latencyBuckets, help: "Model request latency (end to end, in the daemon) in seconds."
-            ).record(seconds)
+        let key = SeriesKey(route: route, method: method, status: status, model: model)
+        let s = series.withLockedValue { cache in
+            if let s = cache[key] { return s }
+            let s = makeSeries(key)
+            cache[key] = s
+            return s
         }
+        s.requests.increment()
+        s.duration.record(seconds)
+        s.modelRequests?.increment()
+        s.modelDuration?.record(seconds)
+    }
+
+    private func makeSeries(_ key: SeriesKey) -> Series {
+        let statusLabel = String(key.status)
+        return Series(
+            requests: registry.makeCounter(
+                name: "dlserve_http_requests_total",
+                labels: [("route", key.route), ("method", key.method), ("status", statusLabel)],
+                help: "HTTP requests by route, method and status."),
+            duration: registry.makeValueHistogram(
+                name: "dlserve_http_request_duration_seconds", labels: [("route", key.route)],
+                buckets: Self.latencyBuckets, help: "HTTP request latency by route, in seconds."),
+            modelRequests: key.model.map { model in
+                registry.makeCounter(
+                    name: "dlserve_model_requests_total", labels: [("model", model), ("status", statusLabel)],
+                    help: "Model requests (classify, infer) by model and status.")
+            },
+            modelDuration: key.model.map { model in
+                registry.makeValueHistogram(
+                    name: "dlserve_model_request_duration_seconds", labels: [("model", model)],
+                    buckets: Self.latencyBuckets, help: "Model request latency (end to end, in the daemon) in seconds.")
+            })
     }
 
     /// Refreshes the gauges read at scrape time: model states and memory.
@@ -69,6 +107,12 @@ public final class ServeMetrics: Sendable {
             residentMemory.set(Double(memory.residentBytes))
             virtualMemory.set(Double(memory.virtualBytes))
         }
+        let delta = cpuReported.withLockedValue { reported -> Double in
+            let now = ProcessMemory.cpuSeconds()
+            defer { reported = max(reported, now) }
+            return max(0, now - reported)
+        }
+        cpuSeconds.increment(by: delta)
     }
 
     /// A swift-metrics factory writing to this registry (for the engine's metrics).
@@ -96,5 +140,13 @@ public struct ProcessMemory: Sendable {
         guard fields.count >= 2 else { return nil }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         return ProcessMemory(residentBytes: fields[1] * page, virtualBytes: fields[0] * page)
+    }
+
+    /// User + system CPU time of this process (all threads), in seconds.
+    public static func cpuSeconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }

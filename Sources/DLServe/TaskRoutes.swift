@@ -64,11 +64,25 @@ struct TaskResponse<Value: Encodable & Sendable>: ResponseGenerator, Sendable {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        guard let rendered else { return try context.responseEncoder.encode(value, from: request, context: context) }
+        guard let rendered else {
+            guard let writable = value as? any JSONWritable else {
+                return try context.responseEncoder.encode(value, from: request, context: context)
+            }
+            return Self.json(JSONWriter.encode(writable))
+        }
         // Text formats (SVG) say their charset; binary ones (PNG) must not.
         let textual = rendered.mediaType.hasPrefix("text/") || rendered.mediaType.hasSuffix("+xml")
         return Response(status: .ok, headers: [.contentType: rendered.mediaType + (textual ? "; charset=utf-8" : "")],
                         body: .init(byteBuffer: ByteBuffer(bytes: rendered.bytes)))
+    }
+}
+
+extension TaskResponse {
+    /// A 200 with a JSON body, with the headers `JSONEncoder`'s responses carry.
+    static func json(_ bytes: [UInt8]) -> Response {
+        Response(status: .ok,
+                 headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(bytes.count)],
+                 body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 

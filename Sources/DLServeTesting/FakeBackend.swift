@@ -218,7 +218,13 @@ public actor FakeBackend: ServingBackend {
         defer { inFlight -= 1 }
         let start = ContinuousClock.now
         do {
-            if inferenceDelay > .zero { try await Task.sleep(for: inferenceDelay) }
+            // Like the real schedulers, the wait ends when the task is
+            // cancelled or the request's scope ends (client gone, deadline).
+            if inferenceDelay > .zero {
+                let delay = inferenceDelay
+                let sleeper = Task { try await Task.sleep(for: delay) }
+                try await withRequestCancellation { try await sleeper.value } onCancel: { sleeper.cancel() }
+            }
         } catch {
             cancelled += 1
             throw error

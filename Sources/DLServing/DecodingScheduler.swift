@@ -88,7 +88,7 @@ where Model.State: ConcatenableDecoderState {
         precondition(sources.count == searches.count, "DecodingScheduler.decode: \(sources.count) sources, \(searches.count) searches")
         guard !sources.isEmpty else { return [] }
         let job = DecodingJob<Model>(sources: sources, searches: searches, deadline: deadline)
-        return try await withTaskCancellationHandler {
+        return try await withRequestCancellation {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[DecodingResult], Error>) in
                 let refusal: ServingError? = lock.withLock {
                     if job.cancelled { return .cancelled }
@@ -108,7 +108,7 @@ where Model.State: ConcatenableDecoderState {
                 if let refusal { continuation.resume(throwing: refusal) }
             }
         } onCancel: {
-            cancel(job)
+            self.cancel(job)
         }
     }
 

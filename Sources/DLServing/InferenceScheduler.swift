@@ -75,7 +75,7 @@ final class InferenceScheduler: @unchecked Sendable {
     /// Queues `request` and waits for its answer. Throws `ServingError`:
     /// queueFull, timeout, cancelled (the task was cancelled), shuttingDown, internal.
     func submit(_ request: PendingRequest) async throws -> InferenceResult {
-        try await withTaskCancellationHandler {
+        try await withRequestCancellation {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<InferenceResult, Error>) in
                 let refusal: ServingError? = lock.withLock {
                     if request.cancelled { return .cancelled }
@@ -107,7 +107,7 @@ final class InferenceScheduler: @unchecked Sendable {
                 }
             }
         } onCancel: {
-            cancel(request)
+            self.cancel(request)
         }
     }
 

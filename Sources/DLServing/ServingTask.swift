@@ -52,6 +52,10 @@ public struct TaskBody: Sendable {
     /// A full Content-Type header value split into the media type (lowercased) and its parameters.
     public static func parseContentType(_ value: String?) -> (mediaType: String?, parameters: [String: String]) {
         guard let value else { return (nil, [:]) }
+        // The common case, a bare lowercase media type ("image/png"), without Foundation's trimming.
+        if !value.isEmpty, value.utf8.allSatisfy({ $0 > 0x20 && $0 != UInt8(ascii: ";") && !(0x41...0x5A).contains($0) }) {
+            return (value, [:])
+        }
         let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
         var parameters: [String: String] = [:]
         for p in parts.dropFirst() {

@@ -8,6 +8,11 @@ public enum ImageFormat: String, Sendable, CaseIterable {
     /// The format of a media type ("image/png", "image/jpeg", "image/jpg",
     /// parameters ignored), or nil for any other type.
     public init?(mediaType: String) {
+        switch mediaType {  // the usual spellings, without Foundation's trimming
+        case "image/png": self = .png; return
+        case "image/jpeg": self = .jpeg; return
+        default: break
+        }
         let base = mediaType.split(separator: ";", maxSplits: 1).first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
         } ?? ""

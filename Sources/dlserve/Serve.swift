@@ -79,11 +79,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let level = Logger.Level(rawValue: settings.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, level: level) }
+        defer { LogSink.standardError.flush() }
         let logger = Logger(label: "dlserve")
 
         if benchConstantRoute {

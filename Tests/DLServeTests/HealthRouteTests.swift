@@ -96,6 +96,26 @@ final class HealthRouteTests: XCTestCase {
                 let bytes = try XCTUnwrap(rss.flatMap { Double($0.split(separator: " ")[1]) })
                 XCTAssertGreaterThan(bytes, 1_000_000)
             }
+            // The series are cached after the first request: a second one counts in the same series.
+            try await client.execute(uri: "/v1/models/fashion/classify", method: .post, headers: TestJSON.headers, body: TestJSON.body(["pixels": uniformPixels(0.3)])) {
+                XCTAssertEqual($0.status, .ok)
+            }
+            var cpu: [Double] = []
+            for _ in 0..<2 {
+                try await client.execute(uri: "/metrics", method: .get) { response in
+                    let text = String(buffer: response.body)
+                    XCTAssertTrue(text.contains(#"dlserve_model_requests_total{model="fashion",status="200"} 2"#), text)
+                    XCTAssertTrue(text.contains(#"dlserve_http_requests_total{route="/v1/models/{name}/classify",method="POST",status="200"} 2"#), text)
+                    let line = text.split(separator: "\n").first { $0.hasPrefix("dlserve_process_cpu_seconds_total ") }
+                    cpu.append(try XCTUnwrap(line.flatMap { Double($0.split(separator: " ")[1]) }, text))
+                }
+                // Burn a little CPU so the counter moves between the scrapes.
+                var x = 0.0
+                for i in 0..<2_000_000 { x += Double(i).squareRoot() }
+                XCTAssertGreaterThan(x, 0)
+            }
+            XCTAssertGreaterThan(cpu[0], 0)
+            XCTAssertGreaterThan(cpu[1], cpu[0])
         }
     }
 

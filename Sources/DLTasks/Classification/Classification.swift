@@ -106,3 +106,30 @@ public struct Classification: ServingTask {
 extension Duration {
     var milliseconds: Double { (Double(components.seconds) + Double(components.attoseconds) * 1e-18) * 1000 }
 }
+
+extension Classification.Response: JSONWritable {
+    public func writeJSON(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("model"); json.string(model)
+        json.key("version"); json.int(version)
+        json.key("predictions")
+        json.beginArray()
+        for p in predictions {
+            json.beginObject()
+            json.key("label"); json.string(p.label)
+            json.key("index"); json.int(p.index)
+            json.key("probability"); json.float(p.probability)
+            json.endObject()
+        }
+        json.endArray()
+        json.key("batch_size"); json.int(batchSize)
+        json.key("timing")
+        json.beginObject()
+        json.key("queue_ms"); json.double(timing.queueMs)
+        json.key("inference_ms"); json.double(timing.inferenceMs)
+        json.key("total_ms"); json.double(timing.totalMs)
+        json.endObject()
+        json.field("request_id", requestID)
+        json.endObject()
+    }
+}
