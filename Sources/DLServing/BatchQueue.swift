@@ -85,6 +85,14 @@ final class BatchQueue: @unchecked Sendable {
     var isActive = false
     /// Moving average of a batch's compute time, for Retry-After estimates.
     var averageBatchSeconds = 0.005
+    /// Moving average of the time between requests (for running on the caller's thread).
+    private(set) var arrivalGapSeconds = 0.0
+    private var lastArrival: ContinuousClock.Instant?
+
+    func noteArrival(at now: ContinuousClock.Instant) {
+        if let last = lastArrival { arrivalGapSeconds = 0.8 * arrivalGapSeconds + 0.2 * (now - last).seconds }
+        lastArrival = now
+    }
 
     init(model: any InferenceModel, name: String, version: Int, config: ServingConfig, group: QueueGroup) {
         self.model = model

@@ -17,6 +17,7 @@ struct DecodingLoop<Model: IncrementalDecoder> where Model.State: ConcatenableDe
         while true {
             guard let joining = admit() else { return }
             var left = dropCancelledAndExpired()
+            let t0 = ContinuousClock.now
             if !joining.isEmpty { join(joining) }
             if !active.isEmpty {
                 do {
@@ -28,6 +29,7 @@ struct DecodingLoop<Model: IncrementalDecoder> where Model.State: ConcatenableDe
                     continue
                 }
             }
+            scheduler.computeTime.recordNanoseconds((ContinuousClock.now - t0).nanoseconds)
             let done = active.filter(\.isFinished)
             active.removeAll { $0.isFinished }
             answer(done)

@@ -1,3 +1,4 @@
+import CoreMetrics
 import DLNN
 import DLTensor
 import Foundation
@@ -70,9 +71,15 @@ where Model.State: ConcatenableDecoderState {
     /// Moving average of a request's decoding time, for Retry-After.
     var averageJobSeconds = 0.05
 
-    public init(model: Model, limits: Limits) {
+    /// `dlserve_compute_time_seconds{model}`: time spent in the model (encoder
+    /// and decoding steps), as the inference scheduler records its batches.
+    let computeTime: CoreMetrics.Timer
+
+    public init(model: Model, limits: Limits, metricsFactory: (any MetricsFactory)? = nil) {
         self.model = model
         self.limits = limits
+        self.computeTime = CoreMetrics.Timer(label: "dlserve_compute_time_seconds", dimensions: [("model", limits.model)],
+                                             factory: metricsFactory ?? MetricsSystem.factory)
         _ = workAvailable
     }
 

@@ -42,12 +42,15 @@ final class InferenceScheduler: @unchecked Sendable {
     private var liveThreads = 0
 
     let workerCount: Int
+    /// Batches faster than this (moving average) may run on the caller's thread.
+    private let inlineBelowSeconds: Double
     private let metrics: ServingMetrics
     private let logger: Logger
 
-    init(workers: Int, blasThreads: Int, metrics: ServingMetrics, logger: Logger) {
+    init(workers: Int, blasThreads: Int, inlineBelow: Duration? = nil, metrics: ServingMetrics, logger: Logger) {
         precondition(workers > 0, "InferenceScheduler: needs at least one worker")
         self.workerCount = workers
+        self.inlineBelowSeconds = inlineBelow?.seconds ?? 0
         self.metrics = metrics
         self.logger = logger
         Kernels.setBLASThreads(blasThreads)
@@ -75,7 +78,8 @@ final class InferenceScheduler: @unchecked Sendable {
     /// Queues `request` and waits for its answer. Throws `ServingError`:
     /// queueFull, timeout, cancelled (the task was cancelled), shuttingDown, internal.
     func submit(_ request: PendingRequest) async throws -> InferenceResult {
-        try await withRequestCancellation {
+        if let answer = runInlineIfIdle(request) { return try answer.get() }
+        return try await withRequestCancellation {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<InferenceResult, Error>) in
                 let refusal: ServingError? = lock.withLock {
                     if request.cancelled { return .cancelled }
@@ -109,6 +113,39 @@ final class InferenceScheduler: @unchecked Sendable {
         } onCancel: {
             self.cancel(request)
         }
+    }
+
+    /// Runs `request` on the calling thread when its model is cheap (batches
+    /// under `inlineBelow` on average), nothing of it is queued (so nothing
+    /// would join its batch), no batch runs and requests arrive several batch
+    /// times apart (a quiet moment; under load they queue and batch on the
+    /// workers): it counts as running,
+    /// like a worker's batch. Nil when it has to queue.
+    private func runInlineIfIdle(_ request: PendingRequest) -> Result<InferenceResult, Error>? {
+        let q = request.queue
+        let taken: Bool = lock.withLock {
+            let now = ContinuousClock.now
+            q.noteArrival(at: now)
+            // Sparse arrivals (several batch times apart): batching would gain nothing.
+            guard q.averageBatchSeconds < inlineBelowSeconds, q.arrivalGapSeconds > 4 * q.averageBatchSeconds, q.maxQueueDelay == .zero, q.items.isEmpty,
+                  running == 0, active.isEmpty, !draining, !stopped, !request.cancelled else { return false }
+            running += 1
+            request.phase = .running
+            return true
+        }
+        guard taken else { return nil }
+        let start = ContinuousClock.now
+        let (outcome, computeTime) = compute([request], on: q, rows: request.rows)
+        lock.withLock {
+            running -= 1
+            request.phase = .done
+            q.averageBatchSeconds = 0.8 * q.averageBatchSeconds + 0.2 * computeTime.seconds
+            if !active.isEmpty { workAvailable.signal() }
+        }
+        return outcome.map { y in
+            InferenceResult(model: q.name, version: q.version, output: y, queueTime: start - request.submitted,
+                            computeTime: computeTime, batchSize: request.rows, requestID: request.requestID)
+        }.mapError { $0 }
     }
 
     /// Rebuilds the deadline heap without answered requests when they make up
@@ -190,6 +227,8 @@ final class InferenceScheduler: @unchecked Sendable {
     // MARK: Workers
 
     private func workerLoop() {
+        // The kernel's name of the thread (ps, perf, top -H); Foundation's `Thread.name` does not set it here.
+        try? "dlserve-worker".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         lock.lock()
         while true {
             let now = ContinuousClock.now
@@ -238,6 +277,34 @@ final class InferenceScheduler: @unchecked Sendable {
     /// Runs one batch (lock not held) and answers its requests.
     private func execute(_ batch: [PendingRequest], on queue: BatchQueue, startedAt: ContinuousClock.Instant) {
         let rows = batch.reduce(0) { $0 + $1.rows }
+        let (outcome, computeTime) = compute(batch, on: queue, rows: rows)
+
+        // Split and answer, skipping requests that timed out or were cancelled meanwhile.
+        var answers: [(CheckedContinuation<InferenceResult, Error>, Result<InferenceResult, Error>)] = []
+        lock.withLock {
+            queue.averageBatchSeconds = 0.8 * queue.averageBatchSeconds + 0.2 * computeTime.seconds
+            var offset = 0
+            for r in batch {
+                defer { offset += r.rows }
+                guard r.phase == .running, let c = r.continuation else { continue }
+                r.phase = .done
+                r.continuation = nil
+                switch outcome {
+                case .success(let y):
+                    let out = batch.count == 1 ? y : Self.rows(of: y, from: offset, count: r.rows)
+                    answers.append((c, .success(InferenceResult(
+                        model: queue.name, version: queue.version, output: out, queueTime: startedAt - r.submitted,
+                        computeTime: computeTime, batchSize: rows, requestID: r.requestID))))
+                case .failure(let e):
+                    answers.append((c, .failure(e)))
+                }
+            }
+        }
+        for (c, result) in answers { c.resume(with: result) }
+    }
+
+    /// Runs one batch (lock not held); records its compute time and size.
+    private func compute(_ batch: [PendingRequest], on queue: BatchQueue, rows: Int) -> (Result<Tensor, ServingError>, Duration) {
         let outcome: Result<Tensor, ServingError>
         let t0 = ContinuousClock.now
         do {
@@ -263,29 +330,7 @@ final class InferenceScheduler: @unchecked Sendable {
         if case .failure(let e) = outcome {
             logger.error("batch failed", metadata: ["model": "\(queue.name)", "version": "\(queue.version)", "error": "\(e)"])
         }
-
-        // Split and answer, skipping requests that timed out or were cancelled meanwhile.
-        var answers: [(CheckedContinuation<InferenceResult, Error>, Result<InferenceResult, Error>)] = []
-        lock.withLock {
-            queue.averageBatchSeconds = 0.8 * queue.averageBatchSeconds + 0.2 * computeTime.seconds
-            var offset = 0
-            for r in batch {
-                defer { offset += r.rows }
-                guard r.phase == .running, let c = r.continuation else { continue }
-                r.phase = .done
-                r.continuation = nil
-                switch outcome {
-                case .success(let y):
-                    let out = batch.count == 1 ? y : Self.rows(of: y, from: offset, count: r.rows)
-                    answers.append((c, .success(InferenceResult(
-                        model: queue.name, version: queue.version, output: out, queueTime: startedAt - r.submitted,
-                        computeTime: computeTime, batchSize: rows, requestID: r.requestID))))
-                case .failure(let e):
-                    answers.append((c, .failure(e)))
-                }
-            }
-        }
-        for (c, result) in answers { c.resume(with: result) }
+        return (outcome, computeTime)
     }
 
     static func concatenate(_ inputs: [Tensor], rows: Int) -> Tensor {

@@ -52,7 +52,7 @@ public final class ServingEngine: Sendable {
         self.metrics = ServingMetrics(factory: options.metricsFactory)
         self.manager = ModelManager(store: store, options: options, metrics: metrics)
         self.scheduler = InferenceScheduler(workers: options.workers, blasThreads: options.blasThreads,
-                                            metrics: metrics, logger: options.logger)
+                                            inlineBelow: options.inlineBelow, metrics: metrics, logger: options.logger)
         self.decoder = ImageDecoder(maxPixels: options.maxImagePixels)
     }
 

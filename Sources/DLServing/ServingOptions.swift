@@ -7,6 +7,11 @@ import Logging
 public struct ServingOptions: Sendable {
     /// Inference worker threads (the engine's own, not Swift concurrency's pool).
     public var workers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// A request for a model whose batches take less than this (moving
+    /// average), arriving when nothing is queued and no batch runs, runs at once on the caller's thread instead of waking a
+    /// worker and waiting for it: two thread hand-offs fewer for small
+    /// models. nil or zero turns it off.
+    public var inlineBelow: Duration? = .microseconds(500)
     /// OpenBLAS threads; 1 so BLAS does not fight the worker pool.
     public var blasThreads: Int = 1
     /// How often the repository is rescanned for new, changed or removed

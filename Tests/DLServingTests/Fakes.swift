@@ -15,6 +15,7 @@ final class FakeModel: InferenceModel, @unchecked Sendable {
     private let lock = NSLock()
     private var _batches: [Int] = []
     private var _rowsSeen: [Float] = []
+    private var _onWorker: [Bool] = []
 
     init(scale: Float = 1, tag: Float = 0, delay: Duration = .zero) {
         self.scale = scale
@@ -25,11 +26,15 @@ final class FakeModel: InferenceModel, @unchecked Sendable {
     var batches: [Int] { lock.withLock { _batches } }
     /// First value of every row that was computed.
     var rowsSeen: [Float] { lock.withLock { _rowsSeen } }
+    /// For every batch, whether it ran on one of the scheduler's worker threads.
+    var ranOnWorker: [Bool] { lock.withLock { _onWorker } }
 
     func infer(_ x: Tensor) throws -> Tensor {
         let n = x.shape[0]
         lock.withLock {
             _batches.append(n)
+            let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+            _onWorker.append(name.hasPrefix("dlserve-worker"))
             for i in 0..<n { _rowsSeen.append(x.data[i * 4]) }
         }
         if delay > .zero { Thread.sleep(forTimeInterval: delay.seconds) }

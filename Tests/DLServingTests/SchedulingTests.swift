@@ -193,3 +193,40 @@ func assertThrows<T>(_ expected: ServingError, file: StaticString = #filePath, l
         XCTAssertEqual(error as? ServingError, expected, file: file, line: line)
     }
 }
+
+/// Small models at a quiet moment run on the caller's thread (no hand-off
+/// to a worker and back); under load, or when it is off, they queue.
+final class InlineSchedulingTests: XCTestCase {
+    private func run(inlineBelow: Duration?) async throws -> [Bool] {
+        let store = FakeStore()
+        let box = Locked<FakeModel?>(nil)
+        store.setFake("m", version: 1, config: ServingConfig(task: "regression", maxBatchSize: 8, maxQueueDelay: .zero),
+                      scale: 3) { m in box.withLock { $0 = m } }
+        var options = ServingOptions.testing(workers: 2)
+        options.inlineBelow = inlineBelow
+        let e = ServingEngine(store: store, options: options)
+        try await e.start()
+        for i in 0..<40 {
+            let r = try await e.infer(model: "m", input: row(i))
+            XCTAssertEqual(r.output.data, FakeModel.expected(row(i).data, scale: 3, tag: 1))
+            XCTAssertEqual(r.batchSize, 1)
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        await e.shutdown()
+        return Array(try XCTUnwrap(box.current).ranOnWorker.dropFirst())  // the first is the warm-up
+    }
+
+    func testSparseRequestsToACheapModelRunOnTheCallersThread() async throws {
+        let onWorker = try await run(inlineBelow: .milliseconds(50))
+        XCTAssertEqual(onWorker.count, 40)
+        // The first ones teach the scheduler the batch time and the arrival gap.
+        XCTAssertTrue(onWorker.prefix(3).allSatisfy { $0 }, "\(onWorker)")
+        XCTAssertGreaterThanOrEqual(onWorker.suffix(20).filter { !$0 }.count, 18, "\(onWorker)")
+    }
+
+    func testOffMeansEveryBatchRunsOnAWorker() async throws {
+        let onWorker = try await run(inlineBelow: nil)
+        XCTAssertEqual(onWorker.count, 40)
+        XCTAssertTrue(onWorker.allSatisfy { $0 }, "\(onWorker)")
+    }
+}
