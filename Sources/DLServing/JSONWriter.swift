@@ -54,6 +54,13 @@ public struct JSONWriter {
         needsComma = true
     }
 
+    /// An object key that comes from data (labels), escaped like a string.
+    public mutating func key(_ name: String) {
+        string(name)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
     /// An object key (ASCII without characters that need escaping).
     public mutating func key(_ name: StaticString) {
         comma()

@@ -43,6 +43,14 @@ final class JSONWriterTests: XCTestCase {
         try assertSameAsJSONEncoder(empty)
     }
 
+    func testSentimentResponseMatchesJSONEncoder() throws {
+        let json = #"{"model":"sentiment-rt","version":3,"results":[{"label":"positive","probabilities":{"negative":0.04,"positive":0.96,"n/a \"x\"":1e-07},"tokens":8,"unknown_words":0},{"label":"negative","probabilities":{"negative":1,"positive":0},"tokens":0,"unknown_words":12}]}"#
+        let response = try JSONDecoder().decode(Sentiment.Response.self, from: Data(json.utf8))
+        try assertSameAsJSONEncoder(response)
+        let written = String(decoding: JSONWriter.encode(response), as: UTF8.self)
+        XCTAssertTrue(written.contains(#""probabilities":{"n\/a \"x\"":1e-07,"negative":0.04,"positive":0.96}"#), written)
+    }
+
     func testNegativeNumbersAndNonFiniteFloats() {
         var w = JSONWriter()
         w.beginArray()

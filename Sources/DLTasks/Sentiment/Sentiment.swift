@@ -102,3 +102,30 @@ public struct Sentiment: ServingTask {
     }
 
 }
+
+extension Sentiment.Response: JSONWritable {
+    /// The probabilities' labels in sorted order (`JSONEncoder` writes a
+    /// dictionary in hash order).
+    public func writeJSON(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("model"); json.string(model)
+        json.key("version"); json.int(version)
+        json.key("results")
+        json.beginArray()
+        for r in results {
+            json.beginObject()
+            json.key("label"); json.string(r.label)
+            json.key("probabilities")
+            json.beginObject()
+            for (label, p) in r.probabilities.sorted(by: { $0.key < $1.key }) {
+                json.key(label); json.float(p)
+            }
+            json.endObject()
+            json.key("tokens"); json.int(r.tokens)
+            json.key("unknown_words"); json.int(r.unknownWords)
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+    }
+}
