@@ -66,9 +66,12 @@ bench:
 	$(MAKE) data-faces
 	python3 scripts/bench/faces.py .build/release/dlserve-bench
 
+# Classify over HTTP beside a bare route, the server's CPU per request on every task
+# endpoint (detect and verify need make data-detection / data-faces), and with
+# PEER=torchserve the TorchServe peer (../shared/peers/torchserve) in the same run.
 bench-http: release
 	./scripts/install-deps.sh --bench
-	./scripts/bench-http.sh
+	PEER=$(PEER) BUILD=0 ./scripts/bench-http.sh
 
 # Serving latency while a training job runs in the same daemon.
 bench-jobs: release
