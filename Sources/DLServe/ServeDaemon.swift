@@ -43,7 +43,7 @@ public struct ServeDaemon: Sendable {
         let logger = self.logger
         return Application(
             router: api.makeRouter(),
-            server: try Self.serverBuilder(settings),
+            server: try Self.serverBuilder(settings, connections: metrics.connections),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "dlserve/\(DLServeVersion.current)"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
@@ -83,9 +83,13 @@ public struct ServeDaemon: Sendable {
     }
 
     /// HTTP/1.1, over TLS when a certificate and key are configured.
-    static func serverBuilder(_ settings: ServeSettings) throws -> HTTPServerBuilder {
-        // Every connection watches for its client going away (queued work is then dropped).
-        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ClientCloseHandler()]))
+    static func serverBuilder(_ settings: ServeSettings, connections: ConnectionCounters) throws -> HTTPServerBuilder {
+        // Every connection watches for its client going away (queued work is
+        // then dropped) and is held to the connection limits.
+        let limits = settings.connectionLimits
+        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [
+            ConnectionGuard(limits: limits, counters: connections), ClientCloseHandler(),
+        ]))
         guard let certPath = settings.tlsCert, let keyPath = settings.tlsKey else { return http1 }
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey

@@ -19,6 +19,11 @@ public final class ServeMetrics: Sendable {
     private let residentMemory: Gauge
     private let virtualMemory: Gauge
     private let cpuSeconds: Counter
+    /// Open connections and the ones closed for a limit (`ConnectionGuard`).
+    public let connections = ConnectionCounters()
+    private let connectionsOpen: Gauge
+    private let connectionsRefused: Counter
+    private let reported = NIOLockedValueBox([String: Int]())
     private let cpuReported = NIOLockedValueBox(0.0)
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -27,6 +32,9 @@ public final class ServeMetrics: Sendable {
             name: "dlserve_process_resident_memory_bytes", help: "Resident memory size of the daemon in bytes.")
         virtualMemory = registry.makeGauge(
             name: "dlserve_process_virtual_memory_bytes", help: "Virtual memory size of the daemon in bytes.")
+        connectionsOpen = registry.makeGauge(name: "dlserve_connections_open", help: "Open client connections.")
+        connectionsRefused = registry.makeCounter(
+            name: "dlserve_connections_refused_total", help: "Connections closed at once because max_connections were open.")
         cpuSeconds = registry.makeCounter(
             name: "dlserve_process_cpu_seconds_total",
             help: "CPU time (user + system) the daemon has used since it started, in seconds.")
@@ -113,6 +121,20 @@ public final class ServeMetrics: Sendable {
             return max(0, now - reported)
         }
         cpuSeconds.increment(by: delta)
+        connectionsOpen.set(Double(connections.open))
+        var counts = ["refused": connections.refused]
+        for reason in ConnectionGuard.reasons { counts[reason] = connections.timedOut(reason) }
+        let deltas = reported.withLockedValue { last -> [String: Int] in
+            defer { last = counts }
+            return counts.reduce(into: [:]) { d, kv in d[kv.key] = kv.value - (last[kv.key] ?? 0) }
+        }
+        connectionsRefused.increment(by: Int64(deltas["refused"] ?? 0))
+        for reason in ConnectionGuard.reasons {
+            registry.makeCounter(
+                name: "dlserve_connections_timed_out_total", labels: [("reason", reason)],
+                help: "Connections closed for a limit: header (no request head in time), idle (keep-alive), body (a gap in the body), body_rate (a body slower than body_min_rate)."
+            ).increment(by: Int64(deltas[reason] ?? 0))
+        }
     }
 
     /// A swift-metrics factory writing to this registry (for the engine's metrics).

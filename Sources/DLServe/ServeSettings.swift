@@ -18,6 +18,15 @@ public struct ServeSettings: Sendable, Equatable {
     public var pollInterval: Double = 2
     /// Seconds in-flight requests get to finish on SIGTERM.
     public var drainTimeout: Double = 30
+    /// Connection limits (`ConnectionLimits`): seconds for a new connection's
+    /// first request head, seconds a keep-alive connection may wait for its
+    /// next request, the longest gap in a request body, the body's minimum
+    /// average rate in bytes/s after that grace, and the open connections cap.
+    public var headerTimeout: Double = 60
+    public var idleTimeout: Double = 60
+    public var bodyTimeout: Double = 60
+    public var bodyMinRate = 1024
+    public var maxConnections = 4096
     public var tlsCert: String?
     public var tlsKey: String?
     public var tokenFile: String?
@@ -44,6 +53,11 @@ public struct ServeSettings: Sendable, Equatable {
         public var requestTimeout: Double?
         public var pollInterval: Double?
         public var drainTimeout: Double?
+        public var headerTimeout: Double?
+        public var idleTimeout: Double?
+        public var bodyTimeout: Double?
+        public var bodyMinRate: Int?
+        public var maxConnections: Int?
         public var tlsCert: String?
         public var tlsKey: String?
         public var tokenFile: String?
@@ -62,6 +76,11 @@ public struct ServeSettings: Sendable, Equatable {
             case requestTimeout = "request_timeout"
             case pollInterval = "poll_interval"
             case drainTimeout = "drain_timeout"
+            case headerTimeout = "header_timeout"
+            case idleTimeout = "idle_timeout"
+            case bodyTimeout = "body_timeout"
+            case bodyMinRate = "body_min_rate"
+            case maxConnections = "max_connections"
             case tlsCert = "tls_cert"
             case tlsKey = "tls_key"
             case tokenFile = "token_file"
@@ -87,6 +106,11 @@ public struct ServeSettings: Sendable, Equatable {
         s.requestTimeout = pick(\.requestTimeout) ?? s.requestTimeout
         s.pollInterval = pick(\.pollInterval) ?? s.pollInterval
         s.drainTimeout = pick(\.drainTimeout) ?? s.drainTimeout
+        s.headerTimeout = pick(\.headerTimeout) ?? s.headerTimeout
+        s.idleTimeout = pick(\.idleTimeout) ?? s.idleTimeout
+        s.bodyTimeout = pick(\.bodyTimeout) ?? s.bodyTimeout
+        s.bodyMinRate = pick(\.bodyMinRate) ?? s.bodyMinRate
+        s.maxConnections = pick(\.maxConnections) ?? s.maxConnections
         s.tlsCert = pick(\.tlsCert) ?? s.tlsCert
         s.tlsKey = pick(\.tlsKey) ?? s.tlsKey
         s.tokenFile = pick(\.tokenFile) ?? s.tokenFile
@@ -107,6 +131,13 @@ public struct ServeSettings: Sendable, Equatable {
         guard requestTimeout > 0 else { throw SettingsError("request_timeout must be positive, got \(requestTimeout)") }
         guard pollInterval > 0 else { throw SettingsError("poll_interval must be positive, got \(pollInterval)") }
         guard drainTimeout >= 0 else { throw SettingsError("drain_timeout must not be negative, got \(drainTimeout)") }
+        for (name, value) in [("header_timeout", headerTimeout), ("idle_timeout", idleTimeout), ("body_timeout", bodyTimeout)] {
+            guard value > 0, value <= 86_400 else { throw SettingsError("\(name) must be positive seconds (at most 86400), got \(value)") }
+        }
+        guard bodyMinRate >= 1 else { throw SettingsError("body_min_rate must be at least 1 byte/s, got \(bodyMinRate)") }
+        guard (1...1_000_000).contains(maxConnections) else {
+            throw SettingsError("max_connections must be 1...1000000, got \(maxConnections)")
+        }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw SettingsError("tls_cert and tls_key must be given together") }
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard (1...10_000).contains(jobCapacity) else { throw SettingsError("job_capacity must be 1...10000, got \(jobCapacity)") }
@@ -127,6 +158,7 @@ extension ServeSettings.Layer {
     /// The `DLSERVE_*` variables: DLSERVE_HOST, DLSERVE_PORT, DLSERVE_MODELS,
     /// DLSERVE_STATE, DLSERVE_WORKERS, DLSERVE_MAX_BODY_BYTES,
     /// DLSERVE_REQUEST_TIMEOUT, DLSERVE_POLL_INTERVAL, DLSERVE_DRAIN_TIMEOUT,
+    /// DLSERVE_HEADER_TIMEOUT, DLSERVE_IDLE_TIMEOUT, DLSERVE_BODY_TIMEOUT, DLSERVE_BODY_MIN_RATE, DLSERVE_MAX_CONNECTIONS,
     /// DLSERVE_TLS_CERT, DLSERVE_TLS_KEY, DLSERVE_TOKEN_FILE, DLSERVE_LOG_LEVEL,
     /// DLSERVE_JOB_CAPACITY, DLSERVE_JOB_WORKERS, DLSERVE_JOB_MAX_EPOCHS, DLSERVE_JOB_MAX_TRAIN_IMAGES,
     /// DLSERVE_JOB_NICE.
@@ -157,6 +189,11 @@ extension ServeSettings.Layer {
         layer.requestTimeout = try double(.requestTimeout)
         layer.pollInterval = try double(.pollInterval)
         layer.drainTimeout = try double(.drainTimeout)
+        layer.headerTimeout = try double(.headerTimeout)
+        layer.idleTimeout = try double(.idleTimeout)
+        layer.bodyTimeout = try double(.bodyTimeout)
+        layer.bodyMinRate = try int(.bodyMinRate)
+        layer.maxConnections = try int(.maxConnections)
         layer.tlsCert = value(.tlsCert)
         layer.tlsKey = value(.tlsKey)
         layer.tokenFile = value(.tokenFile)
@@ -203,6 +240,12 @@ extension ServeSettings {
         let token = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         guard !token.isEmpty else { throw SettingsError("token file \(tokenFile) is empty") }
         return token
+    }
+
+    public var connectionLimits: ConnectionLimits {
+        func d(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded())) }
+        return ConnectionLimits(header: d(headerTimeout), idle: d(idleTimeout), body: d(bodyTimeout),
+                                bodyMinRate: bodyMinRate, maxConnections: maxConnections)
     }
 
     public var httpSettings: HTTPSettings {

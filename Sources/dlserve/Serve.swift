@@ -28,6 +28,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds before a request answers 504 (default 30).") var requestTimeout: Double?
     @Option(help: "Seconds between scans of the repository for new versions (default 2).") var pollInterval: Double?
     @Option(help: "Seconds in-flight requests get to finish on SIGTERM (default 30).") var drainTimeout: Double?
+    @Option(help: "Seconds a new connection has to send its first request head (default 60).") var headerTimeout: Double?
+    @Option(help: "Seconds a keep-alive connection may wait for its next request (default 60).") var idleTimeout: Double?
+    @Option(help: "Longest gap in seconds between reads of a request body (default 60).") var bodyTimeout: Double?
+    @Option(help: "Slowest average request body rate in bytes/s, after --body-timeout seconds (default 1024).") var bodyMinRate: Int?
+    @Option(help: "Open connections at most; more are closed at once (default 4096).") var maxConnections: Int?
     @Option(help: "TLS certificate (PEM); needs --tls-key.") var tlsCert: String?
     @Option(help: "TLS private key (PEM); needs --tls-cert.") var tlsKey: String?
     @Option(help: "File whose first line is the bearer token required by load/unload.") var tokenFile: String?
@@ -51,6 +56,11 @@ struct Serve: AsyncParsableCommand {
         layer.requestTimeout = requestTimeout
         layer.pollInterval = pollInterval
         layer.drainTimeout = drainTimeout
+        layer.headerTimeout = headerTimeout
+        layer.idleTimeout = idleTimeout
+        layer.bodyTimeout = bodyTimeout
+        layer.bodyMinRate = bodyMinRate
+        layer.maxConnections = maxConnections
         layer.tlsCert = tlsCert
         layer.tlsKey = tlsKey
         layer.tokenFile = tokenFile

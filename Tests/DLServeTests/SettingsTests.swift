@@ -72,4 +72,29 @@ final class SettingsTests: XCTestCase {
         s.tokenFile = dir.appendingPathComponent("none").path
         XCTAssertThrowsError(try s.readToken())
     }
+
+    func testConnectionLimitsFromEnvironmentAndFileAndTheirChecks() throws {
+        let env = try ServeSettings.Layer.environment(["DLSERVE_HEADER_TIMEOUT": "5", "DLSERVE_MAX_CONNECTIONS": "100"])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dlserve-limits-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("config.json")
+        try Data(#"{"idle_timeout": 7.5, "body_timeout": 20, "body_min_rate": 4096, "max_connections": 9}"#.utf8).write(to: file)
+        let s = try ServeSettings.resolve([env, try .file(file.path)])
+        XCTAssertEqual(s.connectionLimits, ConnectionLimits(header: .seconds(5), idle: .milliseconds(7500), body: .seconds(20),
+                                                            bodyMinRate: 4096, maxConnections: 100))
+        XCTAssertEqual(ServeSettings().connectionLimits, ConnectionLimits())
+        for (layer, name) in [(\ServeSettings.Layer.headerTimeout, "header_timeout"), (\.idleTimeout, "idle_timeout"), (\.bodyTimeout, "body_timeout")] {
+            var bad = ServeSettings.Layer()
+            bad[keyPath: layer] = 0
+            XCTAssertThrowsError(try ServeSettings.resolve([bad])) { XCTAssertTrue("\($0)".contains(name), "\($0)") }
+        }
+        var bad = ServeSettings.Layer()
+        bad.maxConnections = 0
+        XCTAssertThrowsError(try ServeSettings.resolve([bad])) { XCTAssertTrue("\($0)".contains("max_connections"), "\($0)") }
+        bad = ServeSettings.Layer()
+        bad.bodyMinRate = 0
+        XCTAssertThrowsError(try ServeSettings.resolve([bad])) { XCTAssertTrue("\($0)".contains("body_min_rate"), "\($0)") }
+        XCTAssertThrowsError(try ServeSettings.Layer.environment(["DLSERVE_BODY_MIN_RATE": "fast"]))
+    }
 }
