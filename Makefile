@@ -4,7 +4,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: deps build release test serve bench bench-http bench-jobs train-fashion-mnist fixtures clean cv-sentiment train-detection eval-detection \
+.PHONY: deps build release test serve bench bench-http bench-jobs sanitize train-fashion-mnist fixtures clean cv-sentiment train-detection eval-detection \
 	data-sentiment glove glove-debiased train-sentiment train-skipgram train-translation train-translation-rnn baseline-sentiment \
 	data-translation baseline-translation fixtures-translation eval-translation data-detection fixtures-detection \
 	data-faces eval-faces baseline-faces train-faces
@@ -65,6 +65,17 @@ bench:
 	# agreement check), and identification in galleries of 1,000 to 1,000,000 against NumPy's sgemv.
 	$(MAKE) data-faces
 	python3 scripts/bench/faces.py .build/release/dlserve-bench
+
+# ThreadSanitizer over the concurrent parts (schedulers, request scopes, model manager, job
+# queue, gallery, live connections); AddressSanitizer over the codecs and checkpoints.
+# Each builds in its own directory (.build-tsan, .build-asan; a first build takes ~20 min).
+TSAN_TESTS = SchedulingTests|InlineSchedulingTests|RequestScopeTests|ModelManagerTests|ModelLifecycleTests|DecodingSchedulerTests|JobQueueTests|SQLiteJobStoreTests|FaceRouteTests|ConnectionLimitsLiveTests|ClientDisconnectLiveTests
+ASAN_TESTS = ImageDecoderTests|SafetensorsTests|CheckpointTests|CorruptCheckpointTests
+sanitize:
+	$(SWIFT) build --build-tests --sanitize=thread --build-path .build-tsan
+	$(SWIFT) test --skip-build --sanitize=thread --build-path .build-tsan --filter '$(TSAN_TESTS)'
+	$(SWIFT) build --build-tests --sanitize=address --build-path .build-asan
+	$(SWIFT) test --skip-build --sanitize=address --build-path .build-asan --filter '$(ASAN_TESTS)'
 
 # Classify over HTTP beside a bare route, the server's CPU per request on every task
 # endpoint (detect and verify need make data-detection / data-faces), and with
