@@ -38,11 +38,34 @@ public enum TranslationFixture {
             outputs: ["logits"])
     }
 
-    /// The random-weight model for `subwords`; `endless`: `<eos>` gets a
+    /// src/tgt RNN encoder-decoder: a bidirectional GRU encoder, a GRU decoder
+    /// with additive attention over the encoder's outputs (the family of
+    /// recipes/translate-en-es-rnn.json), logits over the target vocabulary.
+    public static func recurrentSpec(vocabulary v: Int, dim: Int = 8) -> ModelSpec {
+        let d = JSONValue(integerLiteral: dim), vocab = JSONValue(integerLiteral: v)
+        return ModelSpec(
+            inputs: [InputSpec(name: "src", shape: [-1], dtype: "int64"), InputSpec(name: "tgt", shape: [-1], dtype: "int64")],
+            layers: [
+                LayerSpec(name: "src_mask", type: "sequence_mask", inputs: ["src"], attrs: ["padding_idx": 0]),
+                LayerSpec(name: "tgt_mask", type: "sequence_mask", inputs: ["tgt"], attrs: ["padding_idx": 0]),
+                LayerSpec(name: "src_embed", type: "embedding", inputs: ["src"], attrs: ["vocab_size": vocab, "dim": d, "padding_idx": 0]),
+                LayerSpec(name: "encoder", type: "gru", inputs: ["src_embed", "src_mask"], attrs: ["hidden_size": d, "bidirectional": true]),
+                LayerSpec(name: "tgt_embed", type: "embedding", inputs: ["tgt"], attrs: ["vocab_size": vocab, "dim": d, "padding_idx": 0]),
+                LayerSpec(name: "decoder", type: "gru", inputs: ["tgt_embed", "tgt_mask"], attrs: ["hidden_size": d]),
+                LayerSpec(name: "context", type: "additive_attention", inputs: ["decoder", "encoder", "src_mask"], attrs: ["units": d]),
+                LayerSpec(name: "joined", type: "concat", inputs: ["decoder", "context"], attrs: ["axis": -1]),
+                LayerSpec(name: "logits", type: "dense", inputs: ["joined"], attrs: ["units": vocab]),
+            ],
+            outputs: ["logits"])
+    }
+
+    /// The random-weight model for `subwords` (`recurrent`: the RNN family); `endless`: `<eos>` gets a
     /// logit bias of -1000, so every hypothesis runs to its max length (a
     /// slow model for deadline tests).
-    public static func model(_ subwords: TranslationSubwords, seed: UInt64 = 7, endless: Bool = false) throws -> GraphModel {
-        let model = try GraphModel(spec: spec(vocabulary: subwords.target.model.count), seed: seed)
+    public static func model(_ subwords: TranslationSubwords, seed: UInt64 = 7, endless: Bool = false,
+                             recurrent: Bool = false) throws -> GraphModel {
+        let v = subwords.target.model.count
+        let model = try GraphModel(spec: recurrent ? recurrentSpec(vocabulary: v) : spec(vocabulary: v), seed: seed)
         if endless, let bias = model.namedParameters.first(where: { $0.name == "logits.bias" })?.tensor {
             bias.data[BPEModel.endID] = -1000
         }
@@ -54,9 +77,9 @@ public enum TranslationFixture {
     @discardableResult
     public static func publish(in repository: ModelRepository, name: String, maxLength: Int = 24, maxBatchSize: Int = 64,
                                maxQueueDelayMs: Double = 0, queueCapacity: Int = 16, timeoutMs: Int = 10_000, seed: UInt64 = 7,
-                               endless: Bool = false) throws -> Int {
+                               endless: Bool = false, recurrent: Bool = false) throws -> Int {
         let subwords = subwords()
-        let model = try model(subwords, seed: seed, endless: endless)
+        let model = try model(subwords, seed: seed, endless: endless, recurrent: recurrent)
         try repository.writeConfig(ModelConfig(
             name: name, task: .translation, labels: [],
             input: .init(shape: [-1], text: .init(vocabulary: "bpe.vocab.txt", lowercase: false, maxLength: maxLength)),

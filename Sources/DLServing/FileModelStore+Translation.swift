@@ -13,8 +13,13 @@ extension FileModelStore {
         }
         let subwords: TranslationSubwords
         do { subwords = try TranslationSubwords.load(from: loaded.directory) } catch { throw bad("subwords: \(error)") }
-        let decoder: EncoderDecoderStepper
-        do { decoder = try EncoderDecoderStepper(model: loaded.model) } catch { throw bad("\(error)") }
+        let decoder: GraphDecoder
+        do { decoder = try GraphDecoder(model: loaded.model) } catch { throw bad("\(error)") }
+        // A served decoder batches requests of different lengths in one state:
+        // a recurrent decoder's positional encoding could not follow each row.
+        if case .recurrent(let stepper) = decoder, stepper.hasPositionalEncoding {
+            throw bad("a recurrent decoder with positional_encoding on its target path cannot be served (batched rows have different positions)")
+        }
         if decoder.vocabularySize != subwords.target.model.count {
             throw bad("the target vocabulary has \(subwords.target.model.count) subwords, the output \(decoder.vocabularySize)")
         }
@@ -42,8 +47,8 @@ extension FileModelStore {
 /// is source ids [N, S] and gets the log-probabilities of the first target
 /// token after `<bos>`, [N, 1, V]: one encoder pass and one decoder step.
 final class StepDecodedModel: InferenceModel, @unchecked Sendable {
-    let decoder: EncoderDecoderStepper
-    init(decoder: EncoderDecoderStepper) { self.decoder = decoder }
+    let decoder: GraphDecoder
+    init(decoder: GraphDecoder) { self.decoder = decoder }
     var inputShape: [Int] { [-1] }
     var outputShape: [Int] { [-1, decoder.vocabularySize] }
 

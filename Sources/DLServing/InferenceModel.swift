@@ -60,14 +60,14 @@ public struct VersionResources: Sendable {
     /// A translation model's subword tokenizers (`bpe.*` files).
     public var subwords: TranslationSubwords?
     /// A translation model decoded step by step (key/value cache).
-    public var decoder: EncoderDecoderStepper?
+    public var decoder: GraphDecoder?
     /// A detector's head geometry (`detection.json`).
     public var detection: YOLOGrid?
     /// An embedding model's metric and tau (`verification.json`).
     public var verification: VerificationFile?
 
     public init(vocabulary: Vocabulary? = nil, tokenizer: Tokenizer? = nil, maxLength: Int? = nil,
-                subwords: TranslationSubwords? = nil, decoder: EncoderDecoderStepper? = nil, detection: YOLOGrid? = nil,
+                subwords: TranslationSubwords? = nil, decoder: GraphDecoder? = nil, detection: YOLOGrid? = nil,
                 verification: VerificationFile? = nil) {
         self.vocabulary = vocabulary
         self.tokenizer = tokenizer

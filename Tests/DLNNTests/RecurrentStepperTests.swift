@@ -37,6 +37,33 @@ final class RecurrentStepperTests: XCTestCase {
         }
     }
 
+    /// States of separately started batches (sources of different lengths,
+    /// one of them steps ahead), concatenated, step on exactly as each alone:
+    /// what the server does when a request joins running ones.
+    func testConcatenatedStatesStepAsEachAlone() throws {
+        for cell in cells {
+            let model = try Seq2Seq.recurrentModel(cell: cell, seed: 5)
+            let decoder = try makeIncrementalDecoder(model: model)
+            var a = try decoder.start([sources[0], sources[1]])
+            for p in 0..<2 { a = try decoder.step(a, keeping: [0, 1], lastTokens: [targets[0][p], targets[1][p]]).state }
+            var b = try decoder.start([sources[2]])
+            // Drop row 0 of a first: the concatenation compacts to the sources still used.
+            a = a.selecting(rows: [1])
+            var joined = GraphDecoder.State.concatenating([a, b])
+            XCTAssertEqual(joined.rowCount, 2)
+            for p in 0..<3 {
+                let ta = targets[1][p + 2], tb = targets[2][p]
+                let (la, na) = try decoder.step(a, keeping: [0], lastTokens: [ta])
+                let (lb, nb) = try decoder.step(b, keeping: [0], lastTokens: [tb])
+                let (lj, nj) = try decoder.step(joined, keeping: [0, 1], lastTokens: [ta, tb])
+                let v = Seq2Seq.vocab
+                assertRowsClose(lj.data[0..<v], la.data[0..<v], "\(cell): joined row 0, step \(p)")
+                assertRowsClose(lj.data[v..<(2 * v)], lb.data[0..<v], "\(cell): joined row 1, step \(p)")
+                (a, b, joined) = (na, nb, nj)
+            }
+        }
+    }
+
     /// Rows repeated and dropped: each new row continues its parent's state.
     func testSelectingRowsRepeatsAndDrops() throws {
         for cell in cells {

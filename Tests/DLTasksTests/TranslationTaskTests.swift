@@ -18,6 +18,7 @@ final class TranslationTaskTests: XCTestCase {
         repo = try TestRepository()
         try TranslationFixture.publish(in: repo.repository, name: "mt", maxQueueDelayMs: 50)
         try TranslationFixture.publish(in: repo.repository, name: "mt-slow", timeoutMs: 50, endless: true)
+        try TranslationFixture.publish(in: repo.repository, name: "mt-rnn", maxQueueDelayMs: 50, recurrent: true)
         var o = ServingOptions()
         o.workers = 1
         o.pollInterval = nil
@@ -168,5 +169,45 @@ final class TranslationTaskTests: XCTestCase {
             XCTAssertEqual(e.httpStatus, 504)
         }
         XCTAssertLessThan(ContinuousClock.now - start, .seconds(1))
+    }
+
+    /// The RNN family is served too: answers equal the decoding library on
+    /// its weights, alone and with requests joining each other (carried
+    /// states concatenated); its attention is refused with a clear 400.
+    func testRecurrentModelIsServedAndEqualsTheLibrary() async throws {
+        let subwords = TranslationFixture.subwords()
+        let stepper = try makeIncrementalDecoder(model: try TranslationFixture.model(subwords, recurrent: true))
+        guard case .recurrent = stepper else { return XCTFail("the fixture is not the RNN family") }
+        func served(_ json: String) async throws -> Translation.Response {
+            try await engine.perform(Translation(), model: "mt-rnn", request: try Translation.decode(TaskBody(bytes: Array(json.utf8))))
+        }
+        let cases: [(text: String, width: Int)] = [("the cat is big", 4), ("i see the red sea", 1), ("a dog", 3), ("the sun is new", 2)]
+        var want: [[Int]] = []
+        for c in cases {
+            let source = subwords.encodeSource(c.text)
+            let options = DecodingOptions(startToken: BPEModel.beginningID, endToken: BPEModel.endID, beamWidth: c.width,
+                                          lengthPenalty: Translation.defaultLengthPenalty, nBest: 1,
+                                          maxLength: Translation.defaultMaxLength(sourceLength: source.count))
+            want.append(try decode(stepper, sources: [source], options: options)[0].best!.tokens)
+        }
+        let together = try await withThrowingTaskGroup(of: (Int, Translation.Response).self) { group in
+            for (i, c) in cases.enumerated() {
+                group.addTask { (i, try await served(#"{"text": "\#(c.text)", "beam_width": \#(c.width)}"#)) }
+            }
+            var out = [Translation.Response?](repeating: nil, count: cases.count)
+            for try await (i, r) in group { out[i] = r }
+            return out.map { $0! }
+        }
+        for (i, r) in together.enumerated() {
+            XCTAssertEqual(r.model, "mt-rnn")
+            XCTAssertEqual(r.results[0].translation, subwords.decodeTarget(want[i]), "case \(i)")
+        }
+        do {
+            _ = try await served(#"{"text": "the cat is big", "return_attention": true}"#)
+            XCTFail("attention of an RNN model should be refused")
+        } catch let e as ServingError {
+            XCTAssertEqual(e.httpStatus, 400)
+            XCTAssertTrue("\(e)".contains("RNN"), "\(e)")
+        }
     }
 }

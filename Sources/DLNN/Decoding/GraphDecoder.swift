@@ -56,6 +56,14 @@ public enum GraphDecoder: IncrementalDecoder, @unchecked Sendable {
         }
     }
 
+    /// Rows of the source embedding (nil when the source is not embedded here).
+    public var sourceVocabularySize: Int? {
+        switch self {
+        case .transformer(let d): return d.sourceVocabularySize
+        case .recurrent(let d): return d.sourceEmbeddings.first?.vocabSize
+        }
+    }
+
     public var vocabularySize: Int {
         switch self {
         case .transformer(let d): return d.vocabularySize

@@ -33,6 +33,8 @@ public final class RecurrentStepper: IncrementalDecoder, @unchecked Sendable {
     let attentionOrdinal: [Int: Int]
     /// Embeddings that read the source ids directly (to reject bad ids).
     let sourceEmbeddings: [Embedding]
+    /// Positional encoding on the decoder path (placed at the state's `length`).
+    public var hasPositionalEncoding: Bool { split.decoderNodes.contains { model.layers[$0] is PositionalEncoding } }
 
     /// Throws `IncrementalDecodingError` when the graph is not of the
     /// encoder-decoder form (see `EncoderDecoderSplit`) or its decoder path

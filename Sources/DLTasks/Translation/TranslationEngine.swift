@@ -8,12 +8,12 @@ import Foundation
 /// Made once per loaded version (`ModelRunner.versionState`), never per request.
 final class TranslationEngine: Sendable {
     let subwords: TranslationSubwords
-    let decoder: EncoderDecoderStepper
-    let scheduler: DecodingScheduler<EncoderDecoderStepper>
+    let decoder: GraphDecoder
+    let scheduler: DecodingScheduler<GraphDecoder>
     /// Longest source, in subwords with `<eos>` (config `input.text.max_length`).
     let maxSourceLength: Int
 
-    init(subwords: TranslationSubwords, decoder: EncoderDecoderStepper, limits: DecodingScheduler<EncoderDecoderStepper>.Limits,
+    init(subwords: TranslationSubwords, decoder: GraphDecoder, limits: DecodingScheduler<GraphDecoder>.Limits,
          maxSourceLength: Int) {
         self.subwords = subwords
         self.decoder = decoder
@@ -62,7 +62,10 @@ final class TranslationEngine: Sendable {
     /// off the async executor; stops with `timeout` past `deadline`.
     func attention(source: [Int], target: [Int], deadline: ContinuousClock.Instant, model: String,
                    started: ContinuousClock.Instant) async throws -> [[Float]] {
-        let decoder = decoder
+        guard case .transformer(let decoder) = decoder else {
+            throw ServingError.invalidInput(
+                "model '\(model)' is an RNN encoder-decoder: its attention is not reported (attention and format=svg need a transformer model)")
+        }
         return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(with: Result(catching: {
