@@ -178,6 +178,97 @@ class Twin(nn.Module):
         return logp, {"cross": state["cross"], "keep": state["keep"], "rows": src_rows, "self": caches, "t": state["t"] + 1}
 
 
+class RNNTwin(nn.Module):
+    """The RNN encoder-decoder of recipes/translate-en-es-rnn.json in PyTorch:
+    embeddings, a bidirectional GRU encoder (packed, so each direction sees
+    only the real tokens), a GRU decoder carried one token at a time, additive
+    attention e_j = v^T tanh(W_a s + U_a h_j) over the real source tokens,
+    tanh(dense([s; context])), logits. Dropout off at inference."""
+
+    def __init__(self, spec, weights, training=False):
+        super().__init__()
+        layers = {l["name"]: l for l in spec["layers"]}
+        by_type = lambda t: [l for l in spec["layers"] if l["type"] == t]
+        emb = {l["inputs"][0]: l for l in by_type("embedding")}
+        grus = by_type("gru")
+        enc = [g for g in grus if g.get("attrs", {}).get("bidirectional", False)][0]
+        dec = [g for g in grus if not g.get("attrs", {}).get("bidirectional", False)][0]
+        att = by_type("additive_attention")[0]
+        dense = [l for l in by_type("dense") if l["name"] != spec["outputs"][0]][0]
+        out = layers[spec["outputs"][0]]
+        src_w, tgt_w = weights[emb["src"]["name"] + ".weight"], weights[emb["tgt"]["name"] + ".weight"]
+        self.src_embed = nn.Embedding(*src_w.shape, padding_idx=PAD)
+        self.tgt_embed = nn.Embedding(*tgt_w.shape, padding_idx=PAD)
+        self.src_embed.weight.data.copy_(src_w)
+        self.tgt_embed.weight.data.copy_(tgt_w)
+        hid = enc["attrs"]["hidden_size"]
+        self.encoder = nn.GRU(src_w.shape[1], hid, batch_first=True, bidirectional=True)
+        self.decoder = nn.GRU(tgt_w.shape[1], dec["attrs"]["hidden_size"], batch_first=True)
+        for module, name in ((self.encoder, enc["name"]), (self.decoder, dec["name"])):
+            module.load_state_dict({k[len(name) + 1:]: v for k, v in weights.items() if k.startswith(name + ".")}, strict=True)
+        a = att["name"]
+        self.query_proj = nn.Linear(*reversed(weights[a + ".query_proj.weight"].shape), bias=False)
+        self.key_proj = nn.Linear(*reversed(weights[a + ".key_proj.weight"].shape), bias=(a + ".key_proj.bias") in weights)
+        self.v = nn.Linear(weights[a + ".v.weight"].shape[1], 1, bias=False)
+        self.query_proj.weight.data.copy_(weights[a + ".query_proj.weight"])
+        self.key_proj.weight.data.copy_(weights[a + ".key_proj.weight"])
+        if self.key_proj.bias is not None:
+            self.key_proj.bias.data.copy_(weights[a + ".key_proj.bias"])
+        self.v.weight.data.copy_(weights[a + ".v.weight"])
+        self.attentional = nn.Linear(*reversed(weights[dense["name"] + ".weight"].shape))
+        self.attentional.weight.data.copy_(weights[dense["name"] + ".weight"])
+        self.attentional.bias.data.copy_(weights[dense["name"] + ".bias"])
+        self.out = nn.Linear(*reversed(weights[out["name"] + ".weight"].shape))
+        self.out.weight.data.copy_(weights[out["name"] + ".weight"])
+        self.out.bias.data.copy_(weights[out["name"] + ".bias"])
+        self.drop = 0.1 if training else 0.0
+
+    def encode(self, src):
+        lengths = (src != PAD).sum(1)
+        x = F.dropout(self.src_embed(src), self.drop, self.training)
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        memory, _ = self.encoder(packed)
+        memory, _ = nn.utils.rnn.pad_packed_sequence(memory, batch_first=True, total_length=src.shape[1])
+        return memory, src != PAD
+
+    def attend(self, s, memory, keys, keep):
+        """s [n, T, H], memory [n, S, Dk], keys U_a h [n, S, A], keep [n, S]."""
+        e = self.v(torch.tanh(self.query_proj(s).unsqueeze(2) + keys.unsqueeze(1))).squeeze(-1)  # [n, T, S]
+        e = e.masked_fill(~keep.unsqueeze(1), float("-inf"))
+        return torch.softmax(e, dim=-1) @ memory
+
+    def head(self, s, context):
+        h = torch.tanh(self.attentional(torch.cat([s, context], dim=-1)))
+        return self.out(F.dropout(h, self.drop, self.training))
+
+    # Training: the whole teacher-forced graph (the target's padding at the end only).
+    def forward(self, src, tgt):
+        memory, keep = self.encode(src)
+        s, _ = self.decoder(F.dropout(self.tgt_embed(tgt), self.drop, self.training))
+        return self.head(s, self.attend(s, memory, self.key_proj(memory), keep))
+
+    def start(self, sources):
+        s = max(len(q) for q in sources)
+        src = torch.zeros(len(sources), s, dtype=torch.long)
+        for i, q in enumerate(sources):
+            src[i, : len(q)] = torch.tensor(q)
+        memory, keep = self.encode(src)
+        return {"memory": memory, "keys": self.key_proj(memory), "keep": keep, "rows": torch.arange(len(sources)),
+                "h": torch.zeros(1, len(sources), self.decoder.hidden_size)}
+
+    def step(self, state, keeping, tokens):
+        rows = torch.tensor(keeping, dtype=torch.long)
+        src_rows = state["rows"][rows]
+        s, h = self.decoder(self.tgt_embed(torch.tensor(tokens).view(-1, 1)), state["h"][:, rows])
+        context = self.attend(s, state["memory"][src_rows], state["keys"][src_rows], state["keep"][src_rows])
+        logp = F.log_softmax(self.head(s, context).view(len(keeping), -1), dim=-1)
+        return logp, {"memory": state["memory"], "keys": state["keys"], "keep": state["keep"], "rows": src_rows, "h": h}
+
+
+def twin_class(spec):
+    return Twin if any(l["type"] == "transformer_decoder_layer" for l in spec["layers"]) else RNNTwin
+
+
 def length_normalized(logp, length, alpha):
     return logp if alpha == 0 or length == 0 else logp / length ** alpha
 
@@ -285,7 +376,7 @@ def translate(twin, sources, beam, alpha):
 
 def train_steps(spec, weights, batches, count):
     torch.manual_seed(1)
-    twin = Twin(spec, weights, training=True)
+    twin = twin_class(spec)(spec, weights, training=True)
     for p in twin.parameters():
         nn.init.uniform_(p, -0.05, 0.05)
     twin.train()
@@ -321,15 +412,10 @@ def main():
     version = latest_version()
     d = os.path.join(MODELS, str(version))
     spec = json.load(open(os.path.join(d, "model.json")))
-    if not any(layer["type"] == "transformer_decoder_layer" for layer in spec["layers"]):
-        # The twin is the transformer family's; the RNN family has none yet.
-        print(f"translate-en-es version {version}: skipped (an RNN encoder-decoder; the PyTorch twin "
-              "covers the transformer family only)")
-        return
     weights = {k: torch.from_numpy(v) for k, v in load_safetensors(os.path.join(d, "weights.safetensors")).items()}
     inputs = json.loads(subprocess.run([binary, "--translation-inputs"], capture_output=True, text=True, check=True).stdout)
     assert inputs["version"] == version
-    twin = Twin(spec, weights).eval()
+    twin = twin_class(spec)(spec, weights).eval()
     sources, alpha = inputs["sources"], inputs["length_penalty"]
     for beam, key, need in ((1, "greedy", 0.95), (4, "beam4", 0.0)):
         ours = translate(twin, sources, beam, alpha)
