@@ -69,7 +69,7 @@ bench:
 # ThreadSanitizer over the concurrent parts (schedulers, request scopes, model manager, job
 # queue, gallery, live connections); AddressSanitizer over the codecs and checkpoints.
 # Each builds in its own directory (.build-tsan, .build-asan; a first build takes ~20 min).
-TSAN_TESTS = SchedulingTests|InlineSchedulingTests|RequestScopeTests|ModelManagerTests|ModelLifecycleTests|DecodingSchedulerTests|JobQueueTests|SQLiteJobStoreTests|FaceRouteTests|ConnectionLimitsLiveTests|ClientDisconnectLiveTests
+TSAN_TESTS = SchedulingTests|InlineSchedulingTests|RequestScopeTests|ModelManagerTests|ModelLifecycleTests|DecodingSchedulerTests|JobQueueTests|SQLiteJobStoreTests|FaceRouteTests|ConnectionLimitsLiveTests|ClientDisconnectLiveTests|TranslationTaskTests
 ASAN_TESTS = ImageDecoderTests|SafetensorsTests|CheckpointTests|CorruptCheckpointTests
 sanitize:
 	$(SWIFT) build --build-tests --sanitize=thread --build-path .build-tsan

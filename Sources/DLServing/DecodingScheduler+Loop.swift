@@ -86,8 +86,9 @@ struct DecodingLoop<Model: IncrementalDecoder> where Model.State: ConcatenableDe
                 job.cancelled = true
                 left += 1
             }
+            // Under the lock: `cancel` sets the flag from the caller's thread.
+            active.removeAll { $0.cancelled }
         }
-        active.removeAll { $0.cancelled }
         for (c, after) in expired { c.resume(throwing: ServingError.timeout(model: s.limits.model, after: after)) }
         if active.isEmpty { state = nil }
         return left
