@@ -75,7 +75,7 @@ sanitize:
 	$(SWIFT) build --build-tests --sanitize=thread --build-path .build-tsan
 	$(SWIFT) test --skip-build --sanitize=thread --build-path .build-tsan --filter '$(TSAN_TESTS)'
 	$(SWIFT) build --build-tests --sanitize=address --build-path .build-asan
-	$(SWIFT) test --skip-build --sanitize=address --build-path .build-asan --filter '$(ASAN_TESTS)'
+	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/sanitize/lsan.supp $(SWIFT) test --skip-build --sanitize=address --build-path .build-asan --filter '$(ASAN_TESTS)'
 
 # Classify over HTTP beside a bare route, the server's CPU per request on every task
 # endpoint (detect and verify need make data-detection / data-faces), and with
