@@ -173,7 +173,7 @@ final class TranslationTaskTests: XCTestCase {
 
     /// The RNN family is served too: answers equal the decoding library on
     /// its weights, alone and with requests joining each other (carried
-    /// states concatenated); its attention is refused with a clear 400.
+    /// states concatenated), and it reports its additive attention.
     func testRecurrentModelIsServedAndEqualsTheLibrary() async throws {
         let subwords = TranslationFixture.subwords()
         let stepper = try makeIncrementalDecoder(model: try TranslationFixture.model(subwords, recurrent: true))
@@ -202,12 +202,20 @@ final class TranslationTaskTests: XCTestCase {
             XCTAssertEqual(r.model, "mt-rnn")
             XCTAssertEqual(r.results[0].translation, subwords.decodeTarget(want[i]), "case \(i)")
         }
-        do {
-            _ = try await served(#"{"text": "the cat is big", "return_attention": true}"#)
-            XCTFail("attention of an RNN model should be refused")
-        } catch let e as ServingError {
-            XCTAssertEqual(e.httpStatus, 400)
-            XCTAssertTrue("\(e)".contains("RNN"), "\(e)")
+        // Its alignment: the additive attention's weights, one distribution per target token,
+        // equal to the stepper's teacher-forced capture of the answer.
+        let r = try await served(#"{"text": "the sea is blue", "return_attention": true, "max_length": 9}"#)
+        let a = try XCTUnwrap(r.results[0].attention)
+        let source = subwords.encodeSource("the sea is blue")
+        XCTAssertEqual(a.sourceTokens, source.map { subwords.source.model.vocabulary.words[$0] })
+        XCTAssertEqual(a.weights.count, a.targetTokens.count)
+        XCTAssertEqual(a.targetTokens.count, r.results[0].tokens + (r.results[0].truncated ? 0 : 1))
+        for row in a.weights {
+            XCTAssertEqual(row.count, source.count)
+            XCTAssertEqual(row.reduce(0, +), 1, accuracy: 1e-5)
         }
+        let target = a.targetTokens.map { subwords.target.model.vocabulary.id($0) }
+        let alignment = try stepper.crossAttention(source: source, target: target, startToken: BPEModel.beginningID)
+        for (x, y) in zip(a.weights.joined(), alignment.joined()) { XCTAssertEqual(x, y, accuracy: 1e-6) }
     }
 }

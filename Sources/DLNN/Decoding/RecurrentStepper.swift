@@ -78,17 +78,27 @@ public final class RecurrentStepper: IncrementalDecoder, @unchecked Sendable {
     public func step(_ state: RecurrentDecoderState, keeping rows: [Int], lastTokens: [Int]) throws
         -> (logProbabilities: Tensor, state: RecurrentDecoderState)
     {
+        let out = try stepWithAttention(state, keeping: rows, lastTokens: lastTokens)
+        return (out.logProbabilities, out.state)
+    }
+
+    /// `step`, also returning the attention weights [rows, S] of the last
+    /// `additive_attention` on the decoder path (S = the batch's padded source length).
+    public func stepWithAttention(_ state: RecurrentDecoderState, keeping rows: [Int], lastTokens: [Int]) throws
+        -> (logProbabilities: Tensor, state: RecurrentDecoderState, attention: Tensor?)
+    {
         precondition(rows.count == lastTokens.count, "RecurrentStepper.step: \(rows.count) rows, \(lastTokens.count) tokens")
         let current = state.selecting(rows: rows)
         let r = rows.count, v = vocabularySize
         guard r > 0 else {
             return (Tensor(shape: [0, v], data: []), RecurrentDecoderState(
-                encoded: current.encoded, sourceRows: [], carries: current.carries, length: current.length + 1))
+                encoded: current.encoded, sourceRows: [], carries: current.carries, length: current.length + 1), nil)
         }
         return GradMode.withoutGrad {
             let ctx = ForwardContext.inference()
             var values: [String: Tensor] = [names.target: Tensor(shape: [r, 1], data: lastTokens.map(Float.init))]
             var carries = current.carries
+            var weights: Tensor?
             let enc = current.encoded, sourceRows = current.sourceRows
             for i in split.decoderNodes {
                 let l = model.order[i], layer = model.layers[i]
@@ -100,11 +110,12 @@ public final class RecurrentStepper: IncrementalDecoder, @unchecked Sendable {
                     values[l.name] = out.output.reshaped([r, 1, rnn.hiddenSize])
                 } else if let j = attentionOrdinal[i], let attention = layer as? AdditiveAttention {
                     let query = values[l.inputs[0]]!.reshaped([r, attention.queryDim])
-                    let context = attention.step(
+                    let out = attention.step(
                         state: query, memory: enc.memories[j].gatherBatch(sourceRows),
                         mask: enc.masks[j]?.gatherBatch(sourceRows),
-                        projectedKeys: enc.projectedKeys[j].gatherBatch(sourceRows)).context
-                    values[l.name] = context.reshaped([r, 1, attention.keyDim])
+                        projectedKeys: enc.projectedKeys[j].gatherBatch(sourceRows))
+                    weights = out.weights
+                    values[l.name] = out.context.reshaped([r, 1, attention.keyDim])
                 } else if let pe = layer as? PositionalEncoding {
                     values[l.name] = pe(values[l.inputs[0]]!, offset: current.length, ctx)
                 } else {
@@ -113,7 +124,41 @@ public final class RecurrentStepper: IncrementalDecoder, @unchecked Sendable {
             }
             let logProbabilities = values[names.output]!.reshaped([r, v]).logSoftmax(axis: -1)
             return (logProbabilities, RecurrentDecoderState(encoded: enc, sourceRows: sourceRows, carries: carries,
-                                                            length: current.length + 1))
+                                                            length: current.length + 1), weights)
+        }
+    }
+}
+
+extension RecurrentStepper {
+    /// The alignment of one translation, as `EncoderDecoderStepper.crossAttention`:
+    /// for each target token, the last additive attention's weights over the
+    /// source tokens when the model predicted it under teacher forcing.
+    /// [target.count][source.count]; each row sums to 1.
+    public func crossAttention(source: [Int], target: [Int], startToken: Int,
+                               checkpoint: () throws -> Void = {}) throws -> [[Float]] {
+        var state = try start([source])
+        var rows: [[Float]] = []
+        for (t, _) in target.enumerated() {
+            try checkpoint()
+            let fed = t == 0 ? startToken : target[t - 1]
+            let out = try stepWithAttention(state, keeping: [0], lastTokens: [fed])
+            guard let weights = out.attention else {
+                throw IncrementalDecodingError("cross-attention: the decoder path has no additive_attention")
+            }
+            rows.append(Array(weights.data.prefix(source.count)))
+            state = out.state
+        }
+        return rows
+    }
+}
+
+extension GraphDecoder {
+    /// The alignment of one translation by whichever family decodes.
+    public func crossAttention(source: [Int], target: [Int], startToken: Int,
+                               checkpoint: () throws -> Void = {}) throws -> [[Float]] {
+        switch self {
+        case .transformer(let d): return try d.crossAttention(source: source, target: target, startToken: startToken, checkpoint: checkpoint)
+        case .recurrent(let d): return try d.crossAttention(source: source, target: target, startToken: startToken, checkpoint: checkpoint)
         }
     }
 }
