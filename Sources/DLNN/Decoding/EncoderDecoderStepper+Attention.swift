@@ -9,15 +9,28 @@ extension EncoderDecoderStepper {
     /// before every step, as in `decode`.
     public func crossAttention(source: [Int], target: [Int], startToken: Int,
                                checkpoint: () throws -> Void = {}) throws -> [[Float]] {
-        var state = try start([source])
-        var rows: [[Float]] = []
-        for (t, _) in target.enumerated() {
-            try checkpoint()
-            let fed = t == 0 ? startToken : target[t - 1]
+        try teacherForcedAttention(start: try start([source]), source: source, target: target, startToken: startToken,
+                                   checkpoint: checkpoint) { state, fed in
             let out = try stepWithAttention(state, keeping: [0], lastTokens: [fed])
-            rows.append(Array(out.crossAttention.data.prefix(source.count)))
-            state = out.state
+            return (out.crossAttention, out.state)
         }
-        return rows
     }
+}
+
+/// Feeds `startToken`, then each target token but the last, one step at a
+/// time from `start`, and collects the first `source.count` attention
+/// weights of each step (`step` returns them with the next state).
+func teacherForcedAttention<State>(
+    start: State, source: [Int], target: [Int], startToken: Int, checkpoint: () throws -> Void,
+    step: (State, Int) throws -> (weights: Tensor, state: State)
+) throws -> [[Float]] {
+    var state = start
+    var rows: [[Float]] = []
+    for t in target.indices {
+        try checkpoint()
+        let out = try step(state, t == 0 ? startToken : target[t - 1])
+        rows.append(Array(out.weights.data.prefix(source.count)))
+        state = out.state
+    }
+    return rows
 }

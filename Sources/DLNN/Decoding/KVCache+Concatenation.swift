@@ -13,18 +13,7 @@ extension KVCacheState: ConcatenableDecoderState {
         let layers = states[0].encoded.crossKeys.count
         precondition(states.allSatisfy { $0.encoded.crossKeys.count == layers },
                      "KVCacheState.concatenating: states of models with different decoder layers")
-        // Per state: the sources its rows use, in first-use order, and where each lands.
-        var used: [[Int]] = [], sourceRows: [Int] = [], base = 0
-        for state in states {
-            var index: [Int: Int] = [:], order: [Int] = []
-            for s in state.sourceRows where index[s] == nil {
-                index[s] = base + order.count
-                order.append(s)
-            }
-            sourceRows += state.sourceRows.map { index[$0]! }
-            used.append(order)
-            base += order.count
-        }
+        let (used, sourceRows) = concatenatedSourceRows(states.map(\.sourceRows))
         let entries = states.flatMap(\.entries)
         let rows = states.reduce(0) { $0 + $1.rowCount }
         let work = StepWork(rows: rows, positionsComputed: states.reduce(0) { $0 + $1.lastStep.positionsComputed },
@@ -73,4 +62,22 @@ extension EncodedSources {
         }
         return EncodedSources(crossKeys: keys, crossValues: values, memoryMasks: masks)
     }
+}
+
+/// Rows of several decoder states put end to end over one encoded batch:
+/// per state, the sources its rows use (in first-use order), and every row's
+/// index into the concatenated sources.
+func concatenatedSourceRows(_ rowsPerState: [[Int]]) -> (used: [[Int]], sourceRows: [Int]) {
+    var used: [[Int]] = [], sourceRows: [Int] = [], base = 0
+    for rows in rowsPerState {
+        var index: [Int: Int] = [:], order: [Int] = []
+        for s in rows where index[s] == nil {
+            index[s] = base + order.count
+            order.append(s)
+        }
+        sourceRows += rows.map { index[$0]! }
+        used.append(order)
+        base += order.count
+    }
+    return (used, sourceRows)
 }

@@ -15,17 +15,7 @@ extension RecurrentDecoderState: ConcatenableDecoderState {
         let layers = states[0].carries.count
         precondition(states.allSatisfy { $0.encoded.memories.count == attentions && $0.carries.count == layers },
                      "RecurrentDecoderState.concatenating: states of different models")
-        var used: [[Int]] = [], sourceRows: [Int] = [], base = 0
-        for state in states {
-            var index: [Int: Int] = [:], order: [Int] = []
-            for s in state.sourceRows where index[s] == nil {
-                index[s] = base + order.count
-                order.append(s)
-            }
-            sourceRows += state.sourceRows.map { index[$0]! }
-            used.append(order)
-            base += order.count
-        }
+        let (used, sourceRows) = concatenatedSourceRows(states.map(\.sourceRows))
         let carries = (0..<layers).map { j in RecurrentCarry.concatenating(states.map { $0.carries[j] }) }
         let encoded = AttentionMemories.concatenating(states.map(\.encoded), used: used)
         return RecurrentDecoderState(encoded: encoded, sourceRows: sourceRows, carries: carries,

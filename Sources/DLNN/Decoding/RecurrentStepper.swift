@@ -136,19 +136,14 @@ extension RecurrentStepper {
     /// [target.count][source.count]; each row sums to 1.
     public func crossAttention(source: [Int], target: [Int], startToken: Int,
                                checkpoint: () throws -> Void = {}) throws -> [[Float]] {
-        var state = try start([source])
-        var rows: [[Float]] = []
-        for (t, _) in target.enumerated() {
-            try checkpoint()
-            let fed = t == 0 ? startToken : target[t - 1]
+        try teacherForcedAttention(start: try start([source]), source: source, target: target, startToken: startToken,
+                                   checkpoint: checkpoint) { state, fed in
             let out = try stepWithAttention(state, keeping: [0], lastTokens: [fed])
             guard let weights = out.attention else {
                 throw IncrementalDecodingError("cross-attention: the decoder path has no additive_attention")
             }
-            rows.append(Array(weights.data.prefix(source.count)))
-            state = out.state
+            return (weights, out.state)
         }
-        return rows
     }
 }
 
