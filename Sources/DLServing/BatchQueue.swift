@@ -89,6 +89,11 @@ final class BatchQueue: @unchecked Sendable {
     private(set) var arrivalGapSeconds = 0.0
     private var lastArrival: ContinuousClock.Instant?
 
+    /// Folds one batch's compute time into the moving average.
+    func noteBatch(seconds: Double) {
+        averageBatchSeconds = 0.8 * averageBatchSeconds + 0.2 * seconds
+    }
+
     func noteArrival(at now: ContinuousClock.Instant) {
         if let last = lastArrival { arrivalGapSeconds = 0.8 * arrivalGapSeconds + 0.2 * (now - last).seconds }
         lastArrival = now

@@ -139,7 +139,7 @@ final class InferenceScheduler: @unchecked Sendable {
         lock.withLock {
             running -= 1
             request.phase = .done
-            q.averageBatchSeconds = 0.8 * q.averageBatchSeconds + 0.2 * computeTime.seconds
+            q.noteBatch(seconds: computeTime.seconds)
             if !active.isEmpty { workAvailable.signal() }
         }
         return outcome.map { y in
@@ -282,7 +282,7 @@ final class InferenceScheduler: @unchecked Sendable {
         // Split and answer, skipping requests that timed out or were cancelled meanwhile.
         var answers: [(CheckedContinuation<InferenceResult, Error>, Result<InferenceResult, Error>)] = []
         lock.withLock {
-            queue.averageBatchSeconds = 0.8 * queue.averageBatchSeconds + 0.2 * computeTime.seconds
+            queue.noteBatch(seconds: computeTime.seconds)
             var offset = 0
             for r in batch {
                 defer { offset += r.rows }
