@@ -106,6 +106,14 @@ let package = Package(
         ),
         // `make bench`: engine figures for the reference networks and the shipped sentiment model.
         .executableTarget(name: "dlserve-bench", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLKernels", "DLText", "DLVision", "DLServing"], swiftSettings: engineSettings),
+        // libFuzzer targets for every parser of untrusted bytes (`make fuzz`, scripts/fuzz.sh),
+        // and the executable that runs them (or replays files through them).
+        .target(name: "DLFuzzTargets", dependencies: [
+            "DLServe", "DLServing", "DLTasks", "DLTrain", "DLNN", "DLTensor", "DLText", "DLVision",
+            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+        .executableTarget(name: "dlserve-fuzz", dependencies: ["DLFuzzTargets"]),
+        .testTarget(name: "DLFuzzTests", dependencies: ["DLFuzzTargets"]),
         // Test support.
         .target(name: "DLTesting", dependencies: ["DLTensor"], path: "Sources/DLTesting"),
         .testTarget(name: "DLTensorTests", dependencies: ["DLTensor", "DLKernels", "DLTesting"]),

@@ -15,6 +15,8 @@ APT_PACKAGES=(
 )
 case "${1:-}" in
   --bench) APT_PACKAGES+=(wrk) ;;
+  # The power-cut tests kill a process at its Nth rename (strace -e inject).
+  --test) APT_PACKAGES+=(strace) ;;
   # English-Spanish parallel text (Bible modules read with diatheke, LibreOffice
   # help pages) and the rule-based peer translator (Apertium eng-spa).
   --translation) APT_PACKAGES+=(sword-text-web sword-text-sparv diatheke

@@ -51,8 +51,7 @@ extension ServeAPI {
         } else if let mediaType = RequestDecoding.mediaType(request), mediaType != "application/json" {
             throw ServingError.unsupportedMediaType("V2 infer takes application/json (or the binary extension with Inference-Header-Content-Length)")
         }
-        let v2 = try RequestDecoding.json(V2InferRequest.self, from: jsonPart)
-        let inputs = try v2.tensors(binary: binaryPart)
+        let (v2, inputs) = try V2InferRequest.parse(json: jsonPart, binary: binaryPart)
         let requestID = v2.id ?? context.requestID
 
         let result = try await withDeadline(context) {
@@ -137,7 +136,7 @@ struct V2RequestOutput: Decodable {
     var parameters: V2Parameters?
 }
 
-struct V2InferRequest: Decodable {
+package struct V2InferRequest: Decodable {
     var id: String?
     var parameters: V2Parameters?
     var inputs: [V2Input]
@@ -147,6 +146,12 @@ struct V2InferRequest: Decodable {
     static let elementSizes: [String: Int] = [
         "FP32": 4, "FP64": 8, "INT8": 1, "INT16": 2, "INT32": 4, "INT64": 8, "UINT8": 1, "UINT16": 2, "UINT32": 4, "UINT64": 8,
     ]
+
+    /// Reads an infer body: the JSON part and, with the binary extension, the raw tensors after it.
+    package static func parse(json: ByteBuffer, binary: ByteBuffer) throws -> (V2InferRequest, [NamedTensor]) {
+        let v2 = try RequestDecoding.json(V2InferRequest.self, from: json)
+        return (v2, try v2.tensors(binary: binary))
+    }
 
     /// The inputs as tensors, checking that each shape matches its data and
     /// that integer datatypes hold whole numbers in their range.

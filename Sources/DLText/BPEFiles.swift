@@ -42,9 +42,21 @@ extension BPEModel {
     public static func load(from directory: URL, name: String = "bpe") throws(BPEError) -> BPEModel {
         let vocabURL = vocabularyURL(in: directory, name: name)
         let mergesURL = mergesURL(in: directory, name: name)
-        let tokens = try lines(of: vocabURL, part: .vocabulary)
-        let mergeLines = try lines(of: mergesURL, part: .merges)
-        let file = mergesURL.lastPathComponent
+        func read(_ url: URL, _ part: BPEError.Part) throws(BPEError) -> Data {
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                throw BPEError(part: part, file: url.lastPathComponent, line: nil, "cannot read \(url.path)")
+            }
+            return data
+        }
+        return try parse(vocabulary: try read(vocabURL, .vocabulary), merges: try read(mergesURL, .merges),
+                         vocabularyFile: vocabURL.lastPathComponent, mergesFile: mergesURL.lastPathComponent)
+    }
+
+    /// Checks the two files' contents; errors name `vocabularyFile` or `mergesFile` and the line.
+    public static func parse(vocabulary: Data, merges: Data, vocabularyFile: String = "bpe.vocab.txt",
+                             mergesFile file: String = "bpe.merges.txt") throws(BPEError) -> BPEModel {
+        let tokens = try lines(of: vocabulary, file: vocabularyFile, part: .vocabulary)
+        let mergeLines = try lines(of: merges, file: file, part: .merges)
         guard let first = mergeLines.first, first.hasPrefix(header + " unknown=") else {
             throw BPEError(part: .merges, file: file, line: 1, "expected the header '\(header) unknown=bytes' (or unknown=unk)")
         }
@@ -66,26 +78,23 @@ extension BPEModel {
             return try BPEModel(tokens: tokens, merges: merges, byteFallback: byteFallback)
         } catch {
             var e = error
-            e.file = e.part == .vocabulary ? vocabURL.lastPathComponent : file
+            e.file = e.part == .vocabulary ? vocabularyFile : file
             if e.part == .merges, let l = e.line { e.line = l + 1 }  // the header is line 1
             throw e
         }
     }
 
-    static func lines(of url: URL, part: BPEError.Part) throws(BPEError) -> [String] {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw BPEError(part: part, file: url.lastPathComponent, line: nil, "cannot read \(url.path)")
-        }
+    static func lines(of data: Data, file: String, part: BPEError.Part) throws(BPEError) -> [String] {
         guard let text = String(validatingUTF8Data: data) else {
-            throw BPEError(part: part, file: url.lastPathComponent, line: nil, "not valid UTF-8")
+            throw BPEError(part: part, file: file, line: nil, "not valid UTF-8")
         }
         if let cr = text.utf8.firstIndex(of: 13) {
             let line = text.utf8[..<cr].filter { $0 == 10 }.count + 1
-            throw BPEError(part: part, file: url.lastPathComponent, line: line, "carriage return (files use \\n line ends)")
+            throw BPEError(part: part, file: file, line: line, "carriage return (files use \\n line ends)")
         }
         var lines = text.components(separatedBy: "\n")
         guard lines.last == "" else {
-            throw BPEError(part: part, file: url.lastPathComponent, line: lines.count, "the last line has no newline (truncated file?)")
+            throw BPEError(part: part, file: file, line: lines.count, "the last line has no newline (truncated file?)")
         }
         lines.removeLast()
         return lines

@@ -48,6 +48,10 @@ final class JobsLiveTests: XCTestCase {
     /// Fashion-MNIST's first `count` training images as a dataset directory
     /// under STATE/datasets/ (jobs on it load at once).
     func writeFashionSlice(_ name: String, count: Int) throws {
+        try Self.writeFashionSlice(name, count: count, state: state)
+    }
+
+    static func writeFashionSlice(_ name: String, count: Int, state: URL) throws {
         let full = try FashionMNIST.load(.train).prefix(count)
         let dir = state.appendingPathComponent("datasets/\(name)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -8,7 +8,7 @@ import Foundation
 /// - `multipart/form-data`: file parts (their field names, e.g. `a` and `b`,
 ///   or any name for a list), text parts as fields;
 /// - a raw PNG or JPEG body: one photo, field `image`.
-struct FaceImages {
+package struct FaceImages {
     /// Photos in body order with their field names.
     var photos: [(field: String, input: ImageInput)] = []
     /// Text fields (multipart text parts, JSON strings other than photos).
@@ -16,7 +16,7 @@ struct FaceImages {
 
     static let maxPhotos = 64
 
-    init(_ body: TaskBody, photoFields: Set<String> = ["a", "b", "image", "images"]) throws {
+    package init(_ body: TaskBody, photoFields: Set<String> = ["a", "b", "image", "images"]) throws {
         switch body.mediaType {
         case "multipart/form-data":
             for part in try MultipartForm(body).parts {

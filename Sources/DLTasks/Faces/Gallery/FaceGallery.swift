@@ -83,9 +83,7 @@ public final class FaceGallery: EndpointProvider, @unchecked Sendable {
     /// embedding (and storing) those that have none yet.
     private func fill(_ index: inout GalleryIndex, model: String, with loaded: GalleryModel) throws {
         try storeMissingTemplates(model: model, with: loaded)
-        for t in try store.templates(model: model, version: index.version) {
-            if let v = t.vector, v.count == index.dim { index.add(id: t.id, name: t.name, vector: v) }
-        }
+        index.add(stored: try store.templates(model: model, version: index.version))
     }
 
     /// Embeds and stores the template, for `loaded`'s version, of every identity that has none.

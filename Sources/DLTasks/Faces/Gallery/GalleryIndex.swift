@@ -9,7 +9,7 @@ import Foundation
 /// exactly (`Kernels.nearestRowsHalf`); the pair classifier's is SIMD
 /// weighted L1 over the Float32 rows. Rows are appended on enrollment and swapped out
 /// on deletion. Not thread-safe: `FaceGallery` guards it.
-struct GalleryIndex {
+package struct GalleryIndex {
     let version: Int
     let verification: VerificationFile
     private(set) var ids: [Int64] = []
@@ -21,12 +21,12 @@ struct GalleryIndex {
     private var scratch: [Float] = []
     private var rowOf: [Int64: Int] = [:]
 
-    var count: Int { ids.count }
-    var dim: Int { verification.dim }
+    package var count: Int { ids.count }
+    package var dim: Int { verification.dim }
 
-    init(version: Int, verification: VerificationFile) { (self.version, self.verification) = (version, verification) }
+    package init(version: Int, verification: VerificationFile) { (self.version, self.verification) = (version, verification) }
 
-    mutating func add(id: Int64, name: String, vector: [Float]) {
+    package mutating func add(id: Int64, name: String, vector: [Float]) {
         precondition(vector.count == dim, "GalleryIndex: \(vector.count) values for dim \(dim)")
         if let row = rowOf[id] { remove(row: row) }
         rowOf[id] = ids.count
@@ -37,7 +37,15 @@ struct GalleryIndex {
         halfNorms.append(h.reduce(0) { $0 + Float($1) * Float($1) })
     }
 
-    mutating func remove(id: Int64) {
+    /// Adds the stored templates of this index's dimension (a record of
+    /// another size, from another model or a damaged file, is skipped).
+    package mutating func add(stored templates: [(id: Int64, name: String, vector: [Float]?)]) {
+        for t in templates {
+            if let v = t.vector, v.count == dim { add(id: t.id, name: t.name, vector: v) }
+        }
+    }
+
+    package mutating func remove(id: Int64) {
         if let row = rowOf[id] { remove(row: row) }
     }
 
@@ -55,7 +63,7 @@ struct GalleryIndex {
     }
 
     /// The k identities nearest to `query`, nearest first.
-    mutating func nearest(_ query: [Float], k: Int) -> [(id: Int64, name: String, distance: Float)] {
+    package mutating func nearest(_ query: [Float], k: Int) -> [(id: Int64, name: String, distance: Float)] {
         precondition(query.count == dim, "GalleryIndex: query of \(query.count) values for dim \(dim)")
         var buffer = scratch
         scratch = []

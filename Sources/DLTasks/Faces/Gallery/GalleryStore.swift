@@ -11,17 +11,17 @@ import GRDB
 ///     versions    (model, version)                     the version identify answers from
 ///
 /// Photos and embeddings go with their identity (ON DELETE CASCADE).
-final class GalleryStore: @unchecked Sendable {
-    let pool: DatabasePool
+package final class GalleryStore: @unchecked Sendable {
+    package let pool: DatabasePool
 
-    struct Identity: Sendable, Equatable {
-        var id: Int64
-        var name: String
-        var photos: Int
-        var createdAt: Date
+    package struct Identity: Sendable, Equatable {
+        package var id: Int64
+        package var name: String
+        package var photos: Int
+        package var createdAt: Date
     }
 
-    init(path: URL) throws {
+    package init(path: URL) throws {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.foreignKeysEnabled = true
@@ -75,7 +75,7 @@ final class GalleryStore: @unchecked Sendable {
 
     /// Adds an identity with its photos and its template for `version`, in one transaction.
     /// A name the model's gallery has already is `ServingError.conflict`.
-    func enroll(model: String, name: String, photos: [(Data, String)], version: Int, template: [Float], now: Date = Date()) throws -> Identity {
+    package func enroll(model: String, name: String, photos: [(Data, String)], version: Int, template: [Float], now: Date = Date()) throws -> Identity {
         try wrap {
             try pool.write { db in
                 if try Int64.fetchOne(db, sql: "SELECT id FROM identities WHERE model = ? AND name = ?", arguments: [model, name]) != nil {
@@ -97,7 +97,7 @@ final class GalleryStore: @unchecked Sendable {
     }
 
     /// Removes an identity (its photos and templates with it); false when there is none.
-    func delete(model: String, id: Int64) throws -> Bool {
+    package func delete(model: String, id: Int64) throws -> Bool {
         try wrap {
             try pool.write { db in
                 try db.execute(sql: "DELETE FROM identities WHERE model = ? AND id = ?", arguments: [model, id])
@@ -107,7 +107,7 @@ final class GalleryStore: @unchecked Sendable {
     }
 
     /// Stores templates for `version` (re-embedding).
-    func storeTemplates(_ templates: [(Int64, [Float])], version: Int) throws {
+    package func storeTemplates(_ templates: [(Int64, [Float])], version: Int) throws {
         try wrap {
             try pool.write { db in
                 for (id, t) in templates {
@@ -119,7 +119,7 @@ final class GalleryStore: @unchecked Sendable {
     }
 
     /// Makes `version` the one identify answers from and drops the model's other templates.
-    func activate(model: String, version: Int) throws {
+    package func activate(model: String, version: Int) throws {
         try wrap {
             try pool.write { db in
                 try db.execute(sql: "INSERT OR REPLACE INTO versions (model, version) VALUES (?, ?)", arguments: [model, version])
@@ -132,7 +132,7 @@ final class GalleryStore: @unchecked Sendable {
     // MARK: Reads
 
     /// The version each model's gallery answers from.
-    func activeVersions() throws -> [String: Int] {
+    package func activeVersions() throws -> [String: Int] {
         try wrap {
             try pool.read { db in
                 Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT model, version FROM versions").map {
@@ -143,7 +143,7 @@ final class GalleryStore: @unchecked Sendable {
     }
 
     /// Every identity of the model with its template for `version` (nil when it has none yet), by id.
-    func templates(model: String, version: Int) throws -> [(id: Int64, name: String, vector: [Float]?)] {
+    package func templates(model: String, version: Int) throws -> [(id: Int64, name: String, vector: [Float]?)] {
         try wrap {
             try pool.read { db in
                 try Row.fetchAll(db, sql: """
@@ -158,7 +158,7 @@ final class GalleryStore: @unchecked Sendable {
         }
     }
 
-    func photos(of id: Int64) throws -> [(Data, String)] {
+    package func photos(of id: Int64) throws -> [(Data, String)] {
         try wrap {
             try pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT image, media_type FROM photos WHERE identity_id = ? ORDER BY id", arguments: [id])
@@ -167,7 +167,7 @@ final class GalleryStore: @unchecked Sendable {
         }
     }
 
-    func identity(model: String, id: Int64) throws -> Identity? {
+    package func identity(model: String, id: Int64) throws -> Identity? {
         try wrap {
             try pool.read { db in
                 try Row.fetchOne(db, sql: """
@@ -180,7 +180,7 @@ final class GalleryStore: @unchecked Sendable {
 
     /// A page of the model's identities by ascending id, after `after`, the
     /// total, and whether another page follows (one row more is read to know).
-    func list(model: String, after: Int64?, limit: Int) throws -> (identities: [Identity], total: Int, more: Bool) {
+    package func list(model: String, after: Int64?, limit: Int) throws -> (identities: [Identity], total: Int, more: Bool) {
         try wrap {
             try pool.read { db in
                 let rows = try Row.fetchAll(db, sql: """
