@@ -133,7 +133,8 @@ let package = Package(
         .testTarget(name: "DLTrainTests", dependencies: ["DLTrain", "DLNN", "DLTensor", "DLKernels", "DLVision", "DLServing", "DLTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "dlserveTests", dependencies: ["dlserve", "DLServeTesting", "DLJobsTesting", "DLTrain", "DLNN", "DLTensor", "DLText", "DLVision"]),
         .target(name: "DLJobsTesting", dependencies: ["DLJobs", "DLTrain", "DLNN", "DLVision", "DLTensor"], path: "Sources/DLJobsTesting"),
-        .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLJobsTesting", "DLTrain", "DLNN", "DLTensor", "DLTesting", "DLText"]),
+        .testTarget(name: "DLJobsTests", dependencies: ["DLJobs", "DLJobsTesting", "DLTrain", "DLNN", "DLTensor", "DLTesting", "DLText",
+                                                  .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "DLServeTesting",
             dependencies: [

@@ -83,54 +83,75 @@ extension SQLiteJobStore {
         return StatementArguments(values)
     }
 
+    /// A column's value; a value of the wrong type (a damaged or hand-edited
+    /// file) is `JobError.storage`, not a crash.
+    static func column<T: DatabaseValueConvertible>(_ row: Row, _ name: String, in what: @autoclosure () -> String) throws -> T {
+        do {
+            return try row.decode(T.self, forColumn: name)
+        } catch {
+            throw JobError.storage("\(what()) has a corrupt '\(name)': \(error)")
+        }
+    }
+
     static func job(from row: Row) throws -> Job {
-        let idText: String = row["id"]
+        let idText: String = try column(row, "id", in: "a job row")
         guard let id = JobID(idText) else { throw JobError.storage("corrupt job id '\(idText)'") }
-        let stateText: String = row["state"]
+        func value<T: DatabaseValueConvertible>(_ name: String) throws -> T { try column(row, name, in: "job \(idText)") }
+        let stateText: String = try value("state")
         guard let state = JobState(rawValue: stateText) else {
             throw JobError.storage("job \(idText) has unknown state '\(stateText)'")
         }
-        func date(_ column: String) -> Date? {
-            (row[column] as Double?).map { Date(timeIntervalSinceReferenceDate: $0) }
+        func date(_ name: String) throws -> Date? {
+            (try value(name) as Double?).map { Date(timeIntervalSinceReferenceDate: $0) }
         }
-        var job = Job(id: id, model: row["model"], recipe: row["recipe"], promote: row["promote"],
-                      totalEpochs: row["total_epochs"], createdAt: date("created_at")!)
+        func requiredDate(_ name: String) throws -> Date {
+            guard let d = try date(name) else { throw JobError.storage("job \(idText) has no '\(name)'") }
+            return d
+        }
+        var job = Job(id: id, model: try value("model"), recipe: try value("recipe"), promote: try value("promote"),
+                      totalEpochs: try value("total_epochs"), createdAt: try requiredDate("created_at"))
         job.state = state
-        job.progress = JobProgress(epoch: row["epoch"], totalEpochs: row["total_epochs"],
-                                   batch: row["batch"], totalBatches: row["total_batches"], loss: row["loss"],
-                                   accuracy: row["accuracy"], imagesPerSecond: row["images_per_second"],
-                                   tokensPerSecond: row["tokens_per_second"])
+        job.progress = JobProgress(epoch: try value("epoch"), totalEpochs: try value("total_epochs"),
+                                   batch: try value("batch"), totalBatches: try value("total_batches"), loss: try value("loss"),
+                                   accuracy: try value("accuracy"), imagesPerSecond: try value("images_per_second"),
+                                   tokensPerSecond: try value("tokens_per_second"))
         do {
-            job.metrics = try JobJSON.decoder.decode([EpochMetrics].self, from: Data((row["metrics"] as String).utf8))
+            job.metrics = try JobJSON.decoder.decode([EpochMetrics].self, from: Data((try value("metrics") as String).utf8))
+        } catch let e as JobError {
+            throw e
         } catch {
             throw JobError.storage("job \(idText) has corrupt metrics: \(error)")
         }
-        job.timings.startedAt = date("started_at")
-        job.timings.finishedAt = date("finished_at")
-        job.timings.updatedAt = date("updated_at")!
-        job.timings.runningSince = date("running_since")
-        job.timings.runSeconds = row["run_seconds"]
-        job.attempts = row["attempts"]
-        job.recoveries = row["recoveries"]
-        job.checkpointEpoch = row["checkpoint_epoch"]
-        job.cancelRequested = row["cancel_requested"]
-        if let model: String = row["result_model"], let version: Int = row["result_version"] {
-            job.result = JobResult(model: model, version: version, promoted: row["result_promoted"] ?? false,
-                                   promoteError: row["result_promote_error"])
+        job.timings.startedAt = try date("started_at")
+        job.timings.finishedAt = try date("finished_at")
+        job.timings.updatedAt = try requiredDate("updated_at")
+        job.timings.runningSince = try date("running_since")
+        job.timings.runSeconds = try value("run_seconds")
+        job.attempts = try value("attempts")
+        job.recoveries = try value("recoveries")
+        job.checkpointEpoch = try value("checkpoint_epoch")
+        job.cancelRequested = try value("cancel_requested")
+        if let model = try value("result_model") as String?, let version = try value("result_version") as Int? {
+            job.result = JobResult(model: model, version: version, promoted: try value("result_promoted") as Bool? ?? false,
+                                   promoteError: try value("result_promote_error"))
         }
-        job.error = row["error"]
+        job.error = try value("error")
         return job
     }
 
     static func eventRecord(from row: Row) throws -> JobEventRecord {
-        let idText: String = row["job_id"]
+        let idText: String = try column(row, "job_id", in: "a job event row")
         guard let id = JobID(idText) else { throw JobError.storage("corrupt job id '\(idText)' in job_events") }
+        let seq: Int64 = try column(row, "seq", in: "an event of job \(idText)")
         let event: JobEvent
         do {
-            event = try JobJSON.decoder.decode(JobEvent.self, from: Data((row["data"] as String).utf8))
+            event = try JobJSON.decoder.decode(JobEvent.self, from: Data((try column(row, "data", in: "event \(seq) of job \(idText)") as String).utf8))
+        } catch let e as JobError {
+            throw e
         } catch {
-            throw JobError.storage("corrupt event \(row["seq"] as Int64) of job \(idText): \(error)")
+            throw JobError.storage("corrupt event \(seq) of job \(idText): \(error)")
         }
-        return JobEventRecord(jobID: id, seq: row["seq"], time: Date(timeIntervalSinceReferenceDate: row["time"]), event: event)
+        let time: Double = try column(row, "time", in: "event \(seq) of job \(idText)")
+        return JobEventRecord(jobID: id, seq: seq, time: Date(timeIntervalSinceReferenceDate: time), event: event)
     }
 }

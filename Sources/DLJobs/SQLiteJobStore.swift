@@ -143,7 +143,7 @@ public final class SQLiteJobStore: JobStore {
         var args = try arguments(machine.job)
         args += [machine.job.id.rawValue]
         try db.execute(sql: "UPDATE jobs SET \(assignments.joined(separator: ", ")) WHERE id = ?", arguments: args)
-        try append(machine.events, to: machine.job.id, after: row["last_event_seq"], now: now, db)
+        try append(machine.events, to: machine.job.id, after: try Self.column(row, "last_event_seq", in: "job \(machine.job.id)"), now: now, db)
         return (machine.job, action)
     }
 

@@ -1,6 +1,7 @@
 import DLJobs
 import DLTrain
 import DLJobsTesting
+import GRDB
 import XCTest
 
 final class SQLiteJobStoreTests: XCTestCase {
@@ -161,6 +162,26 @@ final class SQLiteJobStoreTests: XCTestCase {
         try Data("this is not a database, just some text that is long enough".utf8).write(to: URL(fileURLWithPath: path))
         XCTAssertThrowsError(try SQLiteJobStore(path: path)) {
             guard case .storage = $0 as? JobError else { return XCTFail("\($0)") }
+        }
+    }
+
+    /// A value of the wrong type in a row (a damaged or hand-edited file) is a
+    /// storage error naming the job and the column, not a crash (fuzzing found
+    /// the same in the face gallery's rows: GRDB's subscripts trap on it).
+    func testCorruptValueInARowIsAStorageErrorNamingTheColumn() throws {
+        let store = try openStore()
+        let job = try submit(store)
+        let queue = try DatabaseQueue(path: dir.appendingPathComponent("jobs/jobs.sqlite").path)
+        for (column, value) in [("created_at", "'yesterday'"), ("total_epochs", "x'00ff'"), ("state", "'dancing'")] {
+            try queue.write { db in
+                try db.execute(sql: "PRAGMA ignore_check_constraints = ON")
+                try db.execute(sql: "UPDATE jobs SET \(column) = \(value) WHERE id = ?", arguments: [job.id.rawValue])
+            }
+            XCTAssertThrowsError(try store.job(job.id), column) {
+                guard case .storage(let m) = $0 as? JobError else { return XCTFail("\($0)") }
+                XCTAssertTrue(m.contains(column) || m.contains("state"), m)
+            }
+            XCTAssertThrowsError(try store.list(JobListQuery()), column)
         }
     }
 

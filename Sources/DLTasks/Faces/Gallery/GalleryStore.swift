@@ -136,7 +136,7 @@ package final class GalleryStore: @unchecked Sendable {
         try wrap {
             try pool.read { db in
                 Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT model, version FROM versions").map {
-                    (($0["model"] as String), ($0["version"] as Int))
+                    (try Self.column($0, "model") as String, try Self.column($0, "version") as Int)
                 })
             }
         }
@@ -151,8 +151,8 @@ package final class GalleryStore: @unchecked Sendable {
                     LEFT JOIN embeddings e ON e.identity_id = i.id AND e.version = ?
                     WHERE i.model = ? ORDER BY i.id
                     """, arguments: [version, model]).map { row in
-                    let blob: Data? = row["vector"]
-                    return (row["id"], row["name"], blob.map(Self.floats))
+                    let blob: Data? = try Self.column(row, "vector")
+                    return (try Self.column(row, "id"), try Self.column(row, "name"), blob.map(Self.floats))
                 }
             }
         }
@@ -162,7 +162,7 @@ package final class GalleryStore: @unchecked Sendable {
         try wrap {
             try pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT image, media_type FROM photos WHERE identity_id = ? ORDER BY id", arguments: [id])
-                    .map { ($0["image"], $0["media_type"]) }
+                    .map { (try Self.column($0, "image"), try Self.column($0, "media_type")) }
             }
         }
     }
@@ -173,7 +173,7 @@ package final class GalleryStore: @unchecked Sendable {
                 try Row.fetchOne(db, sql: """
                     SELECT i.id, i.name, i.created_at, (SELECT COUNT(*) FROM photos p WHERE p.identity_id = i.id) AS photos
                     FROM identities i WHERE i.model = ? AND i.id = ?
-                    """, arguments: [model, id]).map(Self.identity)
+                    """, arguments: [model, id]).map { try Self.identity($0) }
             }
         }
     }
@@ -188,18 +188,33 @@ package final class GalleryStore: @unchecked Sendable {
                     FROM identities i WHERE i.model = ? AND i.id > ? ORDER BY i.id LIMIT ?
                     """, arguments: [model, after ?? 0, limit + 1])
                 let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM identities WHERE model = ?", arguments: [model]) ?? 0
-                return (rows.prefix(limit).map(Self.identity), total, rows.count > limit)
+                return (try rows.prefix(limit).map { try Self.identity($0) }, total, rows.count > limit)
             }
         }
     }
 
-    static func identity(_ row: Row) -> Identity {
-        Identity(id: row["id"], name: row["name"], photos: row["photos"], createdAt: Date(timeIntervalSinceReferenceDate: row["created_at"]))
+    static func identity(_ row: Row) throws -> Identity {
+        Identity(id: try column(row, "id"), name: try column(row, "name"), photos: try column(row, "photos"),
+                 createdAt: Date(timeIntervalSinceReferenceDate: try column(row, "created_at")))
+    }
+
+    /// A column's value; one of the wrong type (a damaged or hand-edited file)
+    /// is a 503 naming it, not a crash.
+    static func column<T: DatabaseValueConvertible>(_ row: Row, _ name: String) throws -> T {
+        do {
+            return try row.decode(T.self, forColumn: name)
+        } catch {
+            throw ServingError.unavailable("face gallery storage: a stored '\(name)' is corrupt: \(error)")
+        }
     }
 
     static func blob(_ v: [Float]) -> Data { v.withUnsafeBufferPointer { Data(buffer: $0) } }
 
+    /// The floats of a stored vector (little-endian, as `blob` writes them;
+    /// any alignment, trailing bytes ignored).
     static func floats(_ d: Data) -> [Float] {
-        d.withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self)) }
+        d.withUnsafeBytes { raw in
+            (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        }
     }
 }
