@@ -4,7 +4,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: deps build release test serve bench bench-http bench-jobs sanitize train-fashion-mnist fixtures clean cv-sentiment train-detection eval-detection \
+.PHONY: deps build release test serve bench bench-http bench-jobs sanitize fuzz train-fashion-mnist fixtures clean cv-sentiment train-detection eval-detection \
 	data-sentiment glove glove-debiased train-sentiment train-skipgram train-translation train-translation-rnn baseline-sentiment \
 	data-translation baseline-translation fixtures-translation eval-translation data-detection fixtures-detection \
 	data-faces eval-faces baseline-faces train-faces
@@ -40,6 +40,8 @@ test:
 	# The running daemon against openapi.yaml (schemathesis), then every XCTest.
 	DLSERVE_BIN=.build/debug/dlserve ./scripts/schemathesis.sh
 	$(SWIFT) test --skip-build
+	# A 20-second libFuzzer smoke of every parser target (its own build in .build-fuzz).
+	FUZZ_SECONDS=20 FUZZ_SEED=1 ./scripts/fuzz.sh
 
 serve: release glove
 	.build/release/dlserve serve --host $(HOST) --port $(PORT) --models ./models --state ./var
@@ -76,6 +78,11 @@ sanitize:
 	$(SWIFT) test --skip-build --sanitize=thread --build-path .build-tsan --filter '$(TSAN_TESTS)'
 	$(SWIFT) build --build-tests --sanitize=address --build-path .build-asan
 	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/sanitize/lsan.supp $(SWIFT) test --skip-build --sanitize=address --build-path .build-asan --filter '$(ASAN_TESTS)'
+
+# libFuzzer + AddressSanitizer over every parser of untrusted bytes (Sources/DLFuzzTargets):
+# FUZZ_SECONDS per target (default 600), FUZZ_TARGETS to choose; prints executions and findings.
+fuzz:
+	./scripts/fuzz.sh
 
 # Classify over HTTP beside a bare route, the server's CPU per request on every task
 # endpoint (detect and verify need make data-detection / data-faces), and with

@@ -32,11 +32,11 @@ run_target() {
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
     LSAN_OPTIONS=suppressions=$PWD/scripts/sanitize/lsan.supp \
         "$BIN" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10 \
-        -max_len=65536 -print_final_stats=1 -artifact_prefix="$findings/" "$work" "Fuzz/corpus/$t" > "$log" 2>&1 || true
+        -max_len=65536 ${FUZZ_SEED:+-seed=$FUZZ_SEED} -print_final_stats=1 -artifact_prefix="$findings/" "$work" "Fuzz/corpus/$t" > "$log" 2>&1 || true
 }
 
 export -f run_target
-export BIN SECONDS_PER_TARGET
+export BIN SECONDS_PER_TARGET FUZZ_SEED
 printf '%s\n' $TARGETS | xargs -P "$JOBS" -I{} bash -c 'run_target {}'
 
 status=0

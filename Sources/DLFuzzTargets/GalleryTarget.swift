@@ -8,9 +8,14 @@ import GRDB
 /// could (wrong types, NULLs, short or odd-sized vectors, NaNs), read by the
 /// store's queries and loaded into a search index, which then answers a query.
 enum GalleryTarget {
+    /// In memory (/dev/shm) where there is one: the store fsyncs every commit.
+    static let directory: URL = {
+        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
+        return base.appendingPathComponent("dlserve-fuzz-gallery-\(getpid())")
+    }()
     nonisolated(unsafe) static let store: GalleryStore = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dlserve-fuzz-gallery-\(getpid())")
-        return try! GalleryStore(path: dir.appendingPathComponent("gallery.sqlite"))
+        atexit { try? FileManager.default.removeItem(at: GalleryTarget.directory) }
+        return try! GalleryStore(path: directory.appendingPathComponent("gallery.sqlite"))
     }()
     static let verification = [
         VerificationFile(dim: 16, tau: 1.0),

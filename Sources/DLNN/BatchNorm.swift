@@ -51,7 +51,7 @@ public final class BatchNorm: UnaryLayer {
         guard (1...3).contains(shape.count) else {
             throw ModelError.shape("batch_norm '\(spec.name)' needs an input [C], [C, L] or [C, H, W], got \(shape)")
         }
-        if spec.attrs["num_features"] != nil {
+        if spec.attr("num_features") != nil {
             let declared = try spec.int("num_features")
             guard declared == shape[0] else {
                 throw ModelError.shape("batch_norm '\(spec.name)': num_features \(declared) but the input has \(shape[0]) channels")

@@ -40,7 +40,7 @@ public final class Linear: UnaryLayer {
         guard inputShapes.count == 1 else {
             throw ModelError.shape("dense '\(spec.name)' takes 1 input, got \(inputShapes.count)")
         }
-        guard let key = ["units", "out_features"].first(where: { spec.attrs[$0] != nil }) else {
+        guard let key = ["units", "out_features"].first(where: { spec.attr($0) != nil }) else {
             throw ModelError.architecture("layer '\(spec.name)' (dense): attribute 'units' (or 'out_features') is required")
         }
         let units = try spec.int(key)
@@ -49,7 +49,7 @@ public final class Linear: UnaryLayer {
         guard inShape.count == 1 || Linear.isSequence(inShape) else {
             throw ModelError.shape("dense '\(spec.name)' needs a flat input [features], got \(inShape); add a flatten layer before it")
         }
-        if spec.attrs["in_features"] != nil {
+        if spec.attr("in_features") != nil {
             let declared = try spec.int("in_features")
             guard declared == inShape.last! else {
                 throw ModelError.shape("dense '\(spec.name)': in_features \(declared) but the input has \(inShape.last!) features")

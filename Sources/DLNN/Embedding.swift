@@ -37,7 +37,7 @@ public final class Embedding: UnaryLayer {
         let v = try spec.int("vocab_size"), d = try spec.int("dim")
         guard v > 0, d > 0 else { throw ModelError.architecture("embedding '\(spec.name)': vocab_size and dim must be positive") }
         var pad: Int? = nil
-        if spec.attrs["padding_idx"] != nil && spec.attrs["padding_idx"] != .null {
+        if spec.attr("padding_idx") != nil && spec.attr("padding_idx") != .null {
             pad = try spec.int("padding_idx")
             guard (0..<v).contains(pad!) else {
                 throw ModelError.architecture("embedding '\(spec.name)': padding_idx \(pad!) outside 0..<\(v)")

@@ -77,6 +77,12 @@ public final class GraphModel: @unchecked Sendable {
             let ins = l.inputs.map { shapes[$0]! }
             let layer = try LayerRegistry.make(l, inputShapes: ins, rng: rng)
             shapes[l.name] = try layer.outputShape(ins)
+            let unread = l.unreadAttributes
+            guard unread.isEmpty else {
+                let known = l.reads.all.sorted().joined(separator: ", ")
+                throw ModelError.architecture("layer '\(l.name)' (\(l.type)): unknown attribute\(unread.count == 1 ? "" : "s") "
+                    + unread.map { "'\($0)'" }.joined(separator: ", ") + (known.isEmpty ? " (it takes none)" : " (it takes: \(known))"))
+            }
             layers.append(layer)
         }
         self.order = sorted

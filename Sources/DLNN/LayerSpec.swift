@@ -9,6 +9,17 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     public var type: String
     public var inputs: [String]
     public var attrs: [String: JSONValue]
+    /// The attributes the layer's builder has read (every accessor below
+    /// records its key), so the graph can refuse those no builder reads: a
+    /// typo ("p" for "keep_prob") is an error naming it, not a silent default.
+    let reads = ReadKeys()
+
+    final class ReadKeys: @unchecked Sendable {
+        private let lock = NSLock()
+        private var keys: Set<String> = []
+        func insert(_ key: String) { lock.lock(); keys.insert(key); lock.unlock() }
+        var all: Set<String> { lock.lock(); defer { lock.unlock() }; return keys }
+    }
 
     public init(name: String, type: String, inputs: [String], attrs: [String: JSONValue] = [:]) {
         self.name = name
@@ -18,6 +29,22 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey { case name, type, inputs, attrs }
+
+    public static func == (a: LayerSpec, b: LayerSpec) -> Bool {
+        a.name == b.name && a.type == b.type && a.inputs == b.inputs && a.attrs == b.attrs
+    }
+
+    /// Attributes present in model.json that the layer's builder never read.
+    public var unreadAttributes: [String] { Set(attrs.keys).subtracting(reads.all).sorted() }
+
+    /// An attribute's raw value (nil when absent), recorded as read.
+    public func attr(_ key: String) -> JSONValue? {
+        reads.insert(key)
+        return attrs[key]
+    }
+
+    /// A whole number that fits an Int exactly.
+    static func integer(_ v: Double) -> Int? { v == v.rounded() && abs(v) <= 9_007_199_254_740_992 ? Int(v) : nil }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -29,8 +56,8 @@ public struct LayerSpec: Codable, Equatable, Sendable {
 
     // Typed attribute access with errors that name the node and attribute.
     public func int(_ key: String, default d: Int? = nil) throws -> Int {
-        switch attrs[key] {
-        case .number(let v)? where v == v.rounded(): return Int(v)
+        switch attr(key) {
+        case .number(let v)? where Self.integer(v) != nil: return Self.integer(v)!
         case nil: if let d { return d }
         default: break
         }
@@ -38,7 +65,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     }
 
     public func float(_ key: String, default d: Float? = nil) throws -> Float {
-        switch attrs[key] {
+        switch attr(key) {
         case .number(let v)?: return Float(v)
         case nil: if let d { return d }
         default: break
@@ -47,7 +74,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     }
 
     public func string(_ key: String, default d: String? = nil) throws -> String {
-        switch attrs[key] {
+        switch attr(key) {
         case .string(let v)?: return v
         case nil: if let d { return d }
         default: break
@@ -56,7 +83,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     }
 
     public func bool(_ key: String, default d: Bool? = nil) throws -> Bool {
-        switch attrs[key] {
+        switch attr(key) {
         case .bool(let v)?: return v
         case nil: if let d { return d }
         default: break
@@ -65,11 +92,11 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     }
 
     public func ints(_ key: String, default d: [Int]? = nil) throws -> [Int] {
-        switch attrs[key] {
+        switch attr(key) {
         case .array(let a)?:
-            let v = a.compactMap { x -> Int? in if case .number(let n) = x, n == n.rounded() { return Int(n) }; return nil }
+            let v = a.compactMap { x -> Int? in if case .number(let n) = x { return Self.integer(n) }; return nil }
             if v.count == a.count { return v }
-        case .number(let n)? where n == n.rounded(): return [Int(n)]
+        case .number(let n)? where Self.integer(n) != nil: return [Self.integer(n)!]
         case nil: if let d { return d }
         default: break
         }

@@ -59,7 +59,7 @@ public final class MultiheadAttention: Layer {
         guard heads > 0, e % heads == 0 else {
             throw ModelError.architecture("multihead_attention '\(spec.name)': embed_dim \(e) is not a multiple of num_heads \(heads)")
         }
-        if spec.attrs["embed_dim"] != nil, try spec.int("embed_dim") != e {
+        if spec.attr("embed_dim") != nil, try spec.int("embed_dim") != e {
             throw ModelError.shape("multihead_attention '\(spec.name)': embed_dim \(try spec.int("embed_dim")) but the input has \(e) features")
         }
         let p = try spec.float("dropout", default: 0)

@@ -64,7 +64,7 @@ public enum Padding2D: Equatable, Sendable, CustomStringConvertible {
 
     /// Reads `padding`: "valid", "same", an integer or [ph, pw] (default 0).
     static func from(_ spec: LayerSpec, key: String = "padding", allowSame: Bool = true) throws -> Padding2D {
-        if case .string(let s)? = spec.attrs[key] {
+        if case .string(let s)? = spec.attr(key) {
             switch s {
             case "valid": return .valid
             case "same" where allowSame: return .same

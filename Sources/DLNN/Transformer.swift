@@ -39,7 +39,7 @@ public struct TransformerOptions: Equatable, Sendable {
         guard heads > 0, e % heads == 0, ff > 0 else {
             throw ModelError.architecture("\(spec.type) '\(spec.name)': d_model \(e) must be a multiple of num_heads \(heads), dim_feedforward \(ff) positive")
         }
-        if spec.attrs["d_model"] != nil, try spec.int("d_model") != e {
+        if spec.attr("d_model") != nil, try spec.int("d_model") != e {
             throw ModelError.shape("\(spec.type) '\(spec.name)': d_model \(try spec.int("d_model")) but the input has \(e) features")
         }
         let p = try spec.float("dropout", default: 0.1)

@@ -9,8 +9,9 @@ import Foundation
 /// first 200 photos of data/faces/test (folders by name, then files by
 /// name; `make data-faces`), decoded beforehand: per request the daemon's
 /// preprocessing (grey, resize 25 -> 32, normalise) and the model's
-/// `InferencePlan`, with the mirror images when its verification.json has
-/// `flip_average` (twice the network's work). Batch 1 cycles through the photos; batch 32 takes 32
+/// `InferencePlan` over the test-time views its verification.json asks for
+/// (`VerificationFile.views`: shifts and mirror images, viewCount times the
+/// network's work). Batch 1 cycles through the photos; batch 32 takes 32
 /// consecutive ones from (32 j) mod 169.
 struct FaceBench {
     static let modelName = "face-embed"
@@ -44,7 +45,7 @@ struct FaceBench {
         }
     }
 
-    /// The photos' embeddings as the daemon makes them (with the mirror images when the version asks for it).
+    /// The photos' embeddings as the daemon makes them (over the version's test-time views).
     func embed(_ batch: [Image]) -> [[Float]] {
         let xs = batch.map { preprocessing.tensor(from: $0).data }
         return verification.embed(Tensor(shape: [batch.count] + preprocessing.inputShape, data: xs.flatMap { $0 })) { plan.run($0) }

@@ -85,6 +85,14 @@ final class DenseGraphTests: XCTestCase {
                        .architecture("layer 'd' (dropout): attribute 'keep_prob' must be a number"))
         XCTAssertEqual(error(ModelSpec(inputShape: [4], layers: [node("s", "softmax", ["input"], ["axis": 0])])),
                        .shape("softmax: axis 0 is not a non-batch axis of [N] + [4]"))
+        // An attribute no builder reads is a typo, named with what the layer takes.
+        XCTAssertEqual(error(ModelSpec(inputShape: [4], layers: [node("d", "dropout", ["input"], ["p": 0.5])])),
+                       .architecture("layer 'd' (dropout): unknown attribute 'p' (it takes: keep_prob)"))
+        XCTAssertEqual(error(ModelSpec(inputShape: [4], layers: [node("r", "relu", ["input"], ["inplace": true, "alpha": 1])])),
+                       .architecture("layer 'r' (relu): unknown attributes 'alpha', 'inplace' (it takes none)"))
+        // A number past Int's exact range is not an integer (it used to trap converting to Int).
+        XCTAssertEqual(error(ModelSpec(inputShape: [4], layers: [node("fc", "dense", ["input"], ["units": 1e300])])),
+                       .architecture("layer 'fc' (dense): attribute 'units' must be an integer"))
     }
 
     func testModelJSONRoundTrip() throws {

@@ -87,16 +87,29 @@ def main():
     for im in images:
         im.load()
     blob = onnx_export.export(version_dir)
-    # A version with flip_average embeds each photo as the normalised mean with its mirror image
-    # (verification.json): the peer does the same, one batch of 2N.
-    flip = json.load(open(os.path.join(version_dir, "verification.json"))).get("flip_average", False)
+    # verification.json's test-time views (VerificationFile.views): each shift of the photo (edges
+    # replicated), with flip_average each also mirrored, in one batch of views x N; the embedding is
+    # the mean over the views, rescaled to unit length unless normalize_mean is false. The peer does the same.
+    verification = json.load(open(os.path.join(version_dir, "verification.json")))
+    flip = verification.get("flip_average", False)
+    shifts = verification.get("view_shifts") or [[0, 0]]
+    normalize = verification.get("normalize_mean", True)
+
+    def shifted(x, dx, dy):
+        h, w = x.shape[2], x.shape[3]
+        ys = np.clip(np.arange(h) - dy, 0, h - 1)
+        xs = np.clip(np.arange(w) - dx, 0, w - 1)
+        return x[:, :, ys][:, :, :, xs]
 
     def with_flips(run, x):
-        if not flip:
+        views = [shifted(x, dx, dy) for dx, dy in shifts]
+        if flip:
+            views += [v[:, :, :, ::-1] for v in views]
+        if len(views) == 1:
             return run(x)
-        e = run(np.concatenate([x, x[:, :, :, ::-1]]).astype(np.float32))
-        m = (e[:len(x)] + e[len(x):]) / 2
-        return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+        e = run(np.concatenate(views).astype(np.float32)).reshape(len(views), len(x), -1)
+        m = e.mean(axis=0)
+        return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12) if normalize else m
 
     # Agreement: dlserve's embeddings of the first 64 photos against onnxruntime on DLVision's exact input.
     proc = subprocess.run([binary, "--face-embeddings"], capture_output=True, text=True, cwd=args.root, env=CHILD_ENV)

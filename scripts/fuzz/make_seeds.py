@@ -84,6 +84,12 @@ def seeds_models():
         data = open(path, "rb").read()
         if len(data) < 64 << 10:
             write("model-json", "ok-" + path.split("models/")[1].replace("/", "-"), data)
+    write("model-json", "bad-unknown-attribute", json.dumps({"format": "dlserve-model/1", "inputs": [{"name": "input", "shape": [4]}],
+                                                              "layers": [{"name": "d", "type": "dropout", "inputs": ["input"], "attrs": {"p": 0.5}}],
+                                                              "outputs": ["d"]}))
+    write("model-json", "bad-huge-integer", json.dumps({"format": "dlserve-model/1", "inputs": [{"name": "input", "shape": [4]}],
+                                                         "layers": [{"name": "fc", "type": "dense", "inputs": ["input"], "attrs": {"units": 1e300}}],
+                                                         "outputs": ["fc"]}))
     write("model-json", "bad-unknown-layer", json.dumps({"format": "dlserve-model/1", "inputs": [{"name": "input", "shape": [4]}],
                                                           "layers": [{"name": "x", "type": "warp", "inputs": ["input"]}], "outputs": ["x"]}))
     for path in sorted(glob.glob(os.path.join(ROOT, "models/*/config.json"))):

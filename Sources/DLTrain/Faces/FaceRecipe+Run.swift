@@ -24,6 +24,7 @@ extension FaceRecipe {
         guard (0...1).contains(augmentation.erase) else { throw fail("augmentation.erase must be in [0, 1] (got \(augmentation.erase))") }
         try optimizer.validate()
         guard (1...10_000).contains(epochs) else { throw fail("epochs must be in 1...10000 (got \(epochs))") }
+        if let p = VerificationFile(dim: 1, tau: 0, viewShifts: viewShifts).problem { throw fail(p) }
         _ = try buildModel()
     }
 
@@ -65,10 +66,12 @@ extension FaceRecipe {
         let devNames = Set(all.names.suffix(data.devIdentities))
         let train = all.subset(Set(all.names).subtracting(devNames))
         let model = try buildModel(seed: SeedStream.derive(seed, .initialization))
-        let trainer = FaceTrainer(model: model, train: train, options: .init(
+        var options = FaceTrainer.Options(
             epochs: epochs, stepsPerEpoch: stepsPerEpoch, identities: min(batch.identities, train.names.count), images: batch.images,
             objective: objective, augmentation: augmentation, learningRate: optimizer.lr, warmupSteps: optimizer.warmupSteps,
-            clipNorm: optimizer.clipNorm, seed: seed, flipAverage: flipAverage ?? false))
+            clipNorm: optimizer.clipNorm, seed: seed, flipAverage: flipAverage ?? false)
+        (options.viewShifts, options.normalizeMean) = (viewShifts, normalizeMean ?? true)
+        let trainer = FaceTrainer(model: model, train: train, options: options)
         if !devNames.isEmpty {
             let dev = all.subset(devNames)
             let pairs = FacePairs.sample(dev, perSide: data.devPairs, seed: SeedStream.derive(seed, .split))

@@ -130,10 +130,13 @@ public struct FaceRecipe: TaskRecipe, Codable, Equatable, Sendable {
     public var seed: UInt64
     public var promote: Bool?
     public var flipAverage: Bool?
+    /// Test-time views of the shipped model (`VerificationFile.viewShifts`, `normalizeMean`).
+    public var viewShifts: [[Int]]?
+    public var normalizeMean: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, task, data, input, model, objective, batch, augmentation, optimizer, epochs, seed, promote
-        case stepsPerEpoch = "steps_per_epoch", flipAverage = "flip_average"
+        case stepsPerEpoch = "steps_per_epoch", flipAverage = "flip_average", viewShifts = "view_shifts", normalizeMean = "normalize_mean"
     }
 
     public init(from d: Decoder) throws {
@@ -154,6 +157,8 @@ public struct FaceRecipe: TaskRecipe, Codable, Equatable, Sendable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 1
         promote = try c.decodeIfPresent(Bool.self, forKey: .promote)
         flipAverage = try c.decodeIfPresent(Bool.self, forKey: .flipAverage)
+        viewShifts = try c.decodeIfPresent([[Int]].self, forKey: .viewShifts)
+        normalizeMean = try c.decodeIfPresent(Bool.self, forKey: .normalizeMean)
     }
 
     public func encode(to e: Encoder) throws {
@@ -172,6 +177,8 @@ public struct FaceRecipe: TaskRecipe, Codable, Equatable, Sendable {
         try c.encode(seed, forKey: .seed)
         try c.encodeIfPresent(promote, forKey: .promote)
         try c.encodeIfPresent(flipAverage, forKey: .flipAverage)
+        try c.encodeIfPresent(viewShifts, forKey: .viewShifts)
+        try c.encodeIfPresent(normalizeMean, forKey: .normalizeMean)
     }
 }
 

@@ -23,6 +23,9 @@ public final class FaceTrainer {
         public var seed: UInt64
         /// Embed dev photos as the mean with their mirror images (`VerificationFile.flipAverage`).
         public var flipAverage: Bool
+        /// Shifted views of each dev photo (`VerificationFile.viewShifts`), and whether their mean is rescaled to unit length.
+        public var viewShifts: [[Int]]?
+        public var normalizeMean: Bool = true
 
         public init(epochs: Int, stepsPerEpoch: Int, identities: Int = 16, images: Int = 4, objective: FaceRecipe.Objective = .init(),
                     augmentation: FaceRecipe.Augmentation = .init(), learningRate: Float = 1e-3, warmupSteps: Int = 100,
@@ -260,9 +263,12 @@ public final class FaceTrainer {
     /// The verification file of the model as trained so far (tau from the dev pairs when there are any).
     public func verificationFile(tau: Double) -> VerificationFile {
         let d = model.outputShape.product
-        guard let head = pairHead else { return VerificationFile(dim: d, metric: .squaredEuclidean, tau: tau, flipAverage: options.flipAverage) }
+        guard let head = pairHead else {
+            return VerificationFile(dim: d, metric: .squaredEuclidean, tau: tau, flipAverage: options.flipAverage,
+                                    viewShifts: options.viewShifts, normalizeMean: options.normalizeMean)
+        }
         return VerificationFile(dim: d, metric: .pairClassifier, tau: tau, weights: head.weight.data, bias: head.bias.data[0],
-                                flipAverage: options.flipAverage)
+                                flipAverage: options.flipAverage, viewShifts: options.viewShifts, normalizeMean: options.normalizeMean)
     }
 
     /// Best-threshold accuracy, tau and AUC on the dev pairs.
