@@ -13,15 +13,19 @@ final class DenseKernelTests: XCTestCase {
     }
 
     func testLinearMatchesReference() {
-        for (n, i, o) in [(5, 7, 3), (1, 16, 9), (1, 400, 120), (8, 1, 1)] {
+        // Small batches of wide inputs take the small-batch kernel (n <= 16, >= 64 features; ragged rows and columns);
+        // (16, 2048, 600) is big enough to split its columns over threads.
+        for (n, i, o) in [(5, 7, 3), (1, 16, 9), (1, 400, 120), (8, 1, 1), (2, 64, 5), (7, 203, 11), (10, 2048, 128), (16, 2048, 600), (17, 100, 3)] {
             let x = randn(n * i), w = randn(o * i), b = randn(o), gy = randn(n * o)
             var y = [Float](repeating: 0, count: n * o), yRef = y
             Kernels.linearForward(x: x, weight: w, bias: b, y: &y, n: n, inFeatures: i, outFeatures: o)
             Kernels.linearForwardReference(x: x, weight: w, bias: b, y: &yRef, n: n, inFeatures: i, outFeatures: o)
-            assertClose(y, yRef, rtol: 1e-5, atol: 1e-5, "forward \((n, i, o))")
+            // Sums of i terms of size ~1 in another order: rounding grows with sqrt(i).
+            let atol = 1e-5 * Swift.max(1, Float(i).squareRoot() / 4)
+            assertClose(y, yRef, rtol: 1e-5, atol: atol, "forward \((n, i, o))")
             Kernels.linearForward(x: x, weight: w, bias: nil, y: &y, n: n, inFeatures: i, outFeatures: o)
             Kernels.linearForwardReference(x: x, weight: w, bias: nil, y: &yRef, n: n, inFeatures: i, outFeatures: o)
-            assertClose(y, yRef, rtol: 1e-5, atol: 1e-5, "forward without bias \((n, i, o))")
+            assertClose(y, yRef, rtol: 1e-5, atol: atol, "forward without bias \((n, i, o))")
 
             var gx = [Float](repeating: 0, count: n * i), gw = [Float](repeating: 0, count: o * i)
             var gb = [Float](repeating: 0, count: o)
