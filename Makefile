@@ -72,7 +72,7 @@ bench:
 # queue, gallery, live connections); AddressSanitizer over the codecs and checkpoints.
 # Each builds in its own directory (.build-tsan, .build-asan; a first build takes ~20 min).
 TSAN_TESTS = SchedulingTests|InlineSchedulingTests|RequestScopeTests|ModelManagerTests|ModelLifecycleTests|DecodingSchedulerTests|JobQueueTests|SQLiteJobStoreTests|FaceRouteTests|ConnectionLimitsLiveTests|ClientDisconnectLiveTests|TranslationTaskTests
-ASAN_TESTS = ImageDecoderTests|SafetensorsTests|CheckpointTests|CorruptCheckpointTests|FuzzCorpusTests
+ASAN_TESTS = ImageDecoderTests|SafetensorsTests|CheckpointTests|CorruptCheckpointTests
 sanitize:
 	$(SWIFT) build --build-tests --sanitize=thread --build-path .build-tsan
 	$(SWIFT) test --skip-build --sanitize=thread --build-path .build-tsan --filter '$(TSAN_TESTS)'
