@@ -6,8 +6,6 @@
 #   scripts/fuzz.sh                      # each target FUZZ_SECONDS (default 600) s
 #   FUZZ_SECONDS=20 scripts/fuzz.sh      # the smoke run of `make test`
 #   FUZZ_TARGETS="image v2-infer" scripts/fuzz.sh
-# (A release build is not used: with -c release SwiftPM instruments only the
-# C code for coverage, not the Swift modules, so libFuzzer runs blind.)
 #
 # Each target runs with 2 GB of RSS, 1 GB per allocation and 10 s per input
 # (beyond them: an oom- or timeout- finding), leak detection on. The growing
@@ -22,7 +20,10 @@ JOBS=${FUZZ_JOBS:-2}
 BUILD=.build-fuzz
 CONFIG=debug
 
-swift build -c "$CONFIG" --product dlserve-fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING --build-path "$BUILD" 2>&1 \
+# With both sanitizers SwiftPM's flags leave the Swift modules without coverage counters
+# (libFuzzer then warns "no interesting inputs were found"): ask for them explicitly.
+swift build -c "$CONFIG" --product dlserve-fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING \
+    -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp --build-path "$BUILD" 2>&1 \
     | grep -E "error|warning: .*DLFuzz|Compiling dlserve_fuzz|Build" || true
 BIN="$BUILD/$CONFIG/dlserve-fuzz"
 [ -x "$BIN" ] || { echo "fuzz build failed" >&2; exit 2; }
@@ -53,6 +54,7 @@ for t in $TARGETS; do
     corpus=$(ls "var/fuzz/corpus/$t" | wc -l)
     found=$(ls "var/fuzz/findings/$t" 2>/dev/null | wc -l)
     if [ -z "$execs" ] || [ "$execs" = 0 ]; then found="$found (did not run: see $log)"; status=1; fi
+    if grep -q "no interesting inputs were found" "$log"; then found="$found (blind: no coverage counters; see $log)"; status=1; fi
     [ "${found%% *}" != 0 ] && status=1
     printf '%-16s %12s %9s %7s %6s %s\n' "$t" "${execs:-0}" "${rate:-0}" "${cov:-0}" "$corpus" "$found"
 done
