@@ -32,7 +32,8 @@ final class DenseKernelTests: XCTestCase {
             var gxR = gx, gwR = gw, gbR = gb
             Kernels.linearBackward(x: x, weight: w, gy: gy, n: n, inFeatures: i, outFeatures: o, gx: &gx, gWeight: &gw, gBias: &gb)
             Kernels.linearBackwardReference(x: x, weight: w, gy: gy, n: n, inFeatures: i, outFeatures: o, gx: &gxR, gWeight: &gwR, gBias: &gbR)
-            assertClose(gx, gxR, rtol: 1e-5, atol: 1e-5, "gx")
+            // gx sums over the o outputs (600 in the largest case): the same sqrt growth.
+            assertClose(gx, gxR, rtol: 1e-5, atol: 1e-5 * Swift.max(1, Float(o).squareRoot() / 4), "gx")
             assertClose(gw, gwR, rtol: 1e-5, atol: 1e-5, "gw")
             assertClose(gb, gbR, rtol: 1e-5, atol: 1e-5, "gb")
         }
