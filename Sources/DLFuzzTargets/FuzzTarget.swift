@@ -55,17 +55,10 @@ struct FuzzInput {
     /// The bytes up to (not including) the first `separator`, which is consumed;
     /// nil (and nothing consumed) when there is none.
     mutating func prefix(upTo separator: [UInt8]) -> [UInt8]? {
-        guard separator.count <= bytes.count else { return nil }
-        var i = bytes.startIndex
-        while i + separator.count <= bytes.endIndex {
-            if bytes[i..<(i + separator.count)].elementsEqual(separator) {
-                let head = Array(bytes[..<i])
-                bytes = bytes[(i + separator.count)...]
-                return head
-            }
-            i += 1
-        }
-        return nil
+        guard let found = bytes.firstRange(of: separator) else { return nil }
+        let head = Array(bytes[..<found.lowerBound])
+        bytes = bytes[found.upperBound...]
+        return head
     }
 
     /// Everything left.
